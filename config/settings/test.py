@@ -1,0 +1,17 @@
+"""Test settings: fast hashing, a file-backed SQLite test database so threads share it."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
+
+# Several checkouts or agents on one machine: give each its own test database name.
+TEST_DB = os.environ.get("CRENEAU_TEST_DB", "test_creneau")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{TEST_DB}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": TEST_DB}

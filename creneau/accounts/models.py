@@ -1,0 +1,74 @@
+"""Accounts: one user model for patients and staff; staff rights come from per-organization memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from creneau.core.models import PublicModel
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin, PublicModel):
+    """A person who signs in. `is_staff` means platform operator (Django admin), not practice staff."""
+
+    email = models.EmailField(_("email address"), unique=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+
+    objects = UserManager()
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return f"user {self.pk}"
+
+
+class Role(models.TextChoices):
+    PRACTITIONER = "practitioner", _("Practitioner")
+    SECRETARY = "secretary", _("Secretary")
+    ORG_ADMIN = "org_admin", _("Organization admin")
+
+
+class Membership(PublicModel):
+    """A user's role in one organization: the unit of every staff permission check."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey("directory.Organization", on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    # For role=practitioner: which practitioner profile this account is.
+    practitioner = models.ForeignKey(
+        "directory.Practitioner", null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_unique_role"),
+            models.CheckConstraint(
+                condition=~models.Q(role="practitioner") | models.Q(practitioner__isnull=False),
+                name="membership_practitioner_has_profile",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} @ {self.organization_id}"

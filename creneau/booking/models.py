@@ -1,0 +1,92 @@
+"""Appointments, holds included.
+
+A hold is an appointment row in status `held` with an expiry: holds and bookings share one table so
+that one database constraint forbids any overlap between them (exclusion constraint on PostgreSQL,
+triggers on SQLite; see migrations/0002)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from creneau.core.models import PublicModel
+
+
+class Status(models.TextChoices):
+    HELD = "held", _("Held")
+    BOOKED = "booked", _("Booked")
+    CANCELLED = "cancelled", _("Cancelled")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    NO_SHOW = "no_show", _("No-show")
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Online")
+    PHONE = "phone", _("By phone (secretary)")
+    API = "api", _("Practice software (API)")
+
+
+class CancelledBy(models.TextChoices):
+    PATIENT = "patient", _("Patient")
+    PRACTICE = "practice", _("Practice")
+    SYSTEM = "system", _("System")
+
+
+class Appointment(PublicModel):
+    practitioner = models.ForeignKey("directory.Practitioner", on_delete=models.PROTECT, related_name="appointments")
+    site = models.ForeignKey("directory.Site", on_delete=models.PROTECT, related_name="appointments")
+    # Copied from site.organization: the tenant that owns the record, used by every scoped query.
+    organization = models.ForeignKey("directory.Organization", on_delete=models.PROTECT, related_name="appointments")
+    motif = models.ForeignKey("scheduling.Motif", on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    # end_at plus the motif's buffer: the range the practitioner is unavailable, used by the constraint.
+    busy_until = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB)
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    # Non-personal key of the principal holding or having booked (Actor.key).
+    actor_key = models.CharField(max_length=80, db_index=True)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # sha256(actor key, client key): a retried request finds its first result instead of booking again.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    booked_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True)
+    rescheduled_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["practitioner", "start_at"]),
+            models.Index(fields=["organization", "start_at"]),
+            models.Index(fields=["patient", "start_at"]),
+            models.Index(fields=["status", "hold_expires_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_at__gt=models.F("start_at")), name="appointment_positive"),
+            models.CheckConstraint(
+                condition=models.Q(busy_until__gte=models.F("end_at")), name="appointment_busy_covers"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="held") | models.Q(hold_expires_at__isnull=False),
+                name="appointment_hold_expires",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="held") | models.Q(status="cancelled") | models.Q(patient__isnull=False),
+                name="appointment_has_patient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"appointment {self.pk}"
+
+
+ACTIVE_STATUSES = (Status.HELD, Status.BOOKED, Status.FULFILLED, Status.NO_SHOW)

@@ -1,0 +1,80 @@
+"""Scoped reads of appointments: the ownership check lives here, once, for every kind of appointment
+whatever wrote it (web, phone, API): the check the 2020 breach was missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind
+from creneau.core.errors import NotFound
+from creneau.core.ids import parse_id
+
+from .models import Appointment, Status
+
+
+def appointments_visible_to(actor: Actor) -> QuerySet[Appointment]:
+    """Patients see the appointments of the people on their account; staff and API clients those of
+    their organizations; holds are nobody's appointment but their holder's."""
+    qs = Appointment.objects.select_related("practitioner__specialty", "site", "motif", "patient")
+    if actor.kind == ActorKind.SYSTEM:
+        return qs
+    if actor.kind == ActorKind.PATIENT:
+        if actor.user is None:
+            return qs.none()
+        return qs.filter(patient__account=actor.user)
+    return qs.filter(organization_id__in=list(actor.organization_ids)).exclude(status=Status.HELD)
+
+
+def access_appointment(actor: Actor, appointment_id: uuid.UUID | str, *, for_update: bool = False) -> Appointment:
+    aid = parse_id(appointment_id)
+    qs = appointments_visible_to(actor)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=aid)
+    except Appointment.DoesNotExist as exc:
+        raise NotFound("Unknown appointment.") from exc
+
+
+def access_hold(actor: Actor, hold_id: uuid.UUID | str) -> Appointment:
+    """A hold, only for the principal that placed it."""
+    try:
+        return Appointment.objects.select_related("motif", "practitioner", "site").get(
+            pk=parse_id(hold_id), actor_key=actor.key
+        )
+    except Appointment.DoesNotExist as exc:
+        raise NotFound("Unknown hold.") from exc
+
+
+def account_appointments(actor: Actor, *, upcoming: bool) -> list[Appointment]:
+    """A patient account's appointments (its holder and relatives), upcoming ascending or past descending."""
+    now = clock.now()
+    qs = appointments_visible_to(actor).exclude(status=Status.HELD)
+    if upcoming:
+        return list(qs.filter(end_at__gt=now).order_by("start_at"))
+    return list(qs.filter(end_at__lte=now).order_by("-start_at"))
+
+
+def agenda(actor: Actor, *, practitioner_id: uuid.UUID, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
+    """A practitioner's appointments in [start, end) within the actor's organizations."""
+    return list(
+        appointments_visible_to(actor)
+        .filter(practitioner_id=practitioner_id, start_at__lt=end, end_at__gt=start)
+        .exclude(status=Status.CANCELLED)
+        .order_by("start_at")
+    )
+
+
+def is_known_patient(*, patient_id: uuid.UUID, practitioner_id: uuid.UUID) -> bool:
+    """Has this patient already been seen by this practitioner (a past visit that was not cancelled
+    nor missed)? Decides 'new patient' rules."""
+    return Appointment.objects.filter(
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+        status__in=[Status.BOOKED, Status.FULFILLED],
+        start_at__lt=clock.now(),
+    ).exists()

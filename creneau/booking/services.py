@@ -1,0 +1,378 @@
+"""Booking writes: hold, confirm, book, cancel, reschedule, mark. Each takes the acting principal.
+
+Double booking is impossible by construction: the database refuses any overlapping active row
+(migrations/0002). The services validate everything else (opening hours, absences, notice, audience,
+deadlines, rights) and translate the database's refusal into a `Conflict`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
+from creneau.core.ids import parse_id
+from creneau.directory.models import Site
+from creneau.patients.models import Patient
+from creneau.patients.selectors import access_patient
+from creneau.scheduling import selectors as slots
+from creneau.scheduling.models import Audience, Motif
+from creneau.scheduling.services import schedule_availability_refresh
+
+from .models import Appointment, CancelledBy, Source, Status
+from .selectors import access_appointment, access_hold, is_known_patient
+
+
+@dataclasses.dataclass(frozen=True)
+class SlotRef:
+    """What a caller asks to book."""
+
+    practitioner_id: uuid.UUID | str
+    motif_id: uuid.UUID | str
+    site_id: uuid.UUID | str
+    start: dt.datetime
+
+
+def _online(actor: Actor) -> bool:
+    """Patients and API clients book 'online': notice, horizon and online-bookable flags apply.
+    Practice staff taking a call may book any free time within opening hours."""
+    return actor.kind in (ActorKind.PATIENT, ActorKind.API_CLIENT)
+
+
+def _source(actor: Actor) -> Source:
+    if actor.kind == ActorKind.API_CLIENT or actor.channel == Channel.API:
+        return Source.API
+    if actor.kind == ActorKind.STAFF:
+        return Source.PHONE
+    return Source.WEB
+
+
+def _resolve_slot(actor: Actor, ref: SlotRef) -> tuple[Motif, Site, dt.datetime]:
+    """Check that `ref` is a real slot: motif of that practitioner, a site where it works, start on the
+    grid of an opening rule, outside absences, within notice and horizon. Appointment overlaps are
+    left to the database. Returns (motif, site, end)."""
+    if ref.start.tzinfo is None:
+        raise InvalidInput(_("The start time must include a time zone."))
+    start = ref.start.astimezone(dt.UTC)
+    try:
+        motif = Motif.objects.select_related("practitioner").get(
+            pk=parse_id(ref.motif_id),
+            practitioner_id=parse_id(ref.practitioner_id),
+            is_active=True,
+            practitioner__is_active=True,
+        )
+        site = Site.objects.get(pk=parse_id(ref.site_id), practitioner_links__practitioner_id=motif.practitioner_id)
+    except (Motif.DoesNotExist, Site.DoesNotExist) as exc:
+        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
+    if actor.kind == ActorKind.STAFF and not actor.can_act_for_organization(site.organization_id):
+        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    if actor.kind == ActorKind.API_CLIENT and not actor.can_act_for_organization(site.organization_id):
+        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    online = _online(actor)
+    if online and not motif.bookable_online:
+        raise PolicyViolation(_("This visit reason cannot be booked online; please call the practice."))
+    duration = dt.timedelta(minutes=motif.duration_minutes)
+    now = clock.now()
+    if start < now:
+        raise PolicyViolation(_("This time has already passed."))
+    if online:
+        if start < now + dt.timedelta(minutes=motif.min_notice_minutes):
+            raise PolicyViolation(_("This time is too soon to be booked online."))
+        if start > now + dt.timedelta(days=motif.max_horizon_days):
+            raise PolicyViolation(_("This time is too far ahead to be booked yet."))
+    rules = slots.rule_specs([motif.practitioner_id]).get(motif.practitioner_id, [])
+    busy = slots.busy_intervals(
+        [motif.practitioner_id],
+        start=start - dt.timedelta(hours=1),
+        end=start + duration + dt.timedelta(hours=1),
+        include_appointments=False,
+    )
+    # Notice and horizon were checked above for online actors; the grid check ignores them.
+    found = slots.compute_slots(
+        motif=motif,
+        rules=rules,
+        busy=busy.get(motif.practitioner_id, []),
+        tzs={site.pk: site.tz},
+        start=start,
+        end=start + dt.timedelta(seconds=1),
+        now=start - dt.timedelta(minutes=motif.min_notice_minutes),
+        site_id=site.pk,
+    )
+    if not any(s.start == start for s in found):
+        raise PolicyViolation(_("This time is not an available slot for this visit reason."))
+    return motif, site, start + duration
+
+
+def _check_audience(actor: Actor, motif: Motif, patient: Patient) -> None:
+    if actor.kind == ActorKind.STAFF:
+        return  # the practice decides on the phone
+    known = is_known_patient(patient_id=patient.pk, practitioner_id=motif.practitioner_id)
+    if motif.audience == Audience.RETURNING and not known:
+        raise PolicyViolation(_("This visit reason is reserved for patients already followed by this practitioner."))
+    if motif.audience == Audience.NEW and known:
+        raise PolicyViolation(_("This visit reason is reserved for new patients."))
+    if not known and not motif.practitioner.accepts_new_patients:
+        raise PolicyViolation(_("This practitioner is not accepting new patients."))
+
+
+def _idempotency_hash(actor: Actor, key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise InvalidInput(_("An idempotency key has 1 to 200 characters."))
+    return hashlib.sha256(f"{actor.key}\x00{key}".encode()).hexdigest()
+
+
+def _purge_expired_holds(practitioner_id: uuid.UUID, start: dt.datetime, busy_until: dt.datetime) -> int:
+    deleted, _rows = Appointment.objects.filter(
+        practitioner_id=practitioner_id,
+        status=Status.HELD,
+        hold_expires_at__lte=clock.now(),
+        start_at__lt=busy_until,
+        busy_until__gt=start,
+    ).delete()
+    return deleted
+
+
+def _is_overlap(exc: IntegrityError) -> bool:
+    return "appointment_no_overlap" in str(exc) or getattr(getattr(exc, "__cause__", None), "sqlstate", "") == "23P01"
+
+
+def _insert(appointment: Appointment) -> Appointment:
+    """INSERT the row; the database refuses overlaps. On refusal, expired holds in the way are
+    purged and the insert retried once; a replayed idempotency key returns the first booking."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                appointment.save(force_insert=True)
+            schedule_availability_refresh(appointment.practitioner_id)
+            return appointment
+        except IntegrityError as exc:
+            if appointment.idempotency_key:
+                previous = Appointment.objects.filter(idempotency_key=appointment.idempotency_key).first()
+                if previous is not None:
+                    return _replay(previous, appointment)
+            if not _is_overlap(exc):
+                raise
+            if attempt == 0 and _purge_expired_holds(
+                appointment.practitioner_id, appointment.start_at, appointment.busy_until
+            ):
+                continue
+            raise Conflict(_("Sorry, this time has just been taken. Please choose another slot.")) from exc
+    raise AssertionError("unreachable")
+
+
+def _replay(previous: Appointment, attempted: Appointment) -> Appointment:
+    same = (
+        previous.practitioner_id == attempted.practitioner_id
+        and previous.start_at == attempted.start_at
+        and previous.patient_id == attempted.patient_id
+    )
+    if not same:
+        raise Conflict(_("This idempotency key was already used for a different booking."))
+    return previous
+
+
+def _new_row(
+    actor: Actor, motif: Motif, site: Site, start: dt.datetime, end: dt.datetime, **extra: object
+) -> Appointment:
+    fields: dict[str, object] = {"source": _source(actor), **extra}
+    return Appointment(
+        practitioner_id=motif.practitioner_id,
+        site=site,
+        organization_id=site.organization_id,
+        motif=motif,
+        start_at=start,
+        end_at=end,
+        busy_until=end + dt.timedelta(minutes=motif.buffer_minutes),
+        actor_key=actor.key,
+        booked_by=actor.user,
+        **fields,
+    )
+
+
+def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
+    """Hold a slot for a few minutes while the patient signs in and fills the form."""
+    motif, site, end = _resolve_slot(actor, slot)
+    now = clock.now()
+    active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
+    if active >= settings.CRENEAU_MAX_ACTIVE_HOLDS:
+        raise PolicyViolation(_("You are already holding other slots. Finish or release them first."))
+    hold = _new_row(
+        actor,
+        motif,
+        site,
+        slot.start.astimezone(dt.UTC),
+        end,
+        status=Status.HELD,
+        hold_expires_at=now + dt.timedelta(minutes=settings.CRENEAU_HOLD_MINUTES),
+    )
+    return _insert(hold)
+
+
+def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
+    hold = access_hold(actor, hold_id)
+    if hold.status == Status.HELD:
+        Appointment.objects.filter(pk=hold.pk, status=Status.HELD).delete()
+        schedule_availability_refresh(hold.practitioner_id)
+
+
+def hold_confirm(
+    *, actor: Actor, hold_id: uuid.UUID | str, patient_id: uuid.UUID | str, idempotency_key: str | None = None
+) -> Appointment:
+    """Turn the actor's hold into a booking for `patient_id`. If the hold expired meanwhile, the slot
+    is booked anyway when still free."""
+    hold = access_hold(actor, hold_id)
+    patient = access_patient(actor, patient_id)
+    if hold.status == Status.BOOKED and hold.patient_id == patient.pk:
+        return hold  # the same confirmation, retried
+    if hold.status != Status.HELD:
+        raise Conflict(_("This hold is no longer valid."))
+    _check_audience(actor, hold.motif, patient)
+    now = clock.now()
+    key = _idempotency_hash(actor, idempotency_key)
+    with transaction.atomic():
+        updated = Appointment.objects.filter(pk=hold.pk, status=Status.HELD, hold_expires_at__gt=now).update(
+            status=Status.BOOKED,
+            patient=patient,
+            hold_expires_at=None,
+            booked_at=now,
+            idempotency_key=key,
+            updated_at=now,
+        )
+        if updated:
+            schedule_availability_refresh(hold.practitioner_id)
+    if updated:
+        hold.refresh_from_db()
+        return hold
+    ref = SlotRef(hold.practitioner_id, hold.motif_id, hold.site_id, hold.start_at)
+    return appointment_book(actor=actor, slot=ref, patient_id=patient.pk, idempotency_key=idempotency_key)
+
+
+def appointment_book(
+    *, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | str, idempotency_key: str | None = None
+) -> Appointment:
+    """Book directly (phone, API, or a patient without a hold)."""
+    key = _idempotency_hash(actor, idempotency_key)
+    if key is not None:
+        previous = Appointment.objects.filter(idempotency_key=key).first()
+        if previous is not None:
+            return _replay(
+                previous,
+                Appointment(
+                    practitioner_id=parse_id(slot.practitioner_id), start_at=slot.start, patient_id=parse_id(patient_id)
+                ),
+            )
+    patient = access_patient(actor, patient_id)
+    motif, site, end = _resolve_slot(actor, slot)
+    _check_audience(actor, motif, patient)
+    row = _new_row(
+        actor,
+        motif,
+        site,
+        slot.start.astimezone(dt.UTC),
+        end,
+        status=Status.BOOKED,
+        patient=patient,
+        booked_at=clock.now(),
+        idempotency_key=key,
+    )
+    return _insert(row)
+
+
+def _cancelled_by(actor: Actor) -> CancelledBy:
+    if actor.kind == ActorKind.PATIENT:
+        return CancelledBy.PATIENT
+    if actor.kind == ActorKind.SYSTEM:
+        return CancelledBy.SYSTEM
+    return CancelledBy.PRACTICE
+
+
+def _check_patient_deadline(actor: Actor, appointment: Appointment) -> None:
+    if actor.kind != ActorKind.PATIENT:
+        return
+    deadline = appointment.start_at - dt.timedelta(hours=appointment.practitioner.cancellation_deadline_hours)
+    if clock.now() > deadline:
+        raise PolicyViolation(
+            _(
+                "This appointment can no longer be changed online less than %(hours)d hours before it. "
+                "Please call the practice."
+            )
+            % {"hours": appointment.practitioner.cancellation_deadline_hours}
+        )
+
+
+def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appointment:
+    """Cancel a booked appointment. Patients must respect the practitioner's deadline; cancelling
+    twice is harmless."""
+    appointment = access_appointment(actor, appointment_id)
+    if appointment.status == Status.CANCELLED:
+        return appointment
+    if appointment.status != Status.BOOKED:
+        raise PolicyViolation(_("Only a booked appointment can be cancelled."))
+    _check_patient_deadline(actor, appointment)
+    now = clock.now()
+    with transaction.atomic():
+        updated = Appointment.objects.filter(pk=appointment.pk, status=Status.BOOKED).update(
+            status=Status.CANCELLED, cancelled_at=now, cancelled_by=_cancelled_by(actor), updated_at=now
+        )
+        if updated:
+            schedule_availability_refresh(appointment.practitioner_id)
+    appointment.refresh_from_db()
+    return appointment
+
+
+def appointment_reschedule(
+    *, actor: Actor, appointment_id: uuid.UUID | str, new_start: dt.datetime, site_id: uuid.UUID | str | None = None
+) -> Appointment:
+    """Move a booking to another slot of the same practitioner and motif, atomically: if the new
+    slot is taken, the original appointment is kept untouched."""
+    old = access_appointment(actor, appointment_id)
+    if old.status != Status.BOOKED:
+        raise PolicyViolation(_("Only a booked appointment can be moved."))
+    _check_patient_deadline(actor, old)
+    ref = SlotRef(old.practitioner_id, old.motif_id, site_id or old.site_id, new_start)
+    motif, site, end = _resolve_slot(actor, ref)
+    now = clock.now()
+    with transaction.atomic():
+        if not Appointment.objects.filter(pk=old.pk, status=Status.BOOKED).update(
+            status=Status.CANCELLED, cancelled_at=now, cancelled_by=_cancelled_by(actor), updated_at=now
+        ):
+            raise Conflict(_("This appointment changed meanwhile; please reload."))
+        new = _new_row(
+            actor,
+            motif,
+            site,
+            new_start.astimezone(dt.UTC),
+            end,
+            status=Status.BOOKED,
+            patient_id=old.patient_id,
+            booked_at=now,
+            rescheduled_from=old,
+            source=old.source,
+        )
+        return _insert(new)
+
+
+def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: str) -> Appointment:
+    """Staff record what happened: fulfilled or no-show, once the appointment has started."""
+    if actor.kind not in (ActorKind.STAFF, ActorKind.SYSTEM):
+        raise PermissionDenied(_("Only the practice can record this."))
+    if status not in (Status.FULFILLED, Status.NO_SHOW):
+        raise InvalidInput(_("An appointment can be marked fulfilled or no-show."))
+    appointment = access_appointment(actor, appointment_id)
+    if appointment.status not in (Status.BOOKED, Status.FULFILLED, Status.NO_SHOW):
+        raise PolicyViolation(_("A cancelled appointment cannot be marked."))
+    if appointment.start_at > clock.now():
+        raise PolicyViolation(_("An appointment can be marked only once it has started."))
+    Appointment.objects.filter(pk=appointment.pk).update(status=status, updated_at=clock.now())
+    appointment.refresh_from_db()
+    return appointment

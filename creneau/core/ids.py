@@ -1,0 +1,16 @@
+"""Identifier parsing: a malformed id is simply 'not found', never a 500 or a hint."""
+
+from __future__ import annotations
+
+import uuid
+
+from .errors import NotFound
+
+
+def parse_id(value: uuid.UUID | str | None) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise NotFound("Not found.") from exc

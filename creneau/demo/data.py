@@ -1,0 +1,158 @@
+"""Clearly fictional demo material: names are common French names combined at random, e-mail
+addresses use the reserved `.invalid` domain, phone numbers the ARCEP range reserved for fiction
+(+33 6 39 98 …), RPPS numbers the unassigned prefix 199."""
+
+CITIES = [
+    # city, postcode, latitude, longitude, streets
+    ("Paris", "75011", 48.8589, 2.3790, ["rue Oberkampf", "boulevard Voltaire", "rue de la Roquette"]),
+    ("Lyon", "69003", 45.7597, 4.8422, ["cours Lafayette", "rue Garibaldi", "avenue Félix Faure"]),
+    ("Marseille", "13006", 43.2887, 5.3806, ["rue de Rome", "boulevard Baille", "rue Paradis"]),
+    ("Toulouse", "31000", 43.6045, 1.4440, ["rue d'Alsace-Lorraine", "allées Jean Jaurès", "rue de Metz"]),
+    ("Nice", "06000", 43.7034, 7.2663, ["avenue Jean Médecin", "boulevard Gambetta", "rue de France"]),
+    ("Nantes", "44000", 47.2184, -1.5536, ["rue Crébillon", "cours des Cinquante-Otages", "rue de Strasbourg"]),
+    ("Strasbourg", "67000", 48.5734, 7.7521, ["rue du Vieux-Marché-aux-Poissons", "avenue de la Forêt-Noire"]),
+    ("Montpellier", "34000", 43.6108, 3.8767, ["rue de la Loge", "avenue de Toulouse", "boulevard du Jeu de Paume"]),
+    ("Bordeaux", "33000", 44.8378, -0.5792, ["cours de l'Intendance", "rue Sainte-Catherine", "cours Victor Hugo"]),
+    ("Lille", "59000", 50.6292, 3.0573, ["rue Nationale", "boulevard de la Liberté", "rue Solférino"]),
+]
+
+SPECIALTIES = [
+    "SM54",
+    "SM15",
+    "SM33",
+    "SM04",
+    "SM35",
+    "SM20",
+    "SM19",
+    "SM34",
+    "SM37",
+    "SM43",
+    "SM22",
+    "SM29",
+    "SM36",
+    "SM16",
+    "SM39",
+]
+# Weights: general practice dominates, as in reality.
+SPECIALTY_WEIGHTS = [30, 8, 8, 6, 6, 5, 4, 4, 5, 3, 3, 3, 3, 3, 2]
+
+GIVEN_NAMES_F = [
+    "Camille",
+    "Léa",
+    "Manon",
+    "Chloé",
+    "Inès",
+    "Sarah",
+    "Julie",
+    "Emma",
+    "Claire",
+    "Anne",
+    "Sophie",
+    "Nathalie",
+    "Isabelle",
+    "Lucie",
+    "Pauline",
+    "Amandine",
+    "Élodie",
+    "Hélène",
+]
+GIVEN_NAMES_M = [
+    "Thomas",
+    "Nicolas",
+    "Julien",
+    "Hugo",
+    "Lucas",
+    "Antoine",
+    "Pierre",
+    "Louis",
+    "Mathieu",
+    "Karim",
+    "Yann",
+    "Olivier",
+    "Benoît",
+    "Théo",
+    "Paul",
+    "Sébastien",
+    "Vincent",
+    "Romain",
+]
+FAMILY_NAMES = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+    "Morin",
+    "Mathieu",
+    "Clément",
+    "Gauthier",
+    "Dumont",
+    "Lopez",
+    "Fontaine",
+    "Chevalier",
+    "Robin",
+    "Masson",
+    "Benali",
+    "Nguyen",
+    "Diallo",
+]
+
+MOTIFS_BY_SPECIALTY: dict[str, list[tuple[str, int, str, str]]] = {
+    # name, minutes, audience, channel
+    "SM54": [
+        ("Consultation", 15, "all", "in_person"),
+        ("Première consultation", 30, "new", "in_person"),
+        ("Téléconsultation", 15, "returning", "video"),
+    ],
+    "SM15": [
+        ("Première consultation de dermatologie", 30, "new", "in_person"),
+        ("Consultation de suivi", 20, "returning", "in_person"),
+        ("Dépistage grains de beauté", 30, "all", "in_person"),
+    ],
+    "SM33": [
+        ("Première consultation d'ophtalmologie", 30, "new", "in_person"),
+        ("Renouvellement de lunettes", 15, "returning", "in_person"),
+    ],
+}
+DEFAULT_MOTIFS = [
+    ("Première consultation", 30, "new", "in_person"),
+    ("Consultation de suivi", 20, "returning", "in_person"),
+    ("Téléconsultation de suivi", 20, "returning", "video"),
+]
+
+DEMO_PASSWORD = "creneau-demo-2026"

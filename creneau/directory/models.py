@@ -1,0 +1,122 @@
+"""Directory: who practises where. Public information only; no patient data lives here."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from creneau.core.models import PublicModel
+
+from .validators import validate_rpps
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone."), code="time_zone")
+
+
+class Specialty(models.Model):
+    """A medical specialty from the shipped nomenclature (data/specialties.json)."""
+
+    code = models.CharField(max_length=16, primary_key=True)
+    label_fr = models.CharField(max_length=120)
+    label_en = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["label_fr"]
+        verbose_name_plural = "specialties"
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.label_en if (get_language() or "fr").startswith("en") else self.label_fr
+
+
+class OrganizationKind(models.TextChoices):
+    PRACTICE = "practice", _("Practice")
+    HEALTH_CENTRE = "health_centre", _("Health centre")
+    CLINIC = "clinic", _("Clinic")
+    HOSPITAL_DEPARTMENT = "hospital_department", _("Hospital department")
+
+
+class Organization(PublicModel):
+    """The legal entity that owns agendas and grants access to them (the tenant)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=32, choices=OrganizationKind.choices)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(PublicModel):
+    """A place where an organization receives patients."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=250)
+    postcode = models.CharField(_("postcode"), max_length=5)
+    city = models.CharField(_("city"), max_length=120)
+    latitude = models.FloatField(_("latitude"))
+    longitude = models.FloatField(_("longitude"))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=settings.CRENEAU_DEFAULT_TIME_ZONE, validators=[validate_time_zone]
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["postcode"]), models.Index(fields=["city"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Practitioner(PublicModel):
+    """A health professional with one public profile, whatever the number of sites."""
+
+    rpps = models.CharField(_("RPPS number"), max_length=11, unique=True, validators=[validate_rpps])
+    title = models.CharField(_("title"), max_length=20, default="Dr")
+    given_name = models.CharField(_("given name"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    specialty = models.ForeignKey(Specialty, on_delete=models.PROTECT, related_name="practitioners")
+    languages = models.JSONField(_("languages spoken"), default=list, blank=True)
+    accepts_new_patients = models.BooleanField(_("accepts new patients"), default=True)
+    # Patients may not cancel or move online within this many hours before the appointment.
+    cancellation_deadline_hours = models.PositiveSmallIntegerField(_("cancellation deadline (hours)"), default=4)
+    sites = models.ManyToManyField(Site, through="PractitionerSite", related_name="practitioners")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["specialty", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.title} {self.given_name} {self.family_name}".strip()
+
+
+class PractitionerSite(models.Model):
+    """A practitioner works at a site (of some organization)."""
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="site_links")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="practitioner_links")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practitioner", "site"], name="practitioner_site_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.practitioner_id} @ {self.site_id}"

@@ -1,0 +1,222 @@
+"""Reads of availability. Public data only: free slots reveal nothing about who booked."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+
+from creneau.core import clock
+from creneau.core.errors import NotFound
+from creneau.core.ids import parse_id
+from creneau.directory.models import Practitioner, Site
+
+from . import engine
+from .models import Absence, AvailabilityIndex, Motif, OpeningRule
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Slot:
+    practitioner_id: uuid.UUID
+    motif_id: uuid.UUID
+    site_id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+
+
+def rule_specs(practitioner_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[engine.RuleSpec]]:
+    """Opening rules as engine specs, per practitioner (two queries whatever the count)."""
+    rules = list(OpeningRule.objects.filter(practitioner_id__in=list(practitioner_ids)).prefetch_related("motifs"))
+    out: dict[uuid.UUID, list[engine.RuleSpec]] = defaultdict(list)
+    for r in rules:
+        out[r.practitioner_id].append(
+            engine.RuleSpec(
+                weekday=r.weekday,
+                start_time=r.start_time,
+                end_time=r.end_time,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+                site_id=r.site_id,
+                motif_ids=frozenset(m.pk for m in r.motifs.all()),
+            )
+        )
+    return out
+
+
+def busy_intervals(
+    practitioner_ids: Iterable[uuid.UUID],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    include_appointments: bool = True,
+) -> dict[uuid.UUID, list[engine.Interval]]:
+    """Absences and active appointments/holds overlapping [start, end), per practitioner."""
+    from creneau.booking.models import Appointment, Status
+
+    ids = list(practitioner_ids)
+    out: dict[uuid.UUID, list[engine.Interval]] = defaultdict(list)
+    for pid, a_start, a_end in Absence.objects.filter(
+        practitioner_id__in=ids, start_at__lt=end, end_at__gt=start
+    ).values_list("practitioner_id", "start_at", "end_at"):
+        out[pid].append(engine.Interval(a_start, a_end))
+    if include_appointments:
+        now = clock.now()
+        rows = (
+            Appointment.objects.filter(practitioner_id__in=ids, start_at__lt=end, busy_until__gt=start)
+            .exclude(status=Status.CANCELLED)
+            .exclude(status=Status.HELD, hold_expires_at__lte=now)
+            .values_list("practitioner_id", "start_at", "busy_until")
+        )
+        for pid, a_start, a_end in rows:
+            out[pid].append(engine.Interval(a_start, a_end))
+    return out
+
+
+def site_time_zones(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, zoneinfo.ZoneInfo]:
+    return {
+        sid: zoneinfo.ZoneInfo(tz)
+        for sid, tz in Site.objects.filter(pk__in=list(site_ids)).values_list("pk", "time_zone")
+    }
+
+
+def compute_slots(
+    *,
+    motif: Motif,
+    rules: Sequence[engine.RuleSpec],
+    busy: Sequence[engine.Interval],
+    tzs: dict[uuid.UUID, zoneinfo.ZoneInfo],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    site_id: uuid.UUID | None = None,
+    limit: int | None = None,
+) -> list[Slot]:
+    """Free slots of one motif in [start, end), each site's rules read in that site's time zone."""
+    not_before = max(start, now + dt.timedelta(minutes=motif.min_notice_minutes))
+    not_after = min(end, now + dt.timedelta(days=motif.max_horizon_days))
+    if not_after <= not_before:
+        return []
+    windows: list[tuple[uuid.UUID | None, engine.Interval]] = []
+    for sid in {r.site_id for r in rules if site_id is None or r.site_id == site_id}:
+        if sid is None or sid not in tzs:
+            continue
+        site_rules = [r for r in rules if r.site_id == sid]
+        windows += engine.opening_windows(site_rules, tz=tzs[sid], start=not_before, end=not_after, motif_id=motif.pk)
+    windows.sort(key=lambda w: w[1].start)
+    found = engine.free_slots(
+        windows,
+        busy,
+        duration=dt.timedelta(minutes=motif.duration_minutes),
+        buffer=dt.timedelta(minutes=motif.buffer_minutes),
+        not_before=not_before,
+        not_after=not_after,
+    )
+    slots = sorted(
+        (Slot(motif.practitioner_id, motif.pk, sid, iv.start, iv.end) for sid, iv in found if sid is not None),
+        key=lambda s: s.start,
+    )
+    return slots[:limit] if limit is not None else slots
+
+
+def free_slots(
+    *,
+    practitioner_id: uuid.UUID,
+    motif_id: uuid.UUID,
+    start: dt.datetime,
+    end: dt.datetime,
+    site_id: uuid.UUID | None = None,
+    include_appointments: bool = True,
+) -> list[Slot]:
+    """Free slots of a practitioner's motif in [start, end). Raises NotFound for an unknown or
+    inactive motif/practitioner pair."""
+    try:
+        motif = Motif.objects.select_related("practitioner").get(
+            pk=motif_id, practitioner_id=practitioner_id, is_active=True, practitioner__is_active=True
+        )
+    except (Motif.DoesNotExist, ValueError) as exc:
+        raise NotFound("Unknown visit reason.") from exc
+    rules = rule_specs([practitioner_id])[practitioner_id]
+    tzs = site_time_zones({r.site_id for r in rules if r.site_id})
+    busy = busy_intervals(
+        [practitioner_id], start=start, end=end + dt.timedelta(hours=12), include_appointments=include_appointments
+    )[practitioner_id]
+    return compute_slots(
+        motif=motif, rules=rules, busy=busy, tzs=tzs, start=start, end=end, now=clock.now(), site_id=site_id
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NextAvailability:
+    practitioner_id: uuid.UUID
+    motif_id: uuid.UUID
+    site_id: uuid.UUID
+    starts: list[dt.datetime]
+
+    @property
+    def next_start(self) -> dt.datetime | None:
+        return self.starts[0] if self.starts else None
+
+
+def next_availabilities(
+    *,
+    practitioner_ids: Sequence[uuid.UUID],
+    site_ids: Sequence[uuid.UUID] | None = None,
+    new_patient: bool = True,
+    per_practitioner: int = 12,
+    until: dt.datetime | None = None,
+) -> dict[uuid.UUID, NextAvailability]:
+    """Next free starts for many practitioners at once, from the maintained index: one query.
+
+    For each practitioner, the online-bookable motif (open to the patient's audience) whose next start
+    is soonest. Starts already in the past are dropped here, so a slightly stale index never shows a
+    slot that has gone by."""
+    now = clock.now()
+    audiences = ["all", "new"] if new_patient else ["all", "returning"]
+    qs = AvailabilityIndex.objects.filter(
+        practitioner_id__in=list(practitioner_ids),
+        motif__audience__in=audiences,
+        motif__bookable_online=True,
+        motif__is_active=True,
+    )
+    if site_ids is not None:
+        qs = qs.filter(site_id__in=list(site_ids))
+    best: dict[uuid.UUID, NextAvailability] = {}
+    for pid, mid, sid, starts in qs.values_list("practitioner_id", "motif_id", "site_id", "starts"):
+        parsed = [s for s in (dt.datetime.fromisoformat(x) for x in starts) if s > now and (until is None or s < until)]
+        candidate = NextAvailability(pid, mid, sid, parsed[:per_practitioner])
+        current = best.get(pid)
+        if current is None or (
+            candidate.next_start is not None
+            and (current.next_start is None or candidate.next_start < current.next_start)
+        ):
+            best[pid] = candidate
+    return best
+
+
+def practitioners_by_next_availability(
+    *, practitioner_ids: Sequence[uuid.UUID], new_patient: bool = True
+) -> list[uuid.UUID]:
+    """Practitioner ids sorted by earliest availability (those with none last)."""
+    nexts = next_availabilities(practitioner_ids=practitioner_ids, new_patient=new_patient, per_practitioner=1)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return sorted(practitioner_ids, key=lambda p: (nexts[p].next_start or far) if p in nexts else far)
+
+
+def index_horizon() -> dt.timedelta:
+    return dt.timedelta(days=settings.CRENEAU_INDEX_DAYS)
+
+
+def active_motifs(practitioner_id: uuid.UUID) -> list[Motif]:
+    return list(Motif.objects.filter(practitioner_id=practitioner_id, is_active=True))
+
+
+def practitioner_or_404(practitioner_id: uuid.UUID | str) -> Practitioner:
+    try:
+        return Practitioner.objects.select_related("specialty").get(pk=parse_id(practitioner_id), is_active=True)
+    except Practitioner.DoesNotExist as exc:
+        raise NotFound("Unknown practitioner.") from exc

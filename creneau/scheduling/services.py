@@ -1,0 +1,217 @@
+"""Writes to agendas (motifs, opening rules, absences) and maintenance of the availability index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from creneau.core import clock
+from creneau.core.actors import Actor
+from creneau.core.errors import InvalidInput, NotFound
+from creneau.core.ids import parse_id
+from creneau.directory.models import PractitionerSite
+from creneau.directory.selectors import (
+    access_practitioner_for_staff,
+    access_site_for_staff,
+    practitioners_managed_by,
+)
+
+from . import selectors
+from .models import Absence, AvailabilityIndex, Motif, OpeningRule
+
+
+def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
+    """Recompute the next-availability index of these practitioners; returns rows written.
+
+    Loads everything for the batch in a fixed number of queries, computes in memory, then replaces
+    the practitioners' index rows."""
+    ids = list(dict.fromkeys(practitioner_ids))
+    if not ids:
+        return 0
+    now = clock.now()
+    horizon_end = now + selectors.index_horizon()
+    cap = settings.CRENEAU_INDEX_MAX_SLOTS
+    motifs = list(Motif.objects.filter(practitioner_id__in=ids, is_active=True, practitioner__is_active=True))
+    rules = selectors.rule_specs(ids)
+    busy = selectors.busy_intervals(ids, start=now, end=horizon_end + dt.timedelta(days=1))
+    tzs = selectors.site_time_zones({r.site_id for rs in rules.values() for r in rs if r.site_id})
+    rows: list[AvailabilityIndex] = []
+    for motif in motifs:
+        prules = rules.get(motif.practitioner_id, [])
+        by_site: dict[uuid.UUID, list[str]] = {
+            r.site_id: [] for r in prules if r.site_id is not None and r.allows(motif.pk)
+        }
+        for slot in selectors.compute_slots(
+            motif=motif,
+            rules=prules,
+            busy=busy.get(motif.practitioner_id, []),
+            tzs=tzs,
+            start=now,
+            end=horizon_end,
+            now=now,
+        ):
+            if len(by_site[slot.site_id]) < cap:
+                by_site[slot.site_id].append(slot.start.isoformat())
+        for site_id, starts in by_site.items():
+            rows.append(
+                AvailabilityIndex(
+                    practitioner_id=motif.practitioner_id,
+                    motif_id=motif.pk,
+                    site_id=site_id,
+                    starts=starts,
+                    next_start=dt.datetime.fromisoformat(starts[0]) if starts else None,
+                    computed_at=now,
+                )
+            )
+    with transaction.atomic():
+        AvailabilityIndex.objects.filter(practitioner_id__in=ids).delete()
+        AvailabilityIndex.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def schedule_availability_refresh(practitioner_id: uuid.UUID) -> None:
+    """Refresh the index once the current transaction commits (never for a rolled-back change)."""
+    transaction.on_commit(lambda: availability_refresh(practitioner_ids=[practitioner_id]))
+
+
+def _full_clean(obj: Any) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+
+
+MOTIF_FIELDS = {
+    "name",
+    "duration_minutes",
+    "buffer_minutes",
+    "audience",
+    "channel",
+    "min_notice_minutes",
+    "max_horizon_days",
+    "bookable_online",
+    "is_active",
+    "position",
+}
+
+
+@transaction.atomic
+def motif_create(*, actor: Actor, practitioner_id: uuid.UUID | str, **fields: Any) -> Motif:
+    """Add a visit reason to a practitioner the actor manages."""
+    practitioner = access_practitioner_for_staff(actor, practitioner_id)
+    unknown = set(fields) - MOTIF_FIELDS
+    if unknown:
+        raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    motif = Motif(practitioner=practitioner, **fields)
+    _full_clean(motif)
+    motif.save()
+    schedule_availability_refresh(practitioner.pk)
+    return motif
+
+
+def _access_motif(actor: Actor, motif_id: uuid.UUID | str) -> Motif:
+    try:
+        return Motif.objects.get(pk=parse_id(motif_id), practitioner__in=practitioners_managed_by(actor))
+    except Motif.DoesNotExist as exc:
+        raise NotFound(_("Unknown visit reason.")) from exc
+
+
+@transaction.atomic
+def motif_update(*, actor: Actor, motif_id: uuid.UUID | str, **fields: Any) -> Motif:
+    motif = _access_motif(actor, motif_id)
+    unknown = set(fields) - MOTIF_FIELDS
+    if unknown:
+        raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    for k, v in fields.items():
+        setattr(motif, k, v)
+    _full_clean(motif)
+    motif.save()
+    schedule_availability_refresh(motif.practitioner_id)
+    return motif
+
+
+@transaction.atomic
+def opening_rule_create(
+    *,
+    actor: Actor,
+    practitioner_id: uuid.UUID | str,
+    site_id: uuid.UUID | str,
+    weekday: int,
+    start_time: dt.time,
+    end_time: dt.time,
+    valid_from: dt.date,
+    valid_until: dt.date | None = None,
+    motif_ids: Iterable[uuid.UUID | str] = (),
+) -> OpeningRule:
+    """Weekly hours of a practitioner at one of the actor's sites. Overlapping hours on the same day
+    are refused: they would offer the same time twice."""
+    practitioner = access_practitioner_for_staff(actor, practitioner_id)
+    site = access_site_for_staff(actor, site_id)
+    if not PractitionerSite.objects.filter(practitioner=practitioner, site=site).exists():
+        raise InvalidInput(_("This practitioner does not work at this site."))
+    rule = OpeningRule(
+        practitioner=practitioner,
+        site=site,
+        weekday=weekday,
+        start_time=start_time,
+        end_time=end_time,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    _full_clean(rule)
+    clashing = OpeningRule.objects.filter(
+        practitioner=practitioner, weekday=weekday, start_time__lt=end_time, end_time__gt=start_time
+    ).exclude(valid_until__lt=valid_from)
+    if valid_until is not None:
+        clashing = clashing.exclude(valid_from__gt=valid_until)
+    if clashing.exists():
+        raise InvalidInput(_("These hours overlap other opening hours of this practitioner on the same day."))
+    rule.save()
+    motifs = [_access_motif(actor, m) for m in motif_ids]
+    if any(m.practitioner_id != practitioner.pk for m in motifs):
+        raise InvalidInput(_("A visit reason of another practitioner cannot be attached to these hours."))
+    rule.motifs.set(motifs)
+    schedule_availability_refresh(practitioner.pk)
+    return rule
+
+
+@transaction.atomic
+def opening_rule_delete(*, actor: Actor, rule_id: uuid.UUID | str) -> None:
+    try:
+        rule = OpeningRule.objects.get(pk=parse_id(rule_id), practitioner__in=practitioners_managed_by(actor))
+    except OpeningRule.DoesNotExist as exc:
+        raise NotFound(_("Unknown opening hours.")) from exc
+    rule.delete()
+    schedule_availability_refresh(rule.practitioner_id)
+
+
+@transaction.atomic
+def absence_create(
+    *, actor: Actor, practitioner_id: uuid.UUID | str, start_at: dt.datetime, end_at: dt.datetime, label: str = ""
+) -> Absence:
+    """Block a period. Existing appointments in it are kept: the practice decides whom to move."""
+    practitioner = access_practitioner_for_staff(actor, practitioner_id)
+    absence = Absence(practitioner=practitioner, start_at=start_at, end_at=end_at, label=label)
+    if end_at <= start_at:
+        raise InvalidInput(_("An absence must end after it starts."))
+    _full_clean(absence)
+    absence.save()
+    schedule_availability_refresh(practitioner.pk)
+    return absence
+
+
+@transaction.atomic
+def absence_delete(*, actor: Actor, absence_id: uuid.UUID | str) -> None:
+    try:
+        absence = Absence.objects.get(pk=parse_id(absence_id), practitioner__in=practitioners_managed_by(actor))
+    except Absence.DoesNotExist as exc:
+        raise NotFound(_("Unknown absence.")) from exc
+    absence.delete()
+    schedule_availability_refresh(absence.practitioner_id)

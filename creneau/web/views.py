@@ -1,0 +1,8 @@
+"""Views stay thin: parse input, call a selector or service, render."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html")

@@ -1,0 +1,76 @@
+"""Shared fixtures. The clock is frozen on a known Monday morning so that slot tests are exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+
+from creneau.core import clock
+
+from . import factories as f
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("CRENEAU_REQUIRE_POSTGRES") and not ON_POSTGRES:
+        raise pytest.UsageError("CRENEAU_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+    for item in items:
+        if "postgres" in item.keywords and not ON_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="runs in the PostgreSQL pass of `make test`"))
+        if "sqlite" in item.keywords and ON_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="runs in the SQLite pass of `make test`"))
+
+
+@pytest.fixture
+def monday_morning() -> Iterator[None]:
+    """2026-03-02 is a Monday; 07:00 in Paris."""
+    with clock.frozen_at(f.paris(2026, 3, 2, 7, 0)):
+        yield
+
+
+@pytest.fixture
+def world(db: None, monday_morning: None) -> dict[str, object]:
+    """A dermatologist open every day 09:00–12:00 at one site of one organization, a 30-minute motif,
+    a patient account, a secretary of that organization with a patient it created by phone (caller),
+    and an outsider secretary of another organization."""
+    org = f.organization("Cabinet Lumière")
+    s = f.site(org)
+    doc = f.practitioner(s)
+    f.every_day(doc, s)
+    m = f.motif(doc, minutes=30)
+    user, patient, actor = f.patient_account()
+    other_org = f.organization("Autre Cabinet")
+    secretary = f.staff(org)
+    from creneau.patients.services import patient_create_for_organization
+
+    caller = patient_create_for_organization(
+        actor=secretary,
+        organization_id=org.pk,
+        family_name="Appelant",
+        given_name="Paul",
+        birth_date=dt.date(1970, 1, 1),
+        phone="+33639980002",
+    )
+    return {
+        "org": org,
+        "site": s,
+        "doc": doc,
+        "motif": m,
+        "user": user,
+        "patient": patient,
+        "patient_actor": actor,
+        "secretary": secretary,
+        "caller": caller,
+        "outsider": f.staff(other_org),
+        "other_org": other_org,
+    }
+
+
+@pytest.fixture
+def vendor() -> str:
+    return connection.vendor
