@@ -1,0 +1,47 @@
+"""System checks for the security configuration. Stable ids: creneau.E101–E103."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
+from creneau.core.crypto import envkeys
+
+
+@register(Tags.security)
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Production (CRENEAU_REQUIRE_REAL_KEYS) refuses to start without real field and blind-index keys."""
+    errors: list[CheckMessage] = []
+    keys = list(getattr(settings, "CRENEAU_FIELD_KEYS", []) or [])
+    bidx = getattr(settings, "CRENEAU_BLIND_INDEX_KEY", "")
+    if settings.CRENEAU_REQUIRE_REAL_KEYS:
+        if not keys or not bidx:
+            errors.append(
+                Error(
+                    "Encryption keys are missing: personal data cannot be stored.",
+                    hint="Set CRENEAU_FIELD_KEYS (or CRENEAU_FIELD_KEYS_FILE) and CRENEAU_BLIND_INDEX_KEY "
+                    "(or CRENEAU_BLIND_INDEX_KEY_FILE). See docs/decisions/0003-encryption-at-rest.md.",
+                    id="creneau.E101",
+                )
+            )
+        dev_material = {m for _, m in envkeys.DEV_FIELD_KEYS} | {envkeys.DEV_BLIND_INDEX_KEY}
+        if any(m in dev_material for _, m in keys) or bidx in dev_material:
+            errors.append(
+                Error(
+                    "The public development encryption keys are configured in production.",
+                    hint="Generate real keys; never reuse the development keys.",
+                    id="creneau.E102",
+                )
+            )
+    if keys and bidx:
+        from creneau.core.crypto.keys import SettingsKeyProvider
+
+        if settings.CRENEAU_KEY_PROVIDER.endswith("SettingsKeyProvider"):
+            try:
+                SettingsKeyProvider()
+            except ImproperlyConfigured as exc:
+                errors.append(Error(f"Encryption keys are invalid: {exc}", id="creneau.E103"))
+    return errors

@@ -1,0 +1,235 @@
+"""Patient identities are encrypted per value, bound to their row and field, and findable by blind index."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from io import StringIO
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from creneau.core.crypto import envkeys
+from creneau.core.crypto.aead import DecryptionError
+from creneau.core.crypto.fields import EncryptedFieldQueryError
+from creneau.core.errors import InvalidInput
+from creneau.patients.models import IDENTITY_FIELDS, Patient
+from creneau.patients.selectors import access_patient, patient_search_for_organization
+from creneau.patients.services import patient_create_for_organization
+
+from . import factories as f
+
+pytestmark = pytest.mark.django_db
+
+NEW_KEY = ("k2027", base64.b64encode(b"n" * 32).decode())
+
+
+def raw_row(patient_id: object) -> dict[str, str | None]:
+    table = Patient._meta.db_table
+    cols = ", ".join(connection.ops.quote_name(c) for c in IDENTITY_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {cols} FROM {table} WHERE id = %s", [Patient._meta.pk.get_db_prep_value(patient_id, connection)]
+        )
+        row = cursor.fetchone()
+    return dict(zip(IDENTITY_FIELDS, row, strict=True))
+
+
+def write_raw(patient_id: object, field: str, value: str) -> None:
+    table = Patient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {connection.ops.quote_name(field)} = %s WHERE id = %s",
+            [value, Patient._meta.pk.get_db_prep_value(patient_id, connection)],
+        )
+
+
+def fresh(patient: Patient) -> Patient:
+    return Patient.objects.get(pk=patient.pk)
+
+
+def new_patient(org: object, actor: object, **extra: object) -> Patient:
+    identity = {
+        "family_name": "Lefèvre-Dupré",
+        "given_name": "Zoé",
+        "birth_date": dt.date(1979, 4, 23),
+        "phone": "06 12 34 56 78",
+        "email": "Zoe.Lefevre@Exemple.invalid",
+        "address_line": "3 impasse des Lilas",
+        "postcode": "69007",
+        "city": "Lyon",
+        "sex": "F",
+    }
+    identity.update(extra)
+    return patient_create_for_organization(actor=actor, organization_id=org.pk, **identity)  # type: ignore[attr-defined,arg-type]
+
+
+@pytest.fixture
+def practice() -> tuple[object, object]:
+    org = f.organization()
+    return org, f.staff(org)
+
+
+def test_identity_reads_back_as_python_values_but_is_stored_as_keyed_ciphertext(practice: tuple) -> None:
+    org, staff = practice
+    p = fresh(new_patient(org, staff))
+    assert (p.family_name, p.given_name, p.birth_date, p.email) == (
+        "Lefèvre-Dupré",
+        "Zoé",
+        dt.date(1979, 4, 23),
+        "Zoe.Lefevre@Exemple.invalid",
+    )
+    assert p.get_sex_display() == "Femme" or p.get_sex_display() == "Female"
+    raw = raw_row(p.pk)
+    for field, stored in raw.items():
+        assert stored is not None and stored.startswith(f"{envkeys.INSECURE_DEV_KEY_ID}:"), field
+    assert "Lef" not in raw["family_name"] and "1979" not in raw["birth_date"]
+
+
+def test_the_same_value_encrypts_differently_each_time(practice: tuple) -> None:
+    org, staff = practice
+    a = new_patient(org, staff)
+    b = new_patient(org, staff, phone="+33 6 00 00 00 01", email="autre@exemple.invalid")
+    assert raw_row(a.pk)["family_name"] != raw_row(b.pk)["family_name"]
+
+
+def test_a_ciphertext_moved_to_another_row_does_not_decrypt(practice: tuple) -> None:
+    org, staff = practice
+    victim = new_patient(org, staff)
+    other = new_patient(org, staff, family_name="Martin", phone="0600000002", email="m@exemple.invalid")
+    write_raw(other.pk, "family_name", raw_row(victim.pk)["family_name"])  # type: ignore[arg-type]
+    with pytest.raises(DecryptionError):
+        _ = fresh(other).family_name
+
+
+def test_a_ciphertext_moved_to_another_field_of_the_same_row_does_not_decrypt(practice: tuple) -> None:
+    org, staff = practice
+    p = new_patient(org, staff)
+    write_raw(p.pk, "given_name", raw_row(p.pk)["family_name"])  # type: ignore[arg-type]
+    with pytest.raises(DecryptionError):
+        _ = fresh(p).given_name
+
+
+def test_an_altered_ciphertext_does_not_decrypt(practice: tuple) -> None:
+    org, staff = practice
+    p = new_patient(org, staff)
+    stored = raw_row(p.pk)["birth_date"]
+    assert stored is not None
+    kid, body = stored.split(":", 1)
+    raw = bytearray(base64.urlsafe_b64decode(body))
+    raw[-1] ^= 1
+    write_raw(p.pk, "birth_date", f"{kid}:{base64.urlsafe_b64encode(bytes(raw)).decode()}")
+    with pytest.raises(DecryptionError):
+        _ = fresh(p).birth_date
+
+
+def test_filtering_an_encrypted_column_by_plaintext_is_refused(practice: tuple) -> None:
+    org, staff = practice
+    new_patient(org, staff)
+    with pytest.raises(EncryptedFieldQueryError):
+        list(Patient.objects.filter(family_name="Lefèvre-Dupré"))
+
+
+def test_updating_a_patient_re_encrypts_and_reindexes(practice: tuple) -> None:
+    from creneau.patients.services import patient_update
+
+    org, staff = practice
+    p = new_patient(org, staff)
+    patient_update(actor=staff, patient_id=p.pk, phone="07 11 22 33 44")
+    assert fresh(p).phone == "07 11 22 33 44"
+    assert [x.pk for x in patient_search_for_organization(staff, phone="+33711223344")] == [p.pk]
+    assert patient_search_for_organization(staff, phone="0612345678") == []
+
+
+def test_staff_find_a_patient_by_email_phone_or_name_and_birth_date(practice: tuple) -> None:
+    org, staff = practice
+    p = new_patient(org, staff)
+    new_patient(org, staff, family_name="Autre", phone="0699999999", email="x@exemple.invalid")
+    assert [x.pk for x in patient_search_for_organization(staff, email="  zoe.lefevre@exemple.INVALID ")] == [p.pk]
+    assert [x.pk for x in patient_search_for_organization(staff, phone="+33 6 12 34 56 78")] == [p.pk]
+    assert [x.pk for x in patient_search_for_organization(staff, phone="0033612345678")] == [p.pk]
+    found = patient_search_for_organization(staff, family_name="lefevre dupre", birth_date=dt.date(1979, 4, 23))
+    assert [x.pk for x in found] == [p.pk]
+    assert patient_search_for_organization(staff, family_name="Lefèvre-Dupré", birth_date=dt.date(1979, 4, 24)) == []
+
+
+def test_search_never_crosses_organizations(practice: tuple) -> None:
+    org, staff = practice
+    new_patient(org, staff)
+    outsider = f.staff(f.organization("Ailleurs"))
+    assert patient_search_for_organization(outsider, email="zoe.lefevre@exemple.invalid") == []
+
+
+def test_searching_by_name_alone_asks_for_the_birth_date(practice: tuple) -> None:
+    _, staff = practice
+    with pytest.raises(InvalidInput, match=r"date of birth|date de naissance"):
+        patient_search_for_organization(staff, family_name="Lefèvre")
+
+
+def test_blind_indexes_reveal_nothing_without_their_key(practice: tuple) -> None:
+    org, staff = practice
+    p = fresh(new_patient(org, staff))
+    assert p.email_bidx and len(p.email_bidx) == 64
+    with override_settings(CRENEAU_BLIND_INDEX_KEY=base64.b64encode(b"o" * 32).decode()):
+        assert patient_search_for_organization(staff, email="zoe.lefevre@exemple.invalid") == []
+
+
+def test_rotation_re_encrypts_everything_and_the_old_key_can_then_go(practice: tuple) -> None:
+    org, staff = practice
+    patients = [new_patient(org, staff, phone=f"06000000{i:02d}", email=f"p{i}@exemple.invalid") for i in range(3)]
+    old = envkeys.DEV_FIELD_KEYS[0]
+    with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY, old]):
+        out = StringIO()
+        # Interrupted after one batch of one row: resumable, the next run finishes the job.
+        call_command("rotate_keys", batch_size=1, max_batches=1, stdout=out)
+        assert "run again to resume" in out.getvalue()
+        on_new = [raw_row(p.pk)["email"].startswith("k2027:") for p in patients]  # type: ignore[union-attr]
+        assert sum(on_new) == 1
+        call_command("rotate_keys", batch_size=2, stdout=StringIO())
+    with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY]):
+        for p in patients:
+            assert all(v.startswith("k2027:") for v in raw_row(p.pk).values())  # type: ignore[union-attr]
+            assert fresh(p).given_name == "Zoé"
+        assert [x.pk for x in patient_search_for_organization(staff, email="p1@exemple.invalid")] == [patients[1].pk]
+        out = StringIO()
+        call_command("rotate_keys", dry_run=True, stdout=out)
+        assert "0 row(s)" in out.getvalue()
+    with override_settings(CRENEAU_FIELD_KEYS=[old]), pytest.raises(DecryptionError):
+        _ = fresh(patients[0]).given_name
+
+
+def test_a_patient_account_reads_its_own_decrypted_record() -> None:
+    _user, patient, actor = f.patient_account(given_name="Inès")
+    assert access_patient(actor, patient.pk).given_name == "Inès"
+
+
+@override_settings(CRENEAU_REQUIRE_REAL_KEYS=True, CRENEAU_FIELD_KEYS=[], CRENEAU_BLIND_INDEX_KEY="")
+def test_production_refuses_to_start_without_keys() -> None:
+    ids = {m.id for m in run_checks()}
+    assert "creneau.E101" in ids
+
+
+@override_settings(CRENEAU_REQUIRE_REAL_KEYS=True)
+def test_production_refuses_the_public_development_keys() -> None:
+    assert "creneau.E102" in {m.id for m in run_checks()}
+
+
+@override_settings(
+    CRENEAU_REQUIRE_REAL_KEYS=True,
+    CRENEAU_FIELD_KEYS=[NEW_KEY],
+    CRENEAU_BLIND_INDEX_KEY=base64.b64encode(os.urandom(32)).decode(),
+)
+def test_production_starts_with_real_keys() -> None:
+    assert not {m.id for m in run_checks()} & {"creneau.E101", "creneau.E102", "creneau.E103"}
+
+
+def test_keys_come_from_a_secret_file(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "field_keys"  # type: ignore[operator]
+    secret.write_text("new:" + NEW_KEY[1] + "\nold:" + envkeys.DEV_FIELD_KEYS[0][1] + "\n")
+    monkeypatch.delenv("CRENEAU_FIELD_KEYS", raising=False)
+    monkeypatch.setenv("CRENEAU_FIELD_KEYS_FILE", str(secret))
+    assert [kid for kid, _ in envkeys.field_keys_from_env()] == ["new", "old"]
