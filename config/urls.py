@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+urlpatterns += i18n_patterns(path("accounts/", include("creneau.accounts.urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.web.urls")), prefix_default_language=False)

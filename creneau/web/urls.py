@@ -1,11 +1,36 @@
 """Patient and practice pages."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
-from . import views
+from . import account, booking, staff, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.home, name="login"),
+    # settings.LOGIN_URL points here.
+    path("login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True), name="login"),
+    path("suggest/places/", views.suggest_places, name="suggest_places"),
+    path("practitioners/<str:practitioner_id>/", views.practitioner, name="practitioner"),
+    # Booking flow
+    path("book/", booking.book_start, name="book_start"),
+    path("book/hold/", booking.book_hold, name="book_hold"),
+    path("book/resume/", booking.book_resume, name="book_resume"),
+    path("book/<str:hold_id>/", booking.book_details, name="book_details"),
+    path("book/<str:hold_id>/release/", booking.book_release, name="book_release"),
+    path("appointments/<str:appointment_id>/confirmed/", booking.book_done, name="book_done"),
+    path("appointments/<str:appointment_id>/calendar.ics", booking.appointment_ics, name="appointment_ics"),
+    # My account
+    path("account/", account.account, name="account"),
+    path("account/appointments/<str:appointment_id>/", account.appointment_detail, name="account_appointment"),
+    path("account/appointments/<str:appointment_id>/cancel/", account.appointment_cancel_view, name="account_cancel"),
+    path("account/appointments/<str:appointment_id>/move/", account.appointment_move, name="account_move"),
+    path("account/relatives/add/", account.relative_add, name="relative_add"),
+    path("account/profile/", account.profile, name="profile"),
+    # Practice staff
+    path("practice/", staff.staff_home, name="staff_home"),
+    path("practice/agenda/<str:practitioner_id>/", staff.agenda_view, name="staff_agenda"),
+    path("practice/agenda/<str:practitioner_id>/book/", staff.book_for_caller, name="staff_book"),
+    path("practice/appointments/<str:appointment_id>/", staff.appointment_view, name="staff_appointment"),
+    path("practice/practitioners/<str:practitioner_id>/settings/", staff.settings_view, name="staff_settings"),
 ]

@@ -1,0 +1,108 @@
+"""Sign in, sign up with email verification, sign out (here or everywhere).
+
+Kept on Django's auth views and forms so that stronger hashing, MFA and rate limits can hook in."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .forms import ConfirmPasswordForm, LoginForm, SignupForm
+from .models import User
+
+NEXT_KEY = "accounts_next"
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return reverse("web:account")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an inactive account and email a verification link; the link signs the user in."""
+    if request.user.is_authenticated:
+        return redirect("web:account")
+    next_url = request.POST.get("next") or request.GET.get("next")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = User.objects.create_user(form.cleaned_data["email"], form.cleaned_data["password1"], is_active=False)
+        user.language = (request.LANGUAGE_CODE or "fr")[:2]
+        user.save(update_fields=["language"])
+        request.session[NEXT_KEY] = _safe_next(request, next_url)
+        link = request.build_absolute_uri(
+            reverse(
+                "accounts:verify",
+                kwargs={
+                    "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                    "token": default_token_generator.make_token(user),
+                },
+            )
+        )
+        send_mail(
+            subject=_("Confirm your creneau account"),
+            message=_(
+                "Welcome to creneau.\n\nTo confirm your email address and finish creating your account, "
+                "open this link:\n\n%(link)s\n\nIf you did not ask for an account, ignore this message."
+            )
+            % {"link": link},
+            from_email=None,
+            recipient_list=[user.email],
+        )
+        return render(request, "accounts/check_email.html", {"email": user.email})
+    return render(request, "accounts/signup.html", {"form": form, "next": next_url or ""})
+
+
+def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """Activate the account from the emailed link (single use: signing in changes the token)."""
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)))
+    except (User.DoesNotExist, ValueError, TypeError, OverflowError):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        return render(request, "accounts/verify_failed.html", status=400)
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, _("Your email address is confirmed. Welcome!"))
+    return redirect(_safe_next(request, request.session.pop(NEXT_KEY, None)))
+
+
+@login_required
+def signout_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of this account, on every device, after confirming the password.
+
+    The password is re-hashed with a fresh salt: every other session's auth hash stops matching."""
+    user: User = request.user  # type: ignore[assignment]
+    form = ConfirmPasswordForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        user.set_password(form.cleaned_data["password"])
+        user.save(update_fields=["password"])
+        logout(request)
+        messages.success(request, _("You are signed out on every device."))
+        return redirect("accounts:login")
+    return render(request, "accounts/signout_everywhere.html", {"form": form})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:home")

@@ -1,0 +1,147 @@
+"""My account: appointments (cancel, move), relatives, profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from creneau.booking.models import Status
+from creneau.booking.selectors import access_appointment, account_appointments
+from creneau.booking.services import appointment_cancel, appointment_reschedule
+from creneau.core import clock
+from creneau.core.errors import DomainError
+from creneau.patients.models import Relationship
+from creneau.patients.selectors import patients_of_account
+from creneau.patients.services import patient_create_for_account, patient_update
+
+from .common import domain_errors, monday_of, parse_day, parse_slot_start, patient_actor
+from .forms import IdentityForm, RelativeForm
+from .views import week_calendar
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    actor = patient_actor(request)
+    context = {
+        "upcoming": account_appointments(actor, upcoming=True),
+        "past": account_appointments(actor, upcoming=False)[:20],
+        "people": patients_of_account(actor),
+    }
+    return render(request, "web/account/home.html", context)
+
+
+def _can_change(a: object) -> bool:
+    deadline = a.start_at - dt.timedelta(hours=a.practitioner.cancellation_deadline_hours)  # type: ignore[attr-defined]
+    return bool(a.status == Status.BOOKED and clock.now() <= deadline)  # type: ignore[attr-defined]
+
+
+@login_required
+@domain_errors
+def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    a = access_appointment(patient_actor(request), appointment_id)
+    return render(request, "web/account/appointment.html", {"a": a, "can_change": _can_change(a)})
+
+
+@require_POST
+@login_required
+@domain_errors
+def appointment_cancel_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    actor = patient_actor(request)
+    try:
+        appointment_cancel(actor=actor, appointment_id=appointment_id)
+    except DomainError as error:
+        a = access_appointment(actor, appointment_id)
+        return render(
+            request,
+            "web/account/appointment.html",
+            {"a": a, "can_change": False, "error": error},
+            status=error.http_status,
+        )
+    messages.success(request, _("Your appointment is cancelled."))
+    return redirect("web:account")
+
+
+@login_required
+@domain_errors
+def appointment_move(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    """Pick another time of the same practitioner and visit reason; the move is atomic."""
+    actor = patient_actor(request)
+    a = access_appointment(actor, appointment_id)
+    error: DomainError | None = None
+    if request.method == "POST":
+        try:
+            new = appointment_reschedule(
+                actor=actor, appointment_id=a.pk, new_start=parse_slot_start(request.POST.get("start"))
+            )
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Your appointment is moved."))
+            return redirect("web:account_appointment", appointment_id=new.pk)
+    elif request.GET.get("start"):
+        # A time picked in the calendar: ask for confirmation.
+        start = parse_slot_start(request.GET["start"])
+        return render(request, "web/account/move_confirm.html", {"a": a, "start": start})
+    tz = a.site.tz
+    today = clock.now().astimezone(tz).date()
+    monday = max(monday_of(parse_day(request.GET.get("week"), today)), monday_of(today))
+    calendar = week_calendar(practitioner_id=a.practitioner_id, motif=a.motif, monday=monday, tz=tz)
+    context = {
+        "a": a,
+        "calendar": calendar,
+        "tz": tz,
+        "monday": monday,
+        "prev_week": monday - dt.timedelta(days=7) if monday > monday_of(today) else None,
+        "next_week": monday + dt.timedelta(days=7),
+        "error": error,
+        "can_change": _can_change(a),
+    }
+    return render(request, "web/account/move.html", context, status=error.http_status if error else 200)
+
+
+@login_required
+@domain_errors
+def relative_add(request: HttpRequest) -> HttpResponse:
+    actor = patient_actor(request)
+    form = RelativeForm(request.POST or None)
+    error: DomainError | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_create_for_account(actor=actor, relationship=form.cleaned_data["relationship"], **form.identity())
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Relative added."))
+            return redirect("web:account")
+    status = error.http_status if error else (400 if request.method == "POST" else 200)
+    return render(request, "web/account/relative.html", {"form": form, "error": error}, status=status)
+
+
+@login_required
+@domain_errors
+def profile(request: HttpRequest) -> HttpResponse:
+    """The account holder's own details (created here if they have none yet)."""
+    actor = patient_actor(request)
+    me = next((p for p in patients_of_account(actor) if p.relationship == Relationship.SELF), None)
+    initial = {k: getattr(me, k) for k in ("given_name", "family_name", "birth_date", "sex", "phone")} if me else None
+    form = IdentityForm(request.POST or None, initial=initial)
+    error: DomainError | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if me is None:
+                patient_create_for_account(actor=actor, **form.identity())
+            else:
+                patient_update(actor=actor, patient_id=me.pk, **form.identity())
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Your details are saved."))
+            return redirect("web:account")
+    status = error.http_status if error else (400 if request.method == "POST" else 200)
+    return render(request, "web/account/profile.html", {"form": form, "error": error}, status=status)

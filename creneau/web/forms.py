@@ -1,0 +1,132 @@
+"""Forms of the web pages. Services validate again; forms give field-level messages first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from creneau.patients.models import Patient, Relationship, Sex
+from creneau.scheduling.models import Audience, VisitChannel, Weekday
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class IdentityForm(forms.Form):
+    given_name = forms.CharField(label=_("Given name"), max_length=100)
+    family_name = forms.CharField(label=_("Family name"), max_length=100)
+    birth_date = forms.DateField(label=_("Date of birth"), widget=DateInput())
+    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, initial=Sex.UNKNOWN, required=False)
+    phone = forms.CharField(label=_("Mobile phone"), max_length=20, required=False)
+
+    def clean_birth_date(self) -> dt.date:
+        value: dt.date = self.cleaned_data["birth_date"]
+        if value > dt.date.today() or value < dt.date(1900, 1, 1):
+            raise forms.ValidationError(_("Please check the date of birth."))
+        return value
+
+    def identity(self) -> dict[str, Any]:
+        data = {k: self.cleaned_data[k] for k in ("given_name", "family_name", "birth_date", "phone")}
+        data["sex"] = self.cleaned_data.get("sex") or Sex.UNKNOWN
+        return data
+
+
+class RelativeForm(IdentityForm):
+    relationship = forms.ChoiceField(
+        label=_("Relationship"), choices=[c for c in Relationship.choices if c[0] != Relationship.SELF]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields(["relationship"])
+
+
+class WhoForm(forms.Form):
+    """For whom is the appointment: a person on the account, or a new relative."""
+
+    patient = forms.ChoiceField(label=_("Who is the appointment for?"), widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, patients: list[Patient], new_self: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[str, Any]] = [("self", _("Me"))] if new_self else []
+        choices += [
+            (str(p.pk), _("Me") if p.relationship == Relationship.SELF else f"{p.given_name} {p.family_name}")
+            for p in patients
+        ]
+        choices.append(("new", _("Someone else (add a relative)")))
+        self.fields["patient"].choices = choices  # type: ignore[attr-defined]
+        self.fields["patient"].initial = choices[0][0]
+
+
+class StaffPatientSearchForm(forms.Form):
+    family_name = forms.CharField(label=_("Family name"), max_length=100, required=False)
+    birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DateInput())
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("family_name") or data.get("birth_date") or data.get("phone")):
+            raise forms.ValidationError(_("Enter a family name, a date of birth or a phone number."))
+        return data
+
+
+class MotifForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    duration_minutes = forms.IntegerField(label=_("Duration (minutes)"), min_value=5, max_value=480, initial=20)
+    buffer_minutes = forms.IntegerField(label=_("Buffer after (minutes)"), min_value=0, max_value=120, initial=0)
+    audience = forms.ChoiceField(label=_("Who may book"), choices=Audience.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=VisitChannel.choices)
+    min_notice_minutes = forms.IntegerField(label=_("Minimum notice (minutes)"), min_value=0, initial=60)
+    max_horizon_days = forms.IntegerField(
+        label=_("Bookable up to (days ahead)"), min_value=1, max_value=365, initial=60
+    )
+    bookable_online = forms.BooleanField(label=_("Bookable online"), required=False, initial=True)
+
+
+class OpeningRuleForm(forms.Form):
+    site = forms.ChoiceField(label=_("Site"))
+    weekday = forms.TypedChoiceField(label=_("Day"), choices=Weekday.choices, coerce=int)
+    start_time = forms.TimeField(label=_("Opens at"), widget=TimeInput())
+    end_time = forms.TimeField(label=_("Closes at"), widget=TimeInput())
+    valid_from = forms.DateField(label=_("Valid from"), widget=DateInput())
+    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=DateInput())
+
+    def __init__(self, *args: Any, sites: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = sites  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start_time") and data.get("end_time") and data["end_time"] <= data["start_time"]:
+            self.add_error("end_time", _("Closing time must be after opening time."))
+        return data
+
+
+class AbsenceForm(forms.Form):
+    start_at = forms.DateTimeField(
+        label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    end_at = forms.DateTimeField(
+        label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    label = forms.CharField(label=_("Label"), max_length=120, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start_at") and data.get("end_at") and data["end_at"] <= data["start_at"]:
+            self.add_error("end_at", _("An absence must end after it starts."))
+        return data

@@ -1,0 +1,356 @@
+"""Practice pages: agenda (day/week), booking for a phone caller, appointment actions, settings.
+
+Every page starts from `staff_actor` and an `access_*` selector: a practitioner or appointment outside
+the user's organizations is a 404, exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from creneau.booking.models import Status
+from creneau.booking.selectors import access_appointment, agenda
+from creneau.booking.services import (
+    SlotRef,
+    appointment_book,
+    appointment_cancel,
+    appointment_mark,
+    appointment_reschedule,
+)
+from creneau.core import clock
+from creneau.core.actors import Actor
+from creneau.core.errors import DomainError, InvalidInput, NotFound
+from creneau.core.ids import parse_id
+from creneau.directory.models import Practitioner, Site
+from creneau.directory.selectors import access_practitioner_for_staff, practitioners_managed_by
+from creneau.patients.selectors import access_patient, patient_search_for_organization
+from creneau.patients.services import patient_create_for_organization
+from creneau.scheduling import services as scheduling
+from creneau.scheduling.models import Absence, Motif, OpeningRule
+from creneau.scheduling.selectors import free_slots
+
+from .common import domain_errors, monday_of, parse_day, parse_slot_start, staff_actor
+from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, StaffPatientSearchForm
+
+
+@dataclasses.dataclass
+class Entry:
+    kind: str  # booked | fulfilled | no_show | free | blocked
+    start: dt.datetime
+    end: dt.datetime
+    label: str = ""
+    url: str = ""
+
+
+def _org_sites(actor: Actor, practitioner: Practitioner) -> list[Site]:
+    """The practitioner's sites that belong to the actor's organizations."""
+    return list(
+        Site.objects.filter(
+            practitioner_links__practitioner=practitioner, organization_id__in=list(actor.organization_ids)
+        ).order_by("name")
+    )
+
+
+@login_required
+@domain_errors
+def staff_home(request: HttpRequest) -> HttpResponse:
+    actor = staff_actor(request)
+    doctors = list(practitioners_managed_by(actor).select_related("specialty").order_by("family_name"))
+    return render(request, "web/staff/home.html", {"doctors": doctors})
+
+
+def _motifs(practitioner: Practitioner) -> list[Motif]:
+    return list(Motif.objects.filter(practitioner=practitioner, is_active=True))
+
+
+@login_required
+@domain_errors
+def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
+    """Day or week of one practitioner: booked, free (for the chosen visit reason) and blocked times."""
+    actor = staff_actor(request)
+    doc = access_practitioner_for_staff(actor, practitioner_id)
+    sites = _org_sites(actor, doc)
+    tz = sites[0].tz if sites else zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
+    today = clock.now().astimezone(tz).date()
+    day = parse_day(request.GET.get("date"), today)
+    mode = "day" if request.GET.get("view") == "day" else "week"
+    first = day if mode == "day" else monday_of(day)
+    n_days = 1 if mode == "day" else 7
+    days = [first + dt.timedelta(days=i) for i in range(n_days)]
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(first + dt.timedelta(days=n_days), dt.time(0), tzinfo=tz)
+    motifs = _motifs(doc)
+    motif = motifs[0] if motifs else None
+    if request.GET.get("motif"):
+        wanted = parse_id(request.GET["motif"])
+        motif = next((m for m in motifs if m.pk == wanted), None)
+        if motif is None:
+            raise NotFound(_("Unknown visit reason."))
+    entries: dict[dt.date, list[Entry]] = {d: [] for d in days}
+
+    def put(entry: Entry) -> None:
+        local_day = entry.start.astimezone(tz).date()
+        if local_day in entries:
+            entries[local_day].append(entry)
+
+    for a in agenda(actor, practitioner_id=doc.pk, start=start, end=end):
+        name = f"{a.patient.family_name.upper()} {a.patient.given_name}" if a.patient else ""
+        put(
+            Entry(
+                a.status,
+                a.start_at,
+                a.end_at,
+                f"{name} · {a.motif.name}",
+                reverse("web:staff_appointment", args=[a.pk]),
+            )
+        )
+    for ab in Absence.objects.filter(practitioner=doc, start_at__lt=end, end_at__gt=start):
+        put(Entry("blocked", max(ab.start_at, start), min(ab.end_at, end), ab.label or _("Absence")))
+    if motif is not None:
+        site_ids = {s.pk for s in sites}
+        book_url = reverse("web:staff_book", args=[doc.pk])
+        for slot in free_slots(practitioner_id=doc.pk, motif_id=motif.pk, start=start, end=end):
+            if slot.site_id in site_ids:
+                stamp = slot.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
+                put(
+                    Entry(
+                        "free",
+                        slot.start,
+                        slot.end,
+                        _("Free"),
+                        f"{book_url}?motif={motif.pk}&site={slot.site_id}&start={stamp}",
+                    )
+                )
+    for items in entries.values():
+        items.sort(key=lambda e: (e.start, e.kind != "blocked"))
+    step = dt.timedelta(days=n_days)
+    context = {
+        "doc": doc,
+        "mode": mode,
+        "day": day,
+        "days": list(entries.items()),
+        "motifs": motifs,
+        "motif": motif,
+        "prev": first - step,
+        "next": first + step,
+        "today": today,
+        "tz": tz,
+        "n_days": n_days,
+    }
+    return render(request, "web/staff/agenda.html", context)
+
+
+@login_required
+@domain_errors
+def book_for_caller(request: HttpRequest, practitioner_id: str) -> HttpResponse:
+    """Phone booking: find the caller among the organization's patients, or create them; then book."""
+    actor = staff_actor(request)
+    doc = access_practitioner_for_staff(actor, practitioner_id)
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        motif = Motif.objects.get(pk=parse_id(data.get("motif")), practitioner=doc)
+        site = next(s for s in _org_sites(actor, doc) if s.pk == parse_id(data.get("site")))
+    except (Motif.DoesNotExist, StopIteration) as exc:
+        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
+    start = parse_slot_start(data.get("start"))
+    ref = SlotRef(doc.pk, motif.pk, site.pk, start)
+    action = request.POST.get("action", "")
+    search_form = StaffPatientSearchForm(request.POST if action == "search" else None, prefix="s")
+    create_form = IdentityForm(request.POST if action == "create" else None, prefix="c")
+    found: list[Any] | None = None
+    error: DomainError | None = None
+    status = 200
+    try:
+        if action == "search":
+            if search_form.is_valid():
+                found = patient_search_for_organization(
+                    actor,
+                    family_name=search_form.cleaned_data["family_name"],
+                    birth_date=search_form.cleaned_data["birth_date"],
+                    phone=search_form.cleaned_data["phone"],
+                )
+            else:
+                status = 400
+        elif action in ("book", "create"):
+            if action == "create":
+                if not create_form.is_valid():
+                    raise InvalidInput(_("Please correct the caller's details."))
+                patient = patient_create_for_organization(
+                    actor=actor, organization_id=site.organization_id, **create_form.identity()
+                )
+            else:
+                patient = access_patient(actor, request.POST.get("patient", ""))
+            appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
+            messages.success(request, _("Appointment booked."))
+            local = appointment.start_at.astimezone(site.tz).date().isoformat()
+            return redirect(f"{reverse('web:staff_agenda', args=[doc.pk])}?date={local}&motif={motif.pk}")
+    except DomainError as exc:
+        error, status = exc, exc.http_status
+    context = {
+        "doc": doc,
+        "motif": motif,
+        "site": site,
+        "start": start,
+        "stamp": start.strftime("%Y%m%dT%H%MZ"),
+        "search_form": search_form,
+        "create_form": create_form,
+        "found": found,
+        "error": error,
+    }
+    return render(request, "web/staff/book.html", context, status=status)
+
+
+@login_required
+@domain_errors
+def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    """One appointment: cancel, mark fulfilled or no-show, move to a free time."""
+    actor = staff_actor(request)
+    a = access_appointment(actor, appointment_id)
+    error: DomainError | None = None
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "cancel":
+                appointment_cancel(actor=actor, appointment_id=a.pk)
+                messages.success(request, _("Appointment cancelled."))
+            elif action in (Status.FULFILLED, Status.NO_SHOW):
+                appointment_mark(actor=actor, appointment_id=a.pk, status=action)
+                messages.success(request, _("Saved."))
+            elif action == "move":
+                a = appointment_reschedule(
+                    actor=actor, appointment_id=a.pk, new_start=parse_slot_start(request.POST.get("start"))
+                )
+                messages.success(request, _("Appointment moved."))
+            else:
+                raise InvalidInput(_("Unknown action."))
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect("web:staff_appointment", appointment_id=a.pk)
+    tz = a.site.tz
+    moves: list[Any] = []
+    if a.status == Status.BOOKED:
+        now = clock.now()
+        moves = [
+            s
+            for s in free_slots(
+                practitioner_id=a.practitioner_id, motif_id=a.motif_id, start=now, end=now + dt.timedelta(days=14)
+            )
+            if s.site_id == a.site_id
+        ][:12]
+    context = {
+        "a": a,
+        "error": error,
+        "moves": moves,
+        "tz": tz,
+        "can_mark": a.status != Status.CANCELLED and a.start_at <= clock.now(),
+    }
+    return render(request, "web/staff/appointment.html", context, status=error.http_status if error else 200)
+
+
+def _rule_sites(actor: Actor, doc: Practitioner) -> list[tuple[str, str]]:
+    return [(str(s.pk), f"{s.name} ({s.city})") for s in _org_sites(actor, doc)]
+
+
+@login_required
+@domain_errors
+def settings_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
+    """Visit reasons, weekly opening hours and absences of one practitioner, through the scheduling services."""
+    actor = staff_actor(request)
+    doc = access_practitioner_for_staff(actor, practitioner_id)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    tz = zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
+    motif_form = MotifForm(request.POST if action == "motif_create" else None, prefix="m")
+    rule_form = OpeningRuleForm(
+        request.POST if action == "rule_create" else None,
+        prefix="r",
+        sites=_rule_sites(actor, doc),
+        initial={"valid_from": clock.now().astimezone(tz).date()},
+    )
+    absence_form = AbsenceForm(request.POST if action == "absence_create" else None, prefix="a")
+    error: DomainError | None = None
+    status = 200
+    if action:
+        try:
+            done = _apply_setting(actor, doc, action, request.POST, motif_form, rule_form, absence_form, tz)
+        except DomainError as exc:
+            error, status, done = exc, exc.http_status, False
+        if done:
+            messages.success(request, _("Saved."))
+            return redirect("web:staff_settings", practitioner_id=doc.pk)
+        if error is None:
+            status = 400
+    context = {
+        "doc": doc,
+        "motifs": list(Motif.objects.filter(practitioner=doc)),
+        "rules": list(OpeningRule.objects.filter(practitioner=doc).select_related("site")),
+        "absences": list(Absence.objects.filter(practitioner=doc, end_at__gt=clock.now()).order_by("start_at")),
+        "motif_form": motif_form,
+        "rule_form": rule_form,
+        "absence_form": absence_form,
+        "error": error,
+        "tz": tz,
+    }
+    return render(request, "web/staff/settings.html", context, status=status)
+
+
+def _apply_setting(
+    actor: Actor,
+    doc: Practitioner,
+    action: str,
+    post: Any,
+    motif_form: MotifForm,
+    rule_form: OpeningRuleForm,
+    absence_form: AbsenceForm,
+    tz: zoneinfo.ZoneInfo,
+) -> bool:
+    """Run one settings action; False when a form is invalid (its errors are shown)."""
+    if action == "motif_create":
+        if not motif_form.is_valid():
+            return False
+        scheduling.motif_create(actor=actor, practitioner_id=doc.pk, **motif_form.cleaned_data)
+    elif action == "motif_toggle":
+        motif_id: uuid.UUID = parse_id(post.get("motif"))
+        scheduling.motif_update(actor=actor, motif_id=motif_id, is_active=post.get("active") == "1")
+    elif action == "rule_create":
+        if not rule_form.is_valid():
+            return False
+        scheduling.opening_rule_create(
+            actor=actor,
+            practitioner_id=doc.pk,
+            site_id=rule_form.cleaned_data["site"],
+            weekday=rule_form.cleaned_data["weekday"],
+            start_time=rule_form.cleaned_data["start_time"],
+            end_time=rule_form.cleaned_data["end_time"],
+            valid_from=rule_form.cleaned_data["valid_from"],
+            valid_until=rule_form.cleaned_data["valid_until"],
+        )
+    elif action == "rule_delete":
+        scheduling.opening_rule_delete(actor=actor, rule_id=post.get("rule", ""))
+    elif action == "absence_create":
+        if not absence_form.is_valid():
+            return False
+        cd = absence_form.cleaned_data
+        scheduling.absence_create(
+            actor=actor,
+            practitioner_id=doc.pk,
+            start_at=cd["start_at"],
+            end_at=cd["end_at"],
+            label=cd["label"],
+        )
+    elif action == "absence_delete":
+        scheduling.absence_delete(actor=actor, absence_id=post.get("absence", ""))
+    else:
+        raise InvalidInput(_("Unknown action."))
+    return True
