@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "creneau.booking",
     "creneau.demo",
     "creneau.web",
+    "oauth2_provider",
+    "creneau.fhir",
 ]
 
 MIDDLEWARE = [
@@ -124,3 +126,19 @@ CRENEAU_MAX_ACTIVE_HOLDS = 2
 # How far ahead the next-availability index looks, and how many starts it keeps per motif.
 CRENEAU_INDEX_DAYS = 28
 CRENEAU_INDEX_MAX_SLOTS = 96
+
+# --- FHIR API and OAuth2 (creneau.fhir) ----------------------------------------------------------
+OAUTH2_PROVIDER = {
+    # Short-lived system tokens (SMART Backend Services recommends at most five minutes).
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
+    "SCOPES_BACKEND_CLASS": "creneau.fhir.scopes.SmartScopes",
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Anonymous directory and free-slot reads: requests per window per client address.
+CRENEAU_FHIR_ANON_RATE = (120, 60)
+# Largest page a FHIR search returns, whatever _count asks.
+CRENEAU_FHIR_MAX_COUNT = 100
+# Slot searches over at most this many agendas are computed live (else read from the index), over
+# at most this many days.
+CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 40
+CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31

@@ -1,0 +1,202 @@
+"""FHIR HTTP plumbing: who is calling (OAuth2 bearer token or anonymous), what they may do for which
+organizations, and every answer as `application/fhir+json`, errors as OperationOutcome."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+
+from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.errors import DomainError
+
+from . import ratelimit, scopes
+from .models import ApiGrant
+
+logger = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+ACCEPTED_BODY_TYPES = ("application/fhir+json", "application/json")
+
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "business-rule",
+    429: "throttled",
+    500: "exception",
+}
+
+
+class FhirError(Exception):
+    """An error answered as an OperationOutcome with this HTTP status."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type=f"{FHIR_JSON}; charset=utf-8",
+    )
+    for k, v in (headers or {}).items():
+        response[k] = v
+    return response
+
+
+def outcome(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error" if status < 500 else "fatal",
+                "code": _ISSUE_CODES.get(status, "processing"),
+                "diagnostics": message,
+            }
+        ],
+    }
+    return fhir_response(body, status, headers)
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """The principal of one API request. `client_id` is None for an anonymous caller."""
+
+    client_id: str | None
+    token_permissions: frozenset[tuple[str, str]]
+    grants: tuple[tuple[uuid.UUID, frozenset[tuple[str, str]]], ...]
+
+    @property
+    def anonymous(self) -> bool:
+        return self.client_id is None
+
+    def organizations(self, resource_type: str, letter: str) -> frozenset[uuid.UUID] | None:
+        """Organizations whose data this request may touch for (resource, interaction); None means the
+        public directory (anonymous reads). Raises 403 when the token's scopes do not cover it."""
+        if self.anonymous:
+            return None
+        if (resource_type, letter) not in self.token_permissions:
+            raise FhirError(403, _("The access token's scopes do not allow this interaction."))
+        return frozenset(org for org, perms in self.grants if (resource_type, letter) in perms)
+
+    def actor(self, resource_type: str, letter: str) -> Actor:
+        """The domain actor for services and scoped selectors: an API client acting for exactly the
+        organizations that granted this interaction."""
+        if self.anonymous:
+            raise FhirError(401, _("This interaction needs an access token."), _challenge())
+        orgs = self.organizations(resource_type, letter) or frozenset()
+        return Actor(
+            kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=self.client_id, organization_ids=orgs
+        )
+
+    def has(self, resource_type: str, letter: str) -> bool:
+        return self.anonymous is False and (resource_type, letter) in self.token_permissions
+
+
+def _challenge(error: str | None = None) -> dict[str, str]:
+    value = 'Bearer realm="creneau-fhir"'
+    if error:
+        value += f', error="{error}"'
+    return {"WWW-Authenticate": value}
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
+    """Bearer token → Caller with its grants, read fresh on every request so that a revoked grant
+    stops working at once. No token: anonymous (rate limited) where allowed, else 401."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        if not anonymous_ok:
+            raise FhirError(401, _("This interaction needs an access token."), _challenge())
+        limit, window = settings.CRENEAU_FHIR_ANON_RATE
+        allowed, retry = ratelimit.hit("fhir-anon", _client_ip(request), limit=limit, window=window)
+        if not allowed:
+            raise FhirError(429, _("Too many requests; slow down or use an access token."), {"Retry-After": str(retry)})
+        return Caller(client_id=None, token_permissions=frozenset(), grants=())
+    if not header.startswith("Bearer "):
+        raise FhirError(401, _("Use a Bearer access token."), _challenge("invalid_request"))
+    valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
+    token = getattr(oauth_request, "access_token", None) if valid else None
+    if token is None or token.application_id is None:
+        raise FhirError(401, _("The access token is invalid or has expired."), _challenge("invalid_token"))
+    grants = tuple(
+        (org_id, frozenset(scopes.permissions(scope_text.split())))
+        for org_id, scope_text in ApiGrant.objects.active()
+        .filter(application_id=token.application_id)
+        .values_list("organization_id", "scopes")
+    )
+    return Caller(
+        client_id=token.application.client_id,
+        token_permissions=frozenset(scopes.permissions(token.scope.split())),
+        grants=grants,
+    )
+
+
+def read_body(request: HttpRequest, resource_type: str) -> dict[str, Any]:
+    """The request's JSON resource, checked for content type, syntax and resource type."""
+    ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if ctype not in ACCEPTED_BODY_TYPES:
+        raise FhirError(415, _("Send the resource as application/fhir+json."))
+    if len(request.body) > 64 * 1024:
+        raise FhirError(413, _("The request body is too large."))
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise FhirError(400, _("The request body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise FhirError(400, _("The request body must be a JSON object."))
+    if data.get("resourceType") != resource_type:
+        raise FhirError(400, _("The body must be a %(type)s resource.") % {"type": resource_type})
+    return data
+
+
+Handler = Callable[..., HttpResponse]
+
+
+def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
+    """A URL's view: dispatch on method, and turn every failure into an OperationOutcome."""
+    allowed = ", ".join(sorted(methods))
+
+    @functools.wraps(next(iter(methods.values())))
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        handler = methods.get(request.method or "")
+        if handler is None:
+            return outcome(405, _("This method is not supported here."), {"Allow": allowed})
+        try:
+            return handler(request, **kwargs)
+        except FhirError as exc:
+            return outcome(exc.status, exc.message, exc.headers)
+        except DomainError as exc:
+            return outcome(exc.http_status, str(exc.message))
+        except Exception as exc:
+            # The type only: an exception's text may carry submitted (personal) values.
+            route = request.resolver_match.route if request.resolver_match else ""
+            logger.error("fhir: unexpected %s on %s %s", type(exc).__name__, request.method, route)
+            return outcome(500, _("Internal error; it has been logged."))
+
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view

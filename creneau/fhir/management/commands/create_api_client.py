@@ -1,0 +1,34 @@
+"""Register a partner's API client (OAuth2 client credentials). Prints the client id and, once, the
+secret: only its hash is kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from creneau.core.actors import Actor
+from creneau.core.errors import DomainError
+from creneau.fhir.services import api_client_create
+
+
+class Command(BaseCommand):
+    help = "Create an API client (client credentials) and print its client id and secret."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="The partner software's name, shown to organization admins.")
+        parser.add_argument("--json", action="store_true", help="Print a JSON object (for scripts).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            app, secret = api_client_create(actor=Actor.system(), name=options["name"])
+        except DomainError as exc:
+            raise CommandError(str(exc.message)) from exc
+        client_id = app.client_id  # type: ignore[attr-defined]
+        if options["json"]:
+            self.stdout.write(json.dumps({"client_id": client_id, "client_secret": secret}))
+        else:
+            self.stdout.write(
+                f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is not stored; keep it now)"
+            )

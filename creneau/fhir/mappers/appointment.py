@@ -1,0 +1,105 @@
+"""Appointment ↔ booking.Appointment. Incoming: a booking request (a Slot and a Patient) or a status
+change (cancellation). Outgoing: the patient is a bare reference unless the token may read patients."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from creneau.booking.models import Appointment, Status
+from creneau.fhir.http import FhirError
+from creneau.fhir.ids import pair_id, slot_id
+
+from .common import instant, meta, motif_concept, parse_incoming, ref, reference_id, specialty_concept, validated
+
+TO_FHIR_STATUS = {
+    Status.BOOKED: "booked",
+    Status.CANCELLED: "cancelled",
+    Status.FULFILLED: "fulfilled",
+    Status.NO_SHOW: "noshow",
+    Status.HELD: "pending",
+}
+FROM_FHIR_STATUS = {v: k for k, v in TO_FHIR_STATUS.items() if k != Status.HELD}
+
+
+def to_fhir(a: Appointment, *, patient_display: bool) -> dict[str, Any]:
+    p = a.practitioner
+    participants: list[dict[str, Any]] = []
+    if a.patient_id:
+        display = f"{a.patient.given_name} {a.patient.family_name}" if patient_display and a.patient else None
+        participants.append(
+            {"actor": ref("Patient", a.patient_id, display), "required": "required", "status": "accepted"}
+        )
+    participants += [
+        {"actor": ref("Practitioner", p.pk, p.display_name), "required": "required", "status": "accepted"},
+        {"actor": ref("PractitionerRole", pair_id(p.pk, a.site_id)), "required": "required", "status": "accepted"},
+        {"actor": ref("Location", a.site_id, a.site.name), "required": "required", "status": "accepted"},
+    ]
+    resource: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "id": str(a.pk),
+        "meta": meta(a.updated_at),
+        "status": TO_FHIR_STATUS[Status(a.status)],
+        "serviceType": [motif_concept(a.motif_id, a.motif.name)],
+        "specialty": [specialty_concept(p.specialty_id, p.specialty.label)],
+        "start": instant(a.start_at),
+        "end": instant(a.end_at),
+        "minutesDuration": int((a.end_at - a.start_at).total_seconds() // 60),
+        "slot": [ref("Slot", slot_id(a.motif_id, a.site_id, a.start_at))],
+        "participant": participants,
+    }
+    if a.booked_at:
+        resource["created"] = instant(a.booked_at)
+    if a.status == Status.CANCELLED and a.cancelled_by:
+        resource["cancelationReason"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason",
+                    "code": "pat" if a.cancelled_by == "patient" else "prov",
+                }
+            ]
+        }
+    return validated(resource)
+
+
+@dataclasses.dataclass(frozen=True)
+class BookingRequest:
+    slot_id: str
+    patient_id: str
+
+
+def booking_from_fhir(data: dict[str, Any]) -> BookingRequest:
+    """A new appointment: exactly one Slot, one Patient participant, status booked (or proposed/pending,
+    which we book at once)."""
+    if "id" in data:
+        raise FhirError(400, _("A new Appointment must not carry an id."))
+    model = parse_incoming("Appointment", data)
+    if model.status not in ("booked", "proposed", "pending"):
+        raise FhirError(422, _("A new appointment must have status booked."))
+    slots = model.slot or []
+    if len(slots) != 1:
+        raise FhirError(422, _("Reference exactly one free Slot to book."))
+    patients = [
+        part.actor
+        for part in (model.participant or [])
+        if part.actor and (part.actor.reference or "").count("Patient/")
+    ]
+    if len(patients) != 1:
+        raise FhirError(422, _("Reference exactly one Patient among the participants."))
+    return BookingRequest(
+        slot_id=reference_id(slots[0], "Slot", "Appointment.slot"),
+        patient_id=reference_id(patients[0], "Patient", "Appointment.participant.actor"),
+    )
+
+
+def status_from_fhir(data: dict[str, Any], appointment_id: str) -> str:
+    """The status asked for by an update; other elements are not changed by an update."""
+    if data.get("id") != appointment_id:
+        raise FhirError(400, _("The resource id must match the URL."))
+    model = parse_incoming("Appointment", data)
+    status = FROM_FHIR_STATUS.get(str(model.status))
+    if status is None:
+        raise FhirError(422, _("Unsupported appointment status."))
+    return status

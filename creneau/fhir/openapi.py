@@ -1,0 +1,298 @@
+"""The CapabilityStatement and the OpenAPI 3.0 document, both generated from `capabilities.RESOURCES`
+so they cannot drift from each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .capabilities import COMMON_SEARCH, RESOURCES
+from .mappers.common import validated
+from .scopes import GRANTABLE
+
+FHIR_JSON = "application/fhir+json"
+
+
+def capability_statement(base: str) -> dict[str, Any]:
+    resources = []
+    for rtype, spec in RESOURCES.items():
+        resources.append(
+            {
+                "type": rtype,
+                "interaction": [{"code": code} for code in spec["interactions"]],
+                "searchParam": [
+                    {"name": name, "type": kind, "documentation": doc} for name, (kind, doc) in spec["search"].items()
+                ],
+            }
+        )
+    return validated(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-11-24",
+            "publisher": "creneau",
+            "kind": "instance",
+            "software": {"name": "creneau"},
+            "implementation": {"description": "creneau FHIR R4 scheduling API", "url": base},
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "cors": False,
+                        "service": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                        "code": "SMART-on-FHIR",
+                                    }
+                                ]
+                            }
+                        ],
+                        "extension": [
+                            {
+                                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                                "extension": [{"url": "token", "valueUri": f"{base}auth/token"}],
+                            }
+                        ],
+                        "description": "OAuth2 client credentials with SMART v2 system scopes; directory and "
+                        "free-slot reads are also open without a token, rate limited.",
+                    },
+                    "resource": resources,
+                }
+            ],
+        }
+    )
+
+
+def _resource_schema(rtype: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["resourceType", "id"],
+        "properties": {"resourceType": {"type": "string", "enum": [rtype]}, "id": {"type": "string"}},
+    }
+
+
+_OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
+_ERRORS = {
+    "400": "Invalid request",
+    "401": "Missing or invalid access token",
+    "403": "The token's scopes do not allow this",
+    "404": "Not found, or not visible to this client",
+    "405": "Method not allowed",
+    "406": "Not acceptable",
+    "409": "Conflict (the slot was taken meanwhile)",
+    "413": "Request too large",
+    "415": "Unsupported media type",
+    "422": "Business rule violated",
+    "429": "Too many requests",
+}
+
+
+def _responses(ok: dict[str, Any]) -> dict[str, Any]:
+    out = dict(ok)
+    for code, text in _ERRORS.items():
+        out[code] = {"description": text, "content": {FHIR_JSON: {"schema": _OUTCOME}}}
+    return out
+
+
+def _ok(code: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {code: {"description": text, "content": {FHIR_JSON: {"schema": schema}}}}
+
+
+_SECURITY: list[dict[str, list[str]]] = [{"smart": []}]
+_PUBLIC_SECURITY: list[dict[str, list[str]]] = [{"smart": []}, {}]
+
+
+def _body_schema(rtype: str) -> dict[str, Any]:
+    if rtype == "Appointment":
+        return {
+            "type": "object",
+            "required": ["resourceType", "status", "slot", "participant"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["Appointment"]},
+                "status": {"type": "string", "enum": ["booked", "cancelled"]},
+                "slot": {"type": "array", "items": {"$ref": "#/components/schemas/Reference"}},
+                "participant": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["actor", "status"],
+                        "properties": {
+                            "actor": {"$ref": "#/components/schemas/Reference"},
+                            "status": {"type": "string", "enum": ["accepted"]},
+                        },
+                    },
+                },
+            },
+        }
+    return {
+        "type": "object",
+        "required": ["resourceType", "name", "birthDate", "managingOrganization"],
+        "properties": {
+            "resourceType": {"type": "string", "enum": ["Patient"]},
+            "name": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "family": {"type": "string"},
+                        "given": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+            "gender": {"type": "string", "enum": ["male", "female", "other", "unknown"]},
+            "birthDate": {"type": "string", "format": "date"},
+            "managingOrganization": {"$ref": "#/components/schemas/Reference"},
+        },
+    }
+
+
+def document(base: str) -> dict[str, Any]:
+    """OpenAPI 3.0.3 description of the REST API (FHIR JSON bodies described loosely: the FHIR
+    specification is the reference for elements)."""
+    paths: dict[str, Any] = {
+        "/metadata": {
+            "get": {
+                "operationId": "capabilities",
+                "summary": "CapabilityStatement",
+                "security": _PUBLIC_SECURITY,
+                "responses": _responses(
+                    _ok(
+                        "200",
+                        _resource_schema("CapabilityStatement") | {"required": ["resourceType"]},
+                        "The server's capabilities",
+                    )
+                ),
+            }
+        }
+    }
+    schemas: dict[str, Any] = {
+        "OperationOutcome": {
+            "type": "object",
+            "required": ["resourceType", "issue"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                "issue": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["severity", "code"],
+                        "properties": {
+                            "severity": {"type": "string"},
+                            "code": {"type": "string"},
+                            "diagnostics": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "Reference": {"type": "object", "required": ["reference"], "properties": {"reference": {"type": "string"}}},
+    }
+    for rtype, spec in RESOURCES.items():
+        schemas[rtype] = _resource_schema(rtype)
+        schemas[f"{rtype}Bundle"] = {
+            "type": "object",
+            "required": ["resourceType", "type", "total", "link"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["Bundle"]},
+                "type": {"type": "string", "enum": ["searchset"]},
+                "total": {"type": "integer", "minimum": 0},
+                "link": {"type": "array", "items": {"type": "object", "required": ["relation", "url"]}},
+                "entry": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["fullUrl", "resource"],
+                        "properties": {"resource": {"$ref": f"#/components/schemas/{rtype}"}},
+                    },
+                },
+            },
+        }
+        security = _PUBLIC_SECURITY if spec["public"] else _SECURITY
+        search_params = [
+            {"name": name, "in": "query", "required": False, "description": doc, "schema": {"type": "string"}}
+            for name, (_kind, doc) in spec["search"].items()
+        ] + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": doc,
+                "schema": {"type": "integer", "minimum": 0},
+            }
+            for name, doc in COMMON_SEARCH.items()
+        ]
+        type_path: dict[str, Any] = {
+            "get": {
+                "operationId": f"search{rtype}",
+                "summary": f"Search {rtype}",
+                "security": security,
+                "parameters": search_params,
+                "responses": _responses(
+                    _ok("200", {"$ref": f"#/components/schemas/{rtype}Bundle"}, "A searchset Bundle")
+                ),
+            }
+        }
+        resource_ref = {"$ref": f"#/components/schemas/{rtype}"}
+        if "create" in spec["interactions"]:
+            type_path["post"] = {
+                "operationId": f"create{rtype}",
+                "summary": f"Create {rtype}" if rtype != "Appointment" else "Book a free Slot",
+                "security": _SECURITY,
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
+                ]
+                if rtype == "Appointment"
+                else [],
+                "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},
+                "responses": _responses(_ok("201", resource_ref, "Created")),
+            }
+        paths[f"/{rtype}"] = type_path
+        id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+        instance_path: dict[str, Any] = {
+            "get": {
+                "operationId": f"read{rtype}",
+                "summary": f"Read {rtype}",
+                "security": security,
+                "parameters": [id_param],
+                "responses": _responses(_ok("200", resource_ref, rtype)),
+            }
+        }
+        if "update" in spec["interactions"]:
+            instance_path["put"] = {
+                "operationId": f"update{rtype}",
+                "summary": "Cancel an appointment (status=cancelled)",
+                "security": _SECURITY,
+                "parameters": [id_param],
+                "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},
+                "responses": _responses(_ok("200", resource_ref, "Updated")),
+            }
+        paths[f"/{rtype}/{{id}}"] = instance_path
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "creneau FHIR R4 scheduling API",
+            "version": "1.0.0",
+            "description": "FHIR R4 (application/fhir+json). OAuth2 client credentials with SMART v2 system "
+            "scopes; every request is limited to the organizations that granted the client.",
+        },
+        "servers": [{"url": base.rstrip("/")}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "smart": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": f"{base}auth/token",
+                            "scopes": {s: s for s in GRANTABLE},
+                        }
+                    },
+                }
+            },
+        },
+    }

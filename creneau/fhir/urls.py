@@ -1,0 +1,38 @@
+"""FHIR R4 API under /fhir/R4/ (outside the language prefix: machines do not choose a language)."""
+
+from django.urls import URLPattern, path, re_path
+from oauth2_provider import views as oauth2_views
+
+from . import views
+from .capabilities import RESOURCES
+from .http import endpoint
+
+app_name = "fhir"
+
+urlpatterns: list[URLPattern] = [
+    path("metadata", endpoint({"GET": views.metadata}), name="metadata"),
+    path("openapi.json", views.openapi_document, name="openapi"),
+    path(".well-known/smart-configuration", views.smart_configuration, name="smart-configuration"),
+    path("auth/token", oauth2_views.TokenView.as_view(), name="token"),
+]
+for _rtype in RESOURCES:
+    urlpatterns += [
+        path(f"{_rtype}", views.type_view(_rtype), name=f"{_rtype}-type"),
+        re_path(rf"^{_rtype}/(?P<rid>[^/]+)$", views.instance_view(_rtype), name=f"{_rtype}-instance"),
+    ]
+# Anything else under /fhir/R4/ is an unknown resource type: an OperationOutcome, not an HTML page.
+urlpatterns.append(
+    re_path(
+        r"^.*$",
+        endpoint(
+            {
+                "GET": views.unknown,
+                "POST": views.unknown,
+                "PUT": views.unknown,
+                "DELETE": views.unknown,
+                "PATCH": views.unknown,
+            }
+        ),
+        name="unknown",
+    )
+)

@@ -1,0 +1,591 @@
+"""FHIR R4 endpoints. Thin: authenticate, scope, call a selector or service, map, answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+from creneau.booking import selectors as booking_selectors
+from creneau.booking import services as booking_services
+from creneau.booking.models import Appointment
+from creneau.core import clock
+from creneau.core.errors import NotFound
+from creneau.core.ids import parse_id
+from creneau.patients import selectors as patient_selectors
+from creneau.patients import services as patient_services
+from creneau.scheduling import selectors as slot_selectors
+from creneau.scheduling.models import AvailabilityIndex, Motif
+
+from . import capabilities, ids, openapi, params
+from . import selectors as scoped
+from .http import Caller, FhirError, authenticate, endpoint, fhir_response, read_body
+from .mappers import appointment as appointment_map
+from .mappers import common
+from .mappers import healthcare_service as healthcare_service_map
+from .mappers import location as location_map
+from .mappers import organization as organization_map
+from .mappers import patient as patient_map
+from .mappers import practitioner as practitioner_map
+from .mappers import practitioner_role as practitioner_role_map
+from .mappers import schedule as schedule_map
+from .mappers import slot as slot_map
+
+
+def _uuids(values: list[str]) -> list[uuid.UUID]:
+    """Valid UUIDs among search values; the others match nothing."""
+    out = []
+    for v in values:
+        try:
+            out.append(uuid.UUID(v))
+        except ValueError:
+            continue
+    return out
+
+
+def _codes(query: Any, name: str, system: str) -> list[str]:
+    return [code for sys, code in params.tokens(query, name) if sys in (None, "", system)]
+
+
+def _page(request: HttpRequest, rtype: str, qs: QuerySet[Any], mapper: Any) -> HttpResponse:
+    pg = params.page(request.GET)
+    total = qs.count()
+    rows = list(qs[pg.offset : pg.offset + pg.count]) if pg.count else []
+    return fhir_response(params.bundle(request, rtype, [mapper(r) for r in rows], total=total, pg=pg))
+
+
+def _orgs(request: HttpRequest, rtype: str, letter: str) -> tuple[Caller, scoped.Orgs]:
+    caller = authenticate(request, anonymous_ok=True)
+    return caller, caller.organizations(rtype, letter)
+
+
+# --- Organization -----------------------------------------------------------------------------------
+
+
+def organization_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "Organization", "r")
+    try:
+        org = scoped.organizations(orgs).get(pk=parse_id(rid))
+    except scoped.Organization.DoesNotExist as exc:
+        raise NotFound(_("Unknown organization.")) from exc
+    return fhir_response(organization_map.to_fhir(org))
+
+
+def organization_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "Organization", "s")
+    qs = scoped.organizations(orgs)
+    if ids_ := params.tokens(request.GET, "_id"):
+        qs = qs.filter(pk__in=_uuids([c for _s, c in ids_]))
+    for name in request.GET.getlist("name"):
+        qs = qs.filter(name__icontains=name)
+    return _page(request, "Organization", qs.order_by("name", "pk"), organization_map.to_fhir)
+
+
+# --- Location ---------------------------------------------------------------------------------------
+
+
+def location_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "Location", "r")
+    try:
+        site = scoped.sites(orgs).get(pk=parse_id(rid))
+    except scoped.Site.DoesNotExist as exc:
+        raise NotFound(_("Unknown location.")) from exc
+    return fhir_response(location_map.to_fhir(site))
+
+
+def location_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "Location", "s")
+    qs = scoped.sites(orgs)
+    if ids_ := params.tokens(request.GET, "_id"):
+        qs = qs.filter(pk__in=_uuids([c for _s, c in ids_]))
+    if refs := params.reference_ids(request.GET, "organization", "Organization"):
+        qs = qs.filter(organization_id__in=_uuids(refs))
+    for city in request.GET.getlist("address-city"):
+        qs = qs.filter(city__istartswith=city)
+    for postcode in request.GET.getlist("address-postalcode"):
+        qs = qs.filter(postcode__startswith=postcode)
+    return _page(request, "Location", qs.order_by("name", "pk"), location_map.to_fhir)
+
+
+# --- Practitioner -----------------------------------------------------------------------------------
+
+
+def practitioner_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "Practitioner", "r")
+    try:
+        p = scoped.practitioners(orgs).get(pk=parse_id(rid))
+    except scoped.Practitioner.DoesNotExist as exc:
+        raise NotFound(_("Unknown practitioner.")) from exc
+    return fhir_response(practitioner_map.to_fhir(p))
+
+
+def practitioner_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "Practitioner", "s")
+    qs = scoped.practitioners(orgs)
+    if ids_ := params.tokens(request.GET, "_id"):
+        qs = qs.filter(pk__in=_uuids([c for _s, c in ids_]))
+    if idents := params.tokens(request.GET, "identifier"):
+        rpps = [practitioner_map.rpps_from_identifier(v) for s, v in idents if s in (None, "", common.RPPS_SYSTEM)]
+        qs = qs.filter(rpps__in=rpps)
+    for name in request.GET.getlist("name"):
+        qs = qs.filter(Q(family_name__icontains=name) | Q(given_name__icontains=name))
+    return _page(request, "Practitioner", qs.order_by("family_name", "given_name", "pk"), practitioner_map.to_fhir)
+
+
+# --- PractitionerRole and Schedule (a practitioner at a site) ----------------------------------------
+
+
+def _roles(request: HttpRequest, orgs: scoped.Orgs) -> QuerySet[Any]:
+    qs = scoped.roles(orgs)
+    pairs = []
+    for _s, value in params.tokens(request.GET, "_id"):
+        try:
+            pairs.append(ids.parse_pair_id(value))
+        except NotFound:
+            continue
+    if params.tokens(request.GET, "_id"):
+        cond = Q(pk__in=[])
+        for pid, sid in pairs:
+            cond |= Q(practitioner_id=pid, site_id=sid)
+        qs = qs.filter(cond)
+    if codes := _codes(request.GET, "specialty", common.SPECIALTY_SYSTEM):
+        qs = qs.filter(practitioner__specialty_id__in=codes)
+    return qs.order_by("practitioner__family_name", "practitioner_id", "site_id")
+
+
+def practitioner_role_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "PractitionerRole", "r")
+    link = scoped.access_role(orgs, *ids.parse_pair_id(rid))
+    return fhir_response(practitioner_role_map.to_fhir(link.practitioner, link.site))
+
+
+def practitioner_role_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "PractitionerRole", "s")
+    qs = _roles(request, orgs)
+    if refs := params.reference_ids(request.GET, "practitioner", "Practitioner"):
+        qs = qs.filter(practitioner_id__in=_uuids(refs))
+    if refs := params.reference_ids(request.GET, "organization", "Organization"):
+        qs = qs.filter(site__organization_id__in=_uuids(refs))
+    if refs := params.reference_ids(request.GET, "location", "Location"):
+        qs = qs.filter(site_id__in=_uuids(refs))
+    return _page(
+        request, "PractitionerRole", qs, lambda link: practitioner_role_map.to_fhir(link.practitioner, link.site)
+    )
+
+
+def _horizon() -> tuple[dt.datetime, dt.datetime]:
+    now = clock.now()
+    return now, now + slot_selectors.index_horizon()
+
+
+def _schedule(link: Any, motifs_by_practitioner: dict[uuid.UUID, list[Motif]]) -> dict[str, Any]:
+    return schedule_map.to_fhir(
+        link.practitioner, link.site, motifs_by_practitioner.get(link.practitioner_id, []), horizon=_horizon()
+    )
+
+
+def _online_motifs(practitioner_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Motif]]:
+    out: dict[uuid.UUID, list[Motif]] = {}
+    for m in Motif.objects.filter(practitioner_id__in=practitioner_ids, is_active=True, bookable_online=True):
+        out.setdefault(m.practitioner_id, []).append(m)
+    return out
+
+
+def schedule_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "Schedule", "r")
+    link = scoped.access_role(orgs, *ids.parse_pair_id(rid))
+    return fhir_response(_schedule(link, _online_motifs([link.practitioner_id])))
+
+
+def schedule_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "Schedule", "s")
+    qs = _roles(request, orgs)
+    actor_filter = Q()
+    for value in request.GET.getlist("actor"):
+        cond = Q(pk__in=[])
+        for part in value.split(","):
+            segments = part.rstrip("/").split("/")
+            kind, rid = (segments[-2], segments[-1]) if len(segments) >= 2 else ("", part)
+            found = _uuids([rid])
+            if kind in ("", "Practitioner"):
+                cond |= Q(practitioner_id__in=found)
+            if kind in ("", "Location"):
+                cond |= Q(site_id__in=found)
+        actor_filter &= cond
+    qs = qs.filter(actor_filter)
+    pg = params.page(request.GET)
+    total = qs.count()
+    rows = list(qs[pg.offset : pg.offset + pg.count]) if pg.count else []
+    motifs = _online_motifs([r.practitioner_id for r in rows])
+    resources = [_schedule(r, motifs) for r in rows]
+    return fhir_response(params.bundle(request, "Schedule", resources, total=total, pg=pg))
+
+
+# --- HealthcareService (visit reasons) --------------------------------------------------------------
+
+
+def _services(orgs: scoped.Orgs, motifs: list[Motif]) -> list[dict[str, Any]]:
+    by_practitioner = scoped.role_sites({m.practitioner_id for m in motifs}, orgs)
+    return [healthcare_service_map.to_fhir(m, by_practitioner.get(m.practitioner_id, [])) for m in motifs]
+
+
+def healthcare_service_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "HealthcareService", "r")
+    try:
+        motif = scoped.motifs(orgs).get(pk=parse_id(rid))
+    except Motif.DoesNotExist as exc:
+        raise NotFound(_("Unknown visit reason.")) from exc
+    return fhir_response(_services(orgs, [motif])[0])
+
+
+def healthcare_service_search(request: HttpRequest) -> HttpResponse:
+    _c, orgs = _orgs(request, "HealthcareService", "s")
+    qs = scoped.motifs(orgs)
+    if ids_ := params.tokens(request.GET, "_id"):
+        qs = qs.filter(pk__in=_uuids([c for _s, c in ids_]))
+    if codes := _codes(request.GET, "specialty", common.SPECIALTY_SYSTEM):
+        qs = qs.filter(practitioner__specialty_id__in=codes)
+    if refs := params.reference_ids(request.GET, "organization", "Organization"):
+        qs = qs.filter(practitioner__site_links__site__organization_id__in=_uuids(refs)).distinct()
+    if refs := params.reference_ids(request.GET, "location", "Location"):
+        qs = qs.filter(practitioner__site_links__site_id__in=_uuids(refs)).distinct()
+    pg = params.page(request.GET)
+    qs = qs.order_by("practitioner_id", "position", "name", "pk")
+    total = qs.count()
+    rows = list(qs[pg.offset : pg.offset + pg.count]) if pg.count else []
+    return fhir_response(params.bundle(request, "HealthcareService", _services(orgs, rows), total=total, pg=pg))
+
+
+# --- Slot ---------------------------------------------------------------------------------------------
+
+
+def _slot_context(orgs: scoped.Orgs, rid: str) -> tuple[Motif, uuid.UUID, dt.datetime]:
+    """Resolve a Slot id within the caller's scope: the motif must be active, its practitioner must
+    work at the site and the site must be visible. Anything else is 'not found'."""
+    motif_id, site_id, start = ids.parse_slot_id(rid)
+    try:
+        motif = scoped.motifs(orgs).get(pk=motif_id)
+    except Motif.DoesNotExist as exc:
+        raise NotFound(_("Unknown slot.")) from exc
+    scoped.access_role(orgs, motif.practitioner_id, site_id)
+    return motif, site_id, start
+
+
+def slot_read(request: HttpRequest, rid: str) -> HttpResponse:
+    _c, orgs = _orgs(request, "Slot", "r")
+    motif, site_id, start = _slot_context(orgs, rid)
+    end = start + dt.timedelta(seconds=1)
+
+    def starts(*, include_appointments: bool) -> set[dt.datetime]:
+        found = slot_selectors.free_slots(
+            practitioner_id=motif.practitioner_id,
+            motif_id=motif.pk,
+            start=start,
+            end=end,
+            site_id=site_id,
+            include_appointments=include_appointments,
+        )
+        return {s.start for s in found}
+
+    if start not in starts(include_appointments=False):
+        raise NotFound(_("Unknown slot."))
+    free = start in starts(include_appointments=True)
+    return fhir_response(slot_map.to_fhir(motif, site_id, start, free=free))
+
+
+def _slot_window(bounds: list[params.DateBound], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The period a live slot computation covers: from the lower bounds (or now) for at most
+    CRENEAU_FHIR_SLOT_WINDOW_DAYS, cut by the upper bounds."""
+    lo = now
+    for b in bounds:
+        if b.prefix in ("ge", "eq"):
+            lo = max(lo, b.lo)
+        elif b.prefix in ("gt", "sa"):
+            lo = max(lo, b.hi)
+    hi = lo + dt.timedelta(days=settings.CRENEAU_FHIR_SLOT_WINDOW_DAYS)
+    for b in bounds:
+        if b.prefix in ("le", "eq"):
+            hi = min(hi, b.hi)
+        elif b.prefix in ("lt", "eb"):
+            hi = min(hi, b.lo)
+    return lo, hi
+
+
+def _live_slots(
+    pairs: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]], lo: dt.datetime, hi: dt.datetime, now: dt.datetime
+) -> list[tuple[dt.datetime, uuid.UUID, uuid.UUID]]:
+    """Free slots of a few (practitioner, motif, site) computed from the agenda itself, in a fixed
+    number of queries."""
+    if hi <= lo or not pairs:
+        return []
+    pids = list({p for p, _m, _s in pairs})
+    motifs = {m.pk: m for m in Motif.objects.filter(pk__in=[m for _p, m, _s in pairs])}
+    rules = slot_selectors.rule_specs(pids)
+    busy = slot_selectors.busy_intervals(pids, start=lo, end=hi + dt.timedelta(hours=12))
+    tzs = slot_selectors.site_time_zones({s for _p, _m, s in pairs})
+    found = []
+    for pid, mid, sid in pairs:
+        for slot in slot_selectors.compute_slots(
+            motif=motifs[mid],
+            rules=rules.get(pid, []),
+            busy=busy.get(pid, []),
+            tzs=tzs,
+            start=lo,
+            end=hi,
+            now=now,
+            site_id=sid,
+        ):
+            found.append((slot.start, mid, sid))
+    return found
+
+
+def slot_search(request: HttpRequest) -> HttpResponse:
+    """Free slots. A search narrowed to a few agendas (schedule, service-type, a small specialty) is
+    computed live over the requested window; a broad one reads the availability index (the next
+    CRENEAU_INDEX_DAYS days, as the search pages do)."""
+    _c, orgs = _orgs(request, "Slot", "s")
+    q = request.GET
+    schedules = q.getlist("schedule")
+    specialties = _codes(q, "specialty", common.SPECIALTY_SYSTEM)
+    services = _codes(q, "service-type", common.MOTIF_SYSTEM)
+    if not (schedules or q.getlist("specialty") or q.getlist("service-type")):
+        raise FhirError(400, _("Search slots by schedule, specialty or service-type."))
+    statuses = [c for _s, c in params.tokens(q, "status")]
+    bounds = params.dates(q, "start")
+    index = AvailabilityIndex.objects.filter(
+        site__in=scoped.sites(orgs),
+        motif__is_active=True,
+        motif__bookable_online=True,
+        practitioner__is_active=True,
+    )
+    if schedules:
+        cond = Q(pk__in=[])
+        for rid in params.reference_ids(q, "schedule", "Schedule"):
+            try:
+                pid, sid = ids.parse_pair_id(rid)
+            except NotFound:
+                continue
+            cond |= Q(practitioner_id=pid, site_id=sid)
+        index = index.filter(cond)
+    if q.getlist("specialty"):
+        index = index.filter(practitioner__specialty_id__in=specialties)
+    if q.getlist("service-type"):
+        index = index.filter(motif_id__in=_uuids(services))
+    if statuses and "free" not in statuses:
+        index = index.none()
+    now = clock.now()
+    rows_ = list(index.values_list("practitioner_id", "motif_id", "site_id", "starts"))
+    found: list[tuple[dt.datetime, uuid.UUID, uuid.UUID]] = []
+    if len(rows_) <= settings.CRENEAU_FHIR_LIVE_SLOT_AGENDAS:
+        lo, hi = _slot_window(bounds, now)
+        found = _live_slots([(p, m, s) for p, m, s, _st in rows_], lo, hi, now)
+    else:
+        for _pid, motif_id, site_id, starts in rows_:
+            for raw in starts:
+                start = dt.datetime.fromisoformat(raw)
+                if start > now:
+                    found.append((start, motif_id, site_id))
+    found = sorted(r for r in found if all(b.accepts(r[0]) for b in bounds))
+    pg = params.page(q)
+    rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
+    motifs = {
+        m.pk: m for m in Motif.objects.select_related("practitioner__specialty").filter(pk__in={r[1] for r in rows})
+    }
+    resources = [slot_map.to_fhir(motifs[m], s, start) for start, m, s in rows]
+    return fhir_response(params.bundle(request, "Slot", resources, total=len(found), pg=pg))
+
+
+# --- Appointment ------------------------------------------------------------------------------------
+
+
+def _appointment_resource(caller: Caller, a: Appointment) -> dict[str, Any]:
+    readable = caller.has("Patient", "r") and a.organization_id in (caller.organizations("Patient", "r") or ())
+    return appointment_map.to_fhir(a, patient_display=readable)
+
+
+def appointment_read(request: HttpRequest, rid: str) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    a = booking_selectors.access_appointment(caller.actor("Appointment", "r"), rid)
+    return fhir_response(_appointment_resource(caller, a))
+
+
+def appointment_search(request: HttpRequest) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    q = request.GET
+    qs = booking_selectors.appointments_visible_to(caller.actor("Appointment", "s"))
+    if ids_ := params.tokens(q, "_id"):
+        qs = qs.filter(pk__in=_uuids([c for _s, c in ids_]))
+    for bound in params.dates(q, "date"):
+        qs = qs.filter(**bound.filters("start_at"))
+    for bound in params.dates(q, "_lastUpdated"):
+        qs = qs.filter(**bound.filters("updated_at"))
+    if statuses := [c for _s, c in params.tokens(q, "status")]:
+        qs = qs.filter(status__in=[appointment_map.FROM_FHIR_STATUS.get(s, "-") for s in statuses])
+    if q.getlist("practitioner"):
+        qs = qs.filter(practitioner_id__in=_uuids(params.reference_ids(q, "practitioner", "Practitioner")))
+    if q.getlist("patient"):
+        qs = qs.filter(patient_id__in=_uuids(params.reference_ids(q, "patient", "Patient")))
+    return _page(request, "Appointment", qs.order_by("start_at", "pk"), lambda a: _appointment_resource(caller, a))
+
+
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    """Book: a free Slot for a Patient known to the slot's organization. 201, 404 (slot or patient
+    out of scope), 409 (taken meanwhile), 422 (business rule)."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Appointment", "c")
+    booking = appointment_map.booking_from_fhir(read_body(request, "Appointment"))
+    motif_id, site_id, start = ids.parse_slot_id(booking.slot_id)
+    practitioner_id = Motif.objects.filter(pk=motif_id).values_list("practitioner_id", flat=True).first()
+    if practitioner_id is None:
+        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
+    a = booking_services.appointment_book(
+        actor=actor,
+        slot=booking_services.SlotRef(practitioner_id, motif_id, site_id, start),
+        patient_id=booking.patient_id,
+        idempotency_key=key,
+    )
+    a = booking_selectors.access_appointment(actor, a.pk)
+    base = params.base_url(request)
+    return fhir_response(_appointment_resource(caller, a), 201, {"Location": f"{base}Appointment/{a.pk}"})
+
+
+def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
+    """An update changes the status only: `cancelled` cancels; sending the current status is a no-op."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Appointment", "u")
+    current = booking_selectors.access_appointment(actor, rid)
+    wanted = appointment_map.status_from_fhir(read_body(request, "Appointment"), str(current.pk))
+    if wanted != current.status:
+        if wanted != "cancelled":
+            raise FhirError(422, _("An update can only cancel an appointment."))
+        booking_services.appointment_cancel(actor=actor, appointment_id=current.pk)
+    a = booking_selectors.access_appointment(actor, current.pk)
+    return fhir_response(_appointment_resource(caller, a))
+
+
+# --- Patient ----------------------------------------------------------------------------------------
+
+
+def patient_read(request: HttpRequest, rid: str) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    patient = patient_selectors.access_patient(caller.actor("Patient", "r"), rid)
+    return fhir_response(patient_map.to_fhir(patient))
+
+
+def patient_search(request: HttpRequest) -> HttpResponse:
+    """Among the patients known to the granting organizations, by _id or by family name, birth date
+    and/or phone (at least one). Never a listing of everyone."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Patient", "s")
+    q = request.GET
+    pg = params.page(q)
+    if ids_ := params.tokens(q, "_id"):
+        found = list(patient_selectors.patients_visible_to(actor).filter(pk__in=_uuids([c for _s, c in ids_])))
+    else:
+        births = params.dates(q, "birthdate")
+        if births and births[0].prefix != "eq":
+            raise FhirError(400, _("Search birthdate by an exact date."))
+        phones = [c for _s, c in params.tokens(q, "phone")]
+        found = patient_selectors.patient_search_for_organization(
+            actor,
+            family_name=q.get("family", ""),
+            birth_date=births[0].lo.astimezone(params.PARIS).date() if births else None,
+            phone=phones[0] if phones else "",
+            limit=pg.offset + pg.count,
+        )
+        if not (q.get("family") or births or phones):
+            raise FhirError(400, _("Search patients by _id, family, birthdate or phone."))
+    rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
+    resources = [patient_map.to_fhir(p) for p in rows]
+    return fhir_response(params.bundle(request, "Patient", resources, total=len(found), pg=pg))
+
+
+def patient_create(request: HttpRequest) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Patient", "c")
+    new = patient_map.create_from_fhir(read_body(request, "Patient"))
+    if new.organization_id not in actor.organization_ids:
+        raise NotFound(_("Unknown organization."))
+    patient = patient_services.patient_create_for_organization(
+        actor=actor, organization_id=new.organization_id, **new.identity
+    )
+    base = params.base_url(request)
+    return fhir_response(patient_map.to_fhir(patient), 201, {"Location": f"{base}Patient/{patient.pk}"})
+
+
+# --- Conformance --------------------------------------------------------------------------------------
+
+
+def metadata(request: HttpRequest) -> HttpResponse:
+    authenticate(request, anonymous_ok=True)
+    return fhir_response(openapi.capability_statement(params.base_url(request)))
+
+
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(openapi.document(params.base_url(request)))
+
+
+def smart_configuration(request: HttpRequest) -> HttpResponse:
+    base = params.base_url(request)
+    return JsonResponse(
+        {
+            "token_endpoint": f"{base}auth/token",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": [s for s in capabilities_scopes()],
+            "capabilities": ["client-confidential-symmetric"],
+        }
+    )
+
+
+def capabilities_scopes() -> list[str]:
+    from .scopes import GRANTABLE
+
+    return list(GRANTABLE)
+
+
+ROUTES: dict[str, dict[str, Any]] = {
+    "Organization": {"search": organization_search, "read": organization_read},
+    "Location": {"search": location_search, "read": location_read},
+    "Practitioner": {"search": practitioner_search, "read": practitioner_read},
+    "PractitionerRole": {"search": practitioner_role_search, "read": practitioner_role_read},
+    "HealthcareService": {"search": healthcare_service_search, "read": healthcare_service_read},
+    "Schedule": {"search": schedule_search, "read": schedule_read},
+    "Slot": {"search": slot_search, "read": slot_read},
+    "Appointment": {
+        "search": appointment_search,
+        "read": appointment_read,
+        "create": appointment_create,
+        "update": appointment_update,
+    },
+    "Patient": {"search": patient_search, "read": patient_read, "create": patient_create},
+}
+
+
+def type_view(resource_type: str) -> Any:
+    handlers = ROUTES[resource_type]
+    methods = {"GET": handlers["search"]}
+    if "create" in handlers:
+        methods["POST"] = handlers["create"]
+    return endpoint(methods)
+
+
+def instance_view(resource_type: str) -> Any:
+    handlers = ROUTES[resource_type]
+    methods = {"GET": handlers["read"]}
+    if "update" in handlers:
+        methods["PUT"] = handlers["update"]
+    return endpoint(methods)
+
+
+assert set(ROUTES) == set(capabilities.RESOURCES)
+
+
+def unknown(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    raise FhirError(404, _("Unknown resource type or operation."))

@@ -1,0 +1,98 @@
+"""Grant management for organization admins: list, grant, revoke. Thin: services do the checks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from creneau.accounts.models import Membership, Role, User
+from creneau.core.actors import Actor
+from creneau.core.errors import DomainError
+from creneau.directory.models import Organization
+
+from . import services
+from .scopes import GRANTABLE
+from .selectors import grants_of_organization
+
+
+class GrantForm(forms.Form):
+    client_id = forms.CharField(
+        label=gettext_lazy("Client id"), max_length=100, help_text=gettext_lazy("Given to you by the software vendor.")
+    )
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("Allowed access"),
+        choices=[(s, s) for s in GRANTABLE],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["system/Slot.rs", "system/Schedule.rs", "system/Appointment.cruds", "system/Patient.crs"],
+    )
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (views below are all login_required)."""
+    return cast(User, request.user)
+
+
+def _admin_org(request: HttpRequest, organization_id: uuid.UUID) -> Organization:
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(user=_user(request), organization_id=organization_id, role=Role.ORG_ADMIN)
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    return membership.organization
+
+
+@login_required
+def organizations(request: HttpRequest) -> HttpResponse:
+    orgs = [
+        m.organization
+        for m in Membership.objects.select_related("organization").filter(user=_user(request), role=Role.ORG_ADMIN)
+    ]
+    if len(orgs) == 1:
+        return redirect("fhir_web:grants", organization_id=orgs[0].pk)
+    return render(request, "fhir/organizations.html", {"organizations": orgs})
+
+
+@login_required
+def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
+    org = _admin_org(request, organization_id)
+    form = GrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.api_grant_create(
+                actor=Actor.for_staff(_user(request)),
+                client_id=form.cleaned_data["client_id"],
+                organization_id=org.pk,
+                scope_list=form.cleaned_data["scopes"],
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("Access granted."))
+            return redirect("fhir_web:grants", organization_id=org.pk)
+    return render(
+        request,
+        "fhir/grants.html",
+        {"organization": org, "grants": list(grants_of_organization(org.pk)), "form": form},
+    )
+
+
+@login_required
+@require_POST
+def revoke(request: HttpRequest, organization_id: uuid.UUID, grant_id: uuid.UUID) -> HttpResponse:
+    org = _admin_org(request, organization_id)
+    if not grants_of_organization(org.pk).filter(pk=grant_id).exists():
+        raise Http404
+    services.api_grant_revoke(actor=Actor.for_staff(_user(request)), grant_id=grant_id)
+    messages.success(request, _("Access revoked. The software can no longer reach your data."))
+    return redirect("fhir_web:grants", organization_id=org.pk)
