@@ -13,4 +13,5 @@ urlpatterns += i18n_patterns(
     path("practice/api-access/", include("creneau.fhir.web_urls")), prefix_default_language=False
 )
 urlpatterns += i18n_patterns(path("accounts/", include("creneau.accounts.urls")), prefix_default_language=False)
+urlpatterns += i18n_patterns(path("", include("creneau.notifications.urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.web.urls")), prefix_default_language=False)

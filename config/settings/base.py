@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "creneau.booking",
     "creneau.demo",
     "creneau.web",
+    "django_tasks_db",
+    "creneau.notifications",
     "oauth2_provider",
     "creneau.fhir",
 ]
@@ -142,3 +144,27 @@ CRENEAU_FHIR_MAX_COUNT = 100
 # at most this many days.
 CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 40
 CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31
+
+# --- Notifications and background work (creneau.notifications; docs/notifications.md) --------------
+# Django Tasks with the database backend: tasks live in the same database, run by
+# `manage.py notifications_worker` (started by `make run`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Every link in a message points here and nowhere else (anti-phishing).
+CRENEAU_PUBLIC_URL = os.environ.get("CRENEAU_PUBLIC_URL", "http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "creneau <ne-pas-repondre@creneau.example>")
+# Reminders: real hours before the appointment's (UTC) start.
+CRENEAU_REMINDER_HOURS = (48, 2)
+# How long a freed slot is held for one waiting patient before passing to the next.
+CRENEAU_WAITLIST_OFFER_MINUTES = 30
+# Outbox delivery: a claim's lease (must exceed the slowest send), retries with exponential backoff.
+CRENEAU_OUTBOX_LEASE_SECONDS = 300
+CRENEAU_OUTBOX_MAX_ATTEMPTS = 8
+CRENEAU_OUTBOX_RETRY_BASE_SECONDS = 60
+CRENEAU_OUTBOX_RETRY_MAX_SECONDS = 3600
+# SMS: file backend by default (var/sms/<message id>.txt); HttpGatewaySmsBackend in production.
+CRENEAU_SMS_BACKEND = os.environ.get("CRENEAU_SMS_BACKEND", "creneau.notifications.sms.FileSmsBackend")
+CRENEAU_SMS_FILE_DIR = os.environ.get("CRENEAU_SMS_FILE_DIR", str(VAR_DIR / "sms"))
+CRENEAU_SMS_GATEWAY_URL = os.environ.get("CRENEAU_SMS_GATEWAY_URL", "")
+CRENEAU_SMS_GATEWAY_TOKEN = os.environ.get("CRENEAU_SMS_GATEWAY_TOKEN", "")
+CRENEAU_SMS_GATEWAY_TIMEOUT = 10
+CRENEAU_SMS_SENDER = os.environ.get("CRENEAU_SMS_SENDER", "creneau")

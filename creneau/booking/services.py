@@ -20,6 +20,7 @@ from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
+from creneau.notifications import services as notify
 from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient
 from creneau.scheduling import selectors as slots
@@ -249,6 +250,7 @@ def hold_confirm(
             updated_at=now,
         )
         if updated:
+            notify.on_appointment_booked(appointment_id=hold.pk, actor=actor)
             schedule_availability_refresh(hold.practitioner_id)
     if updated:
         hold.refresh_from_db()
@@ -285,7 +287,11 @@ def appointment_book(
         booked_at=clock.now(),
         idempotency_key=key,
     )
-    return _insert(row)
+    with transaction.atomic():
+        booked = _insert(row)
+        if booked is row:  # not the replay of an earlier request
+            notify.on_appointment_booked(appointment_id=booked.pk, actor=actor)
+    return booked
 
 
 def _cancelled_by(actor: Actor) -> CancelledBy:
@@ -325,6 +331,7 @@ def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appo
             status=Status.CANCELLED, cancelled_at=now, cancelled_by=_cancelled_by(actor), updated_at=now
         )
         if updated:
+            notify.on_appointment_cancelled(appointment_id=appointment.pk, actor=actor)
             schedule_availability_refresh(appointment.practitioner_id)
     appointment.refresh_from_db()
     return appointment
@@ -359,7 +366,9 @@ def appointment_reschedule(
             rescheduled_from=old,
             source=old.source,
         )
-        return _insert(new)
+        moved = _insert(new)
+        notify.on_appointment_moved(old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)
+        return moved
 
 
 def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: str) -> Appointment:

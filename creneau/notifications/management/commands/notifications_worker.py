@@ -1,0 +1,65 @@
+"""`manage.py notifications_worker`: run background tasks and deliver the outbox.
+
+Each pass runs the ready Django tasks (django_tasks_db's worker, batch mode), then sweeps: due
+messages, messages whose worker died (expired lease), expired waiting-list offers. Any number of
+these processes may run on any number of machines: tasks are claimed by django_tasks_db's row
+locking, messages by a conditional UPDATE."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands.db_worker import Worker
+
+from creneau.notifications import outbox, waitlist
+
+logger = logging.getLogger("creneau.notifications")
+
+
+class Command(BaseCommand):
+    help = "Run background tasks and deliver queued messages (safe to run several at once)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--interval", type=float, default=2.0, help="Seconds to sleep when idle.")
+        parser.add_argument("--once", action="store_true", help="One pass, then exit (cron, tests).")
+
+    def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
+        self.running = True
+        if not once:
+            signal.signal(signal.SIGTERM, self._stop)
+            signal.signal(signal.SIGINT, self._stop)
+        worker_id = get_random_string(32)
+        logger.info("notifications worker %s started", worker_id)
+        while self.running:
+            close_old_connections()
+            done = self.one_pass(worker_id)
+            close_old_connections()
+            if once:
+                break
+            if not done:
+                time.sleep(interval)
+        logger.info("notifications worker %s stopped", worker_id)
+
+    def one_pass(self, worker_id: str) -> int:
+        Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=100,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        ).run()
+        return waitlist.offers_expire() + outbox.deliver_due()
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.running = False

@@ -1,0 +1,287 @@
+"""The outbox: queue messages inside the caller's transaction; deliver them exactly once per channel
+where the channel allows it.
+
+Delivery of one row:
+1. claim: one conditional UPDATE, pending-and-due (or sending-with-expired-lease) → sending, with a
+   fresh claim token and a lease. Two workers cannot both win it.
+2. send through the channel, passing the row id as idempotency key (SMS gateway `Idempotency-Key`,
+   e-mail `Message-ID`).
+3. mark: UPDATE … WHERE claim_token = ours → sent (or back to pending with backoff, or failed).
+
+A worker that dies between 2 and 3 leaves the row `sending`; when the lease expires another worker
+reclaims it and sends again with the same idempotency key. Idempotent channels (SMS gateway, file
+backend) deliver once; SMTP has no such key, so a crash in that window can duplicate one e-mail,
+at most once per crash and at most `CRENEAU_OUTBOX_MAX_ATTEMPTS` times (docs/notifications.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+
+from creneau.core import clock
+
+from . import ics as ics_module
+from .models import Kind, MessageChannel, MessageStatus, OutboundMessage
+from .rendering import new_code, render
+from .sms import SendError, sms_backend
+
+logger = logging.getLogger("creneau.notifications")
+
+# Test seam: tests register a callable here to simulate a crash at a given point ("after_send").
+_fault_hooks: dict[str, Callable[[OutboundMessage], None]] = {}
+
+
+@contextlib.contextmanager
+def fault_hook(point: str, hook: Callable[[OutboundMessage], None]) -> Iterator[None]:
+    _fault_hooks[point] = hook
+    try:
+        yield
+    finally:
+        _fault_hooks.pop(point, None)
+
+
+def _fault(point: str, message: OutboundMessage) -> None:
+    hook = _fault_hooks.get(point)
+    if hook is not None:
+        hook(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipient:
+    """Where a message goes. `user` is the account that will list it under "messages we sent you"."""
+
+    user_id: uuid.UUID | None
+    email: str
+    phone: str
+    language: str
+
+
+def queue(
+    *,
+    kind: Kind,
+    recipient: Recipient,
+    context: dict[str, Any],
+    dedup: str,
+    time_zone: str | None = None,
+    send_after: dt.datetime | None = None,
+    appointment_id: uuid.UUID | None = None,
+    ics: str = "",
+    channels: Iterable[MessageChannel] = (MessageChannel.EMAIL, MessageChannel.SMS),
+) -> list[OutboundMessage]:
+    """Render and store one message per available channel, in the current transaction, all sharing
+    one verification code. A `dedup` key already queued is skipped (hooks may be replayed)."""
+    wanted = set(channels)
+    code = new_code()
+    rendered = render(kind, recipient.language, {**context, "code": code}, time_zone=time_zone)
+    when = send_after or clock.now()
+    rows: list[OutboundMessage] = []
+    common = {
+        "kind": kind,
+        "user_id": recipient.user_id,
+        "language": recipient.language,
+        "code": code,
+        "appointment_id": appointment_id,
+        "send_after": when,
+    }
+    if MessageChannel.EMAIL in wanted and recipient.email:
+        rows.append(
+            OutboundMessage(
+                channel=MessageChannel.EMAIL,
+                to_address=recipient.email,
+                subject=rendered.subject,
+                body_text=rendered.text,
+                body_html=rendered.html,
+                ics=ics,
+                dedup_key=f"{dedup}:email",
+                **common,
+            )
+        )
+    if MessageChannel.SMS in wanted and recipient.phone and rendered.sms:
+        rows.append(
+            OutboundMessage(
+                channel=MessageChannel.SMS,
+                to_address=recipient.phone,
+                body_text=rendered.sms,
+                dedup_key=f"{dedup}:sms",
+                **common,
+            )
+        )
+    existing = set(
+        OutboundMessage.objects.filter(dedup_key__in=[r.dedup_key for r in rows]).values_list("dedup_key", flat=True)
+    )
+    rows = [r for r in rows if r.dedup_key not in existing]
+    OutboundMessage.objects.bulk_create(rows)
+    ids = [str(r.pk) for r in rows]
+    if ids:
+        transaction.on_commit(lambda: _wake(ids, when))
+    return rows
+
+
+def _wake(ids: list[str], when: dt.datetime) -> None:
+    """Ask the task queue to deliver these rows (at `when`). Only a shortcut: the worker's sweep
+    delivers due rows anyway, so a lost task delays a message, it never loses it."""
+    from .tasks import deliver_messages
+
+    task = deliver_messages
+    if when > clock.now():
+        if not task.get_backend().supports_defer:
+            return
+        task = task.using(run_after=when)
+    try:
+        task.enqueue(message_ids=ids)
+    except Exception:  # the row is committed; the sweep will deliver it
+        logger.warning("outbox: could not enqueue a delivery task; the sweep will deliver", exc_info=False)
+
+
+def cancel_pending(*, appointment_id: uuid.UUID, kinds: Iterable[Kind]) -> int:
+    """Withdraw not-yet-sent messages about an appointment (reminders of a cancelled booking)."""
+    return OutboundMessage.objects.filter(
+        appointment_id=appointment_id, kind__in=list(kinds), status=MessageStatus.PENDING
+    ).update(status=MessageStatus.CANCELLED, updated_at=clock.now())
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def _claimable(now: dt.datetime) -> Q:
+    return Q(status=MessageStatus.PENDING, send_after__lte=now) | Q(
+        status=MessageStatus.SENDING, lease_expires_at__lte=now
+    )
+
+
+def claim(message_id: uuid.UUID | str) -> uuid.UUID | None:
+    """Atomically take one due message for this worker; None if someone else has it or it is not due."""
+    now = clock.now()
+    token = uuid.uuid4()
+    won = OutboundMessage.objects.filter(_claimable(now), pk=message_id).update(
+        status=MessageStatus.SENDING,
+        claim_token=token,
+        lease_expires_at=now + dt.timedelta(seconds=settings.CRENEAU_OUTBOX_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    return token if won else None
+
+
+def due_ids(limit: int = 100) -> list[uuid.UUID]:
+    return list(
+        OutboundMessage.objects.filter(_claimable(clock.now()))
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def deliver_due(*, limit: int = 100) -> int:
+    """One sweep: claim and deliver every due message (including ones whose worker died)."""
+    return deliver_ids(due_ids(limit))
+
+
+def deliver_ids(ids: Iterable[uuid.UUID | str]) -> int:
+    """Deliver these messages if they are due and nobody else holds them. Returns how many were sent."""
+    sent = 0
+    for message_id in ids:
+        token = claim(message_id)
+        if token is not None and _process(message_id, token):
+            sent += 1
+    return sent
+
+
+def _finish(message_id: uuid.UUID | str, token: uuid.UUID, **fields: Any) -> bool:
+    """Write the outcome only if our claim still stands (a reclaimed row belongs to its new worker)."""
+    return bool(
+        OutboundMessage.objects.filter(pk=message_id, claim_token=token).update(
+            claim_token=None, lease_expires_at=None, updated_at=clock.now(), **fields
+        )
+    )
+
+
+def _obsolete(message: OutboundMessage) -> bool:
+    """Reminders of an appointment no longer booked, offers whose hold is gone: do not send."""
+    from creneau.booking.models import Status
+
+    appointment = message.appointment
+    if message.kind == Kind.REMINDER:
+        return appointment is None or appointment.status != Status.BOOKED
+    if message.kind == Kind.WAITLIST_OFFER:
+        return appointment is None or appointment.status != Status.HELD
+    return False
+
+
+def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
+    message = OutboundMessage.objects.select_related("appointment").get(pk=message_id)
+    if message.attempts > settings.CRENEAU_OUTBOX_MAX_ATTEMPTS:
+        _finish(message_id, token, status=MessageStatus.FAILED, last_error="gave up: too many attempts")
+        logger.warning("outbox: message %s failed for good", message_id)
+        return False
+    if _obsolete(message):
+        _finish(message_id, token, status=MessageStatus.CANCELLED)
+        return False
+    try:
+        provider_id = _send(message)
+    except SendError as exc:
+        _retry_or_fail(message, token, exc.reason, permanent=exc.permanent)
+        return False
+    except Exception as exc:  # an SMTP error may quote the address: keep only the class name
+        _retry_or_fail(message, token, type(exc).__name__, permanent=False)
+        return False
+    _fault("after_send", message)
+    _finish(message_id, token, status=MessageStatus.SENT, sent_at=clock.now(), provider_id=provider_id, last_error="")
+    logger.info("outbox: sent %s (%s, %s)", message_id, message.kind, message.channel)
+    return True
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential: base, 2×base, 4×base… capped."""
+    seconds = settings.CRENEAU_OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return dt.timedelta(seconds=min(seconds, settings.CRENEAU_OUTBOX_RETRY_MAX_SECONDS))
+
+
+def _retry_or_fail(message: OutboundMessage, token: uuid.UUID, reason: str, *, permanent: bool) -> None:
+    if permanent or message.attempts >= settings.CRENEAU_OUTBOX_MAX_ATTEMPTS:
+        _finish(message.pk, token, status=MessageStatus.FAILED, last_error=reason[:200])
+        logger.warning("outbox: message %s failed (%s)", message.pk, reason)
+        return
+    _finish(
+        message.pk,
+        token,
+        status=MessageStatus.PENDING,
+        send_after=clock.now() + backoff(message.attempts),
+        last_error=reason[:200],
+    )
+    logger.info("outbox: message %s will be retried (%s)", message.pk, reason)
+
+
+def _send(message: OutboundMessage) -> str:
+    if message.channel == MessageChannel.SMS:
+        return sms_backend().send(message_id=str(message.pk), to=message.to_address, text=message.body_text)
+    message_id = f"<{message.pk}@{ics_module.domain()}>"
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to_address],
+        headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated", "X-Creneau-Code": message.code},
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    if message.ics:
+        email.attach("rendez-vous.ics", message.ics, "text/calendar")
+    email.send()
+    return message_id
+
+
+def retry_failed(ids: Iterable[uuid.UUID | str]) -> int:
+    """Operator action: put failed messages back in the queue with a fresh attempt budget."""
+    return OutboundMessage.objects.filter(pk__in=list(ids), status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING, attempts=0, send_after=clock.now(), updated_at=clock.now()
+    )

@@ -1,0 +1,194 @@
+"""Notification hooks called by other apps inside their own transaction.
+
+Booking calls `on_appointment_booked/cancelled/moved`; accounts/security call `notify_new_login`,
+`notify_password_changed`, `notify_mfa_changed`; incident handling calls `notify_incident`. Each only
+writes outbox rows (and waiting-list offers), so it commits or rolls back with the event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from creneau.accounts.models import User
+from creneau.booking.models import Appointment
+from creneau.core import clock
+from creneau.core.actors import Actor
+from creneau.patients.models import Patient, Relationship
+
+from . import ics, outbox, waitlist
+from .models import Kind, MessageChannel
+from .rendering import language_of, page_url
+
+
+def recipient_for_patient(patient: Patient) -> outbox.Recipient:
+    """Messages about a patient go to the account managing them (a parent for a child), else to the
+    contact details the practice recorded."""
+    user = patient.account
+    if user is None:
+        return outbox.Recipient(user_id=None, email=patient.email, phone=patient.phone, language="fr")
+    phone = patient.phone if patient.relationship == Relationship.SELF else ""
+    if not phone:
+        phone = (
+            Patient.objects.filter(account=user, relationship=Relationship.SELF).values_list("phone", flat=True).first()
+            or ""
+        )
+    return outbox.Recipient(user_id=user.pk, email=user.email, phone=phone, language=language_of(user.language))
+
+
+def recipient_for_user(user: User) -> outbox.Recipient:
+    return outbox.Recipient(user_id=user.pk, email=user.email, phone="", language=language_of(user.language))
+
+
+def _load(appointment_id: uuid.UUID) -> Appointment:
+    return Appointment.objects.select_related("practitioner", "site", "motif", "patient__account").get(
+        pk=appointment_id
+    )
+
+
+def _context(appointment: Appointment) -> dict[str, object]:
+    site = appointment.site
+    patient = appointment.patient
+    return {
+        "who": patient.given_name if patient is not None else "",
+        "start": appointment.start_at,
+        "end": appointment.end_at,
+        "practitioner": appointment.practitioner.display_name,
+        "motif": appointment.motif.name,
+        "site_name": site.name,
+        "address": f"{site.address}, {site.postcode} {site.city}",
+        "account_url": page_url("web:account_appointment", appointment.pk, fallback="/"),
+    }
+
+
+def _ics(appointment: Appointment, *, cancelled: bool = False) -> str:
+    site = appointment.site
+    return ics.appointment_ics(
+        uid=str(appointment.pk),
+        start=appointment.start_at,
+        end=appointment.end_at,
+        summary=appointment.practitioner.display_name,
+        location=f"{site.name}, {site.address}, {site.postcode} {site.city}",
+        url=page_url("web:account_appointment", appointment.pk, fallback="/"),
+        stamp=clock.now(),
+        cancelled=cancelled,
+    )
+
+
+def _schedule_reminders(appointment: Appointment, recipient: outbox.Recipient) -> None:
+    """One reminder per `CRENEAU_REMINDER_HOURS` offset: real elapsed hours before the UTC start, so
+    a DST change in between neither shifts nor drops it. Offsets already past are skipped."""
+    now = clock.now()
+    for hours in settings.CRENEAU_REMINDER_HOURS:
+        at = appointment.start_at - dt.timedelta(hours=hours)
+        if at <= now:
+            continue
+        outbox.queue(
+            kind=Kind.REMINDER,
+            recipient=recipient,
+            context=_context(appointment),
+            dedup=f"reminder:{appointment.pk}:{hours}h",
+            time_zone=appointment.site.time_zone,
+            send_after=at,
+            appointment_id=appointment.pk,
+        )
+
+
+def on_appointment_booked(*, appointment_id: uuid.UUID, actor: Actor) -> None:
+    """Confirmation now (e-mail with .ics, SMS) and reminders later."""
+    appointment = _load(appointment_id)
+    if appointment.patient is None:
+        return
+    recipient = recipient_for_patient(appointment.patient)
+    outbox.queue(
+        kind=Kind.BOOKING_CONFIRMATION,
+        recipient=recipient,
+        context=_context(appointment),
+        dedup=f"booked:{appointment.pk}",
+        time_zone=appointment.site.time_zone,
+        appointment_id=appointment.pk,
+        ics=_ics(appointment),
+    )
+    _schedule_reminders(appointment, recipient)
+
+
+def on_appointment_cancelled(*, appointment_id: uuid.UUID, actor: Actor) -> None:
+    """Withdraw its reminders, tell the patient, offer the freed slot to the waiting list."""
+    appointment = _load(appointment_id)
+    outbox.cancel_pending(appointment_id=appointment.pk, kinds=[Kind.REMINDER])
+    if appointment.patient is not None:
+        outbox.queue(
+            kind=Kind.CANCELLATION,
+            recipient=recipient_for_patient(appointment.patient),
+            context=_context(appointment),
+            dedup=f"cancelled:{appointment.pk}",
+            time_zone=appointment.site.time_zone,
+            appointment_id=appointment.pk,
+            ics=_ics(appointment, cancelled=True),
+        )
+    waitlist.offer_freed_slot(appointment=appointment)
+
+
+def on_appointment_moved(*, old_appointment_id: uuid.UUID, new_appointment_id: uuid.UUID, actor: Actor) -> None:
+    """One "moved" message (new .ics), reminders follow the new time, the old slot goes to the list."""
+    old = _load(old_appointment_id)
+    new = _load(new_appointment_id)
+    outbox.cancel_pending(appointment_id=old.pk, kinds=[Kind.REMINDER])
+    if new.patient is not None:
+        recipient = recipient_for_patient(new.patient)
+        outbox.queue(
+            kind=Kind.MOVE,
+            recipient=recipient,
+            context={**_context(new), "old_start": old.start_at},
+            dedup=f"moved:{new.pk}",
+            time_zone=new.site.time_zone,
+            appointment_id=new.pk,
+            ics=_ics(new),
+        )
+        _schedule_reminders(new, recipient)
+    waitlist.offer_freed_slot(appointment=old)
+
+
+# --- account security and incidents -----------------------------------------------------------
+
+
+def _security(user: User, kind: Kind, when: dt.datetime | None) -> None:
+    outbox.queue(
+        kind=kind,
+        recipient=recipient_for_user(user),
+        context={"when": when or clock.now()},
+        dedup=f"{kind}:{user.pk}:{uuid.uuid4()}",
+        channels=[MessageChannel.EMAIL],
+    )
+
+
+def notify_new_login(*, user: User, when: dt.datetime | None = None) -> None:
+    """A sign-in from a new device/browser (the caller decides what "new" means)."""
+    _security(user, Kind.SECURITY_NEW_LOGIN, when)
+
+
+def notify_password_changed(*, user: User, when: dt.datetime | None = None) -> None:
+    _security(user, Kind.SECURITY_PASSWORD_CHANGED, when)
+
+
+def notify_mfa_changed(*, user: User, when: dt.datetime | None = None) -> None:
+    _security(user, Kind.SECURITY_MFA_CHANGED, when)
+
+
+def notify_incident(*, actor: Actor, user_ids: Iterable[uuid.UUID], reference: str) -> int:
+    """Tell each affected account that an incident may concern it. The message carries only a
+    reference; the explanation lives in the account. Replaying with the same reference is harmless."""
+    count = 0
+    for user in User.objects.filter(pk__in=list(user_ids), is_active=True):
+        count += len(
+            outbox.queue(
+                kind=Kind.INCIDENT_NOTICE,
+                recipient=recipient_for_user(user),
+                context={"reference": reference},
+                dedup=f"incident:{reference}:{user.pk}",
+                channels=[MessageChannel.EMAIL],
+            )
+        )
+    return count

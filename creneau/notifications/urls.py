@@ -1,0 +1,11 @@
+"""Account pages of the notifications app (included inside i18n_patterns)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "notifications"
+urlpatterns = [
+    path("account/messages/", views.messages, name="messages"),
+    path("account/waiting-list/offers/<str:offer_id>/", views.offer, name="offer"),
+]

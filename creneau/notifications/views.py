@@ -1,0 +1,51 @@
+"""Thin views: the account's "messages we sent you" (with code check) and a waiting-list offer."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from creneau.core.actors import Actor
+from creneau.core.errors import DomainError
+
+from . import selectors, waitlist
+from .models import OfferStatus
+
+
+@login_required
+def messages(request: HttpRequest) -> HttpResponse:
+    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    code = request.GET.get("code", "").strip()[:20]
+    context = {
+        "sent": selectors.messages_sent_to_account(actor),
+        "code": code,
+        "matches": selectors.message_verify(actor, code) if code else None,
+    }
+    return render(request, "notifications/messages.html", context)
+
+
+@login_required
+def offer(request: HttpRequest, offer_id: str) -> HttpResponse:
+    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    try:
+        the_offer = waitlist.access_offer(actor, offer_id)
+    except DomainError as exc:
+        return render(request, "notifications/offer.html", {"error": exc.message}, status=exc.http_status)
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "decline":
+                waitlist.waitlist_offer_decline(actor=actor, offer_id=the_offer.pk)
+            else:
+                waitlist.waitlist_offer_accept(actor=actor, offer_id=the_offer.pk)
+            return redirect("notifications:offer", offer_id=the_offer.pk)
+        except DomainError as exc:
+            error = exc.message
+        the_offer.refresh_from_db()
+    return render(
+        request,
+        "notifications/offer.html",
+        {"offer": the_offer, "error": error, "open": the_offer.status == OfferStatus.OFFERED},
+        status=422 if error else 200,
+    )

@@ -1,0 +1,239 @@
+"""Waiting list: patients ask for an earlier slot; a freed slot is held for the first in line for
+`CRENEAU_WAITLIST_OFFER_MINUTES`, then released and offered to the next.
+
+The offer is a real hold (`booking.services.slot_hold`) placed in the waiting patient's name, so
+nobody else can take the slot meanwhile and the patient confirms it with the ordinary `hold_confirm`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from creneau.booking.models import Appointment, Status
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.errors import DomainError, InvalidInput, NotFound, PolicyViolation
+from creneau.core.ids import parse_id
+from creneau.patients.selectors import access_patient
+from creneau.scheduling.models import Motif
+
+from .models import EntryStatus, Kind, OfferStatus, WaitingListEntry, WaitingListOffer
+
+logger = logging.getLogger("creneau.notifications")
+
+
+def _patient_actor(entry: WaitingListEntry) -> Actor:
+    return Actor.for_patient(entry.account, channel=Channel.COMMAND)
+
+
+def waitlist_join(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    motif_id: uuid.UUID | str,
+    site_id: uuid.UUID | str | None = None,
+    before: dt.datetime | None = None,
+) -> WaitingListEntry:
+    """Put a patient of the actor's account on a practitioner's waiting list for a visit reason."""
+    if actor.kind != ActorKind.PATIENT or actor.user is None:
+        raise PolicyViolation(_("Only a patient account can join a waiting list."))
+    patient = access_patient(actor, patient_id)
+    try:
+        motif = Motif.objects.get(pk=parse_id(motif_id), is_active=True, bookable_online=True)
+    except Motif.DoesNotExist as exc:
+        raise NotFound(_("This visit reason does not exist.")) from exc
+    if before is not None and before.tzinfo is None:
+        raise InvalidInput(_("The date must include a time zone."))
+    site = None
+    if site_id is not None:
+        site = motif.practitioner.sites.filter(pk=parse_id(site_id)).first()
+        if site is None:
+            raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    existing = WaitingListEntry.objects.filter(patient=patient, motif=motif, status=EntryStatus.ACTIVE).first()
+    if existing is not None:
+        return existing
+    return WaitingListEntry.objects.create(
+        account=actor.user,
+        patient=patient,
+        practitioner_id=motif.practitioner_id,
+        motif=motif,
+        site=site,
+        before=before,
+    )
+
+
+def waitlist_leave(*, actor: Actor, entry_id: uuid.UUID | str) -> None:
+    entry = access_entry(actor, entry_id)
+    WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
+        status=EntryStatus.CANCELLED, updated_at=clock.now()
+    )
+
+
+def access_entry(actor: Actor, entry_id: uuid.UUID | str) -> WaitingListEntry:
+    try:
+        return WaitingListEntry.objects.get(pk=parse_id(entry_id), account=actor.user)
+    except WaitingListEntry.DoesNotExist as exc:
+        raise NotFound(_("Unknown waiting list entry.")) from exc
+
+
+def access_offer(actor: Actor, offer_id: uuid.UUID | str) -> WaitingListOffer:
+    """An offer, only for the account it was made to."""
+    if actor.user is None:
+        raise NotFound(_("Unknown offer."))
+    try:
+        return WaitingListOffer.objects.select_related("entry", "practitioner", "site", "motif").get(
+            pk=parse_id(offer_id), entry__account=actor.user
+        )
+    except WaitingListOffer.DoesNotExist as exc:
+        raise NotFound(_("Unknown offer.")) from exc
+
+
+def offer_freed_slot(*, appointment: Appointment) -> WaitingListOffer | None:
+    """A booked slot was freed: hold it for the first waiting patient who wants it."""
+    return _offer(
+        practitioner_id=appointment.practitioner_id,
+        motif_id=appointment.motif_id,
+        site_id=appointment.site_id,
+        start=appointment.start_at,
+        skip_patient_id=appointment.patient_id,
+    )
+
+
+def _offer(
+    *,
+    practitioner_id: uuid.UUID,
+    motif_id: uuid.UUID,
+    site_id: uuid.UUID,
+    start: dt.datetime,
+    skip_patient_id: uuid.UUID | None = None,
+) -> WaitingListOffer | None:
+    from creneau.booking.services import SlotRef, slot_hold
+
+    now = clock.now()
+    if start <= now:
+        return None
+    already = WaitingListOffer.objects.filter(practitioner_id=practitioner_id, start_at=start).values("entry_id")
+    busy = WaitingListOffer.objects.filter(status=OfferStatus.OFFERED, expires_at__gt=now).values("entry_id")
+    candidates = (
+        WaitingListEntry.objects.filter(practitioner_id=practitioner_id, motif_id=motif_id, status=EntryStatus.ACTIVE)
+        .exclude(pk__in=already)
+        .exclude(pk__in=busy)
+        .select_related("account", "patient")
+        .order_by("created_at", "pk")
+    )
+    for entry in candidates:
+        if entry.site_id not in (None, site_id) or (entry.before is not None and start >= entry.before):
+            continue
+        if entry.patient_id == skip_patient_id or not entry.account.is_active:
+            continue
+        try:
+            with transaction.atomic():
+                hold = slot_hold(actor=_patient_actor(entry), slot=SlotRef(practitioner_id, motif_id, site_id, start))
+        except DomainError as exc:
+            logger.info("waitlist: entry %s skipped (%s)", entry.pk, exc.code)
+            continue
+        return _make_offer(entry, hold, now)
+    return None
+
+
+def _make_offer(entry: WaitingListEntry, hold: Appointment, now: dt.datetime) -> WaitingListOffer:
+    from . import outbox
+    from .rendering import page_url
+    from .services import recipient_for_patient
+
+    expires = now + dt.timedelta(minutes=settings.CRENEAU_WAITLIST_OFFER_MINUTES)
+    # The hold lives as long as the offer (slot_hold gives the shorter booking-form hold).
+    Appointment.objects.filter(pk=hold.pk, status=Status.HELD).update(hold_expires_at=expires, updated_at=now)
+    offer = WaitingListOffer.objects.create(
+        entry=entry,
+        hold=hold,
+        practitioner_id=hold.practitioner_id,
+        motif_id=hold.motif_id,
+        site_id=hold.site_id,
+        start_at=hold.start_at,
+        expires_at=expires,
+    )
+    site = hold.site
+    outbox.queue(
+        kind=Kind.WAITLIST_OFFER,
+        recipient=recipient_for_patient(entry.patient),
+        context={
+            "start": hold.start_at,
+            "expires": expires,
+            "practitioner": hold.practitioner.display_name,
+            "offer_url": page_url("notifications:offer", offer.pk),
+        },
+        dedup=f"waitlist_offer:{offer.pk}",
+        time_zone=site.time_zone,
+        appointment_id=hold.pk,
+    )
+    transaction.on_commit(lambda: _wake_at(expires))
+    logger.info("waitlist: offer %s made for entry %s", offer.pk, entry.pk)
+    return offer
+
+
+def _wake_at(when: dt.datetime) -> None:
+    from .tasks import expire_waitlist_offers
+
+    try:
+        expire_waitlist_offers.using(run_after=when).enqueue()
+    except Exception:  # the worker's sweep expires offers anyway
+        logger.warning("waitlist: could not enqueue the expiry task; the sweep will expire the offer")
+
+
+def offers_expire() -> int:
+    """Expire offers past their time: release the hold, offer the slot to the next in line."""
+    from creneau.booking.services import hold_release
+
+    now = clock.now()
+    count = 0
+    for offer in WaitingListOffer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now).select_related(
+        "entry__account"
+    )[:100]:
+        with transaction.atomic():
+            if not WaitingListOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(
+                status=OfferStatus.EXPIRED, updated_at=now
+            ):
+                continue  # another worker got it
+            if offer.hold_id is not None:
+                hold_release(actor=_patient_actor(offer.entry), hold_id=offer.hold_id)
+            _offer(
+                practitioner_id=offer.practitioner_id,
+                motif_id=offer.motif_id,
+                site_id=offer.site_id,
+                start=offer.start_at,
+            )
+            count += 1
+    return count
+
+
+def waitlist_offer_accept(*, actor: Actor, offer_id: uuid.UUID | str) -> Appointment:
+    """Book the held slot for the waiting patient. Accepting twice returns the same appointment."""
+    from creneau.booking.services import hold_confirm
+
+    offer = access_offer(actor, offer_id)
+    if offer.status == OfferStatus.ACCEPTED and offer.hold_id is not None:
+        return Appointment.objects.get(pk=offer.hold_id)
+    if offer.status != OfferStatus.OFFERED or offer.expires_at <= clock.now() or offer.hold_id is None:
+        raise PolicyViolation(_("This offer has expired; the slot was offered to someone else."))
+    with transaction.atomic():
+        appointment = hold_confirm(actor=actor, hold_id=offer.hold_id, patient_id=offer.entry.patient_id)
+        WaitingListOffer.objects.filter(pk=offer.pk).update(status=OfferStatus.ACCEPTED, updated_at=clock.now())
+        WaitingListEntry.objects.filter(pk=offer.entry_id).update(status=EntryStatus.FULFILLED, updated_at=clock.now())
+    return appointment
+
+
+def waitlist_offer_decline(*, actor: Actor, offer_id: uuid.UUID | str) -> None:
+    """The patient does not want it: pass it on now rather than at expiry."""
+    offer = access_offer(actor, offer_id)
+    if offer.status != OfferStatus.OFFERED:
+        return
+    WaitingListOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(
+        expires_at=clock.now(), updated_at=clock.now()
+    )
+    offers_expire()
