@@ -9,6 +9,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -74,14 +75,14 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """Activate the account from the emailed link (single use: signing in changes the token)."""
     try:
         user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)))
-    except (User.DoesNotExist, ValueError, TypeError, OverflowError):
+    except (User.DoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
         user = None
     if user is None or not default_token_generator.check_token(user, token):
         return render(request, "accounts/verify_failed.html", status=400)
     if not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="creneau.accounts.throttle.ThrottledModelBackend")
     messages.success(request, _("Your email address is confirmed. Welcome!"))
     return redirect(_safe_next(request, request.session.pop(NEXT_KEY, None)))
 

@@ -20,14 +20,14 @@ View = Callable[..., HttpResponse]
 def patient_actor(request: HttpRequest) -> Actor:
     if not request.user.is_authenticated:
         raise NotFound(_("Page not found."))
-    return Actor.for_patient(request.user)
+    return Actor.for_patient(request.user, ip=request.META.get("REMOTE_ADDR"))
 
 
 def staff_actor(request: HttpRequest) -> Actor:
     """The signed-in user as practice staff; someone with no membership sees nothing (404)."""
     if not request.user.is_authenticated:
         raise NotFound(_("Page not found."))
-    actor = Actor.for_staff(request.user)
+    actor = Actor.for_staff(request.user, ip=request.META.get("REMOTE_ADDR"))
     if not actor.organization_ids:
         raise NotFound(_("Page not found."))
     return actor

@@ -3,11 +3,14 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from creneau.accounts.reauth import recent_auth_required
+from creneau.core.ratelimit import ratelimit
+
 from . import account, booking, staff, views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", ratelimit("search-ip", methods=("GET",))(views.home), name="home"),
     # settings.LOGIN_URL points here.
     path("login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True), name="login"),
     path("suggest/places/", views.suggest_places, name="suggest_places"),
@@ -26,7 +29,8 @@ urlpatterns = [
     path("account/appointments/<str:appointment_id>/cancel/", account.appointment_cancel_view, name="account_cancel"),
     path("account/appointments/<str:appointment_id>/move/", account.appointment_move, name="account_move"),
     path("account/relatives/add/", account.relative_add, name="relative_add"),
-    path("account/profile/", account.profile, name="profile"),
+    # Changing one's phone or identity: password typed again first (ASVS 7.5.1).
+    path("account/profile/", recent_auth_required(account.profile), name="profile"),
     # Practice staff
     path("practice/", staff.staff_home, name="staff_home"),
     path("practice/agenda/<str:practitioner_id>/", staff.agenda_view, name="staff_agenda"),

@@ -1,0 +1,120 @@
+"""My account: appointments, cancel and move within the deadline, relatives, profile."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from creneau.booking import services
+from creneau.booking.models import Appointment, Status
+from creneau.booking.services import SlotRef
+from creneau.core import clock
+from creneau.patients.models import Patient
+
+from . import factories as f
+from .web_support import signed_in, stamp
+
+pytestmark = pytest.mark.django_db
+
+
+def book(w: dict, start: object) -> Appointment:
+    return services.appointment_book(
+        actor=w["patient_actor"],
+        slot=SlotRef(w["doc"].pk, w["motif"].pk, w["site"].pk, start),  # type: ignore[arg-type]
+        patient_id=w["patient"].pk,
+    )
+
+
+def test_account_lists_upcoming_appointments(world: dict) -> None:
+    book(world, f.paris(2026, 3, 3, 10, 0))
+    html = signed_in(world["user"]).get("/en/account/").content.decode()
+    assert "Upcoming" in html and world["doc"].display_name in html and "10:00" in html
+
+
+def test_account_page_runs_a_fixed_number_of_queries(world: dict) -> None:
+    client = signed_in(world["user"])
+    book(world, f.paris(2026, 3, 3, 10, 0))
+    client.get("/account/")
+    with CaptureQueriesContext(connection) as one:
+        client.get("/account/")
+    for hour in (9, 11):
+        book(world, f.paris(2026, 3, 4, hour, 0))
+    with CaptureQueriesContext(connection) as three:
+        client.get("/account/")
+    assert len(three) == len(one)
+
+
+def test_patient_cancels_before_the_deadline(world: dict) -> None:
+    appt = book(world, f.paris(2026, 3, 3, 10, 0))
+    client = signed_in(world["user"])
+    response = client.post(f"/account/appointments/{appt.pk}/cancel/")
+    assert response.status_code == 302
+    appt.refresh_from_db()
+    assert appt.status == Status.CANCELLED
+
+
+def test_cancelling_after_the_deadline_shows_the_policy_message(world: dict) -> None:
+    appt = book(world, f.paris(2026, 3, 2, 10, 0))  # in 3 hours; the deadline is 4 hours
+    client = signed_in(world["user"])
+    page = client.get(f"/en/account/appointments/{appt.pk}/")
+    assert "please call the practice" in page.content.decode()
+    response = client.post(f"/en/account/appointments/{appt.pk}/cancel/")
+    assert response.status_code == 422
+    assert "can no longer be changed online" in response.content.decode()
+    appt.refresh_from_db()
+    assert appt.status == Status.BOOKED
+
+
+def test_patient_moves_an_appointment(world: dict) -> None:
+    appt = book(world, f.paris(2026, 3, 3, 10, 0))
+    client = signed_in(world["user"])
+    week = client.get(f"/account/appointments/{appt.pk}/move/")
+    assert week.status_code == 200 and "11:00" in week.content.decode()
+    new_start = f.paris(2026, 3, 4, 11, 0)
+    confirm = client.get(f"/account/appointments/{appt.pk}/move/", {"start": stamp(new_start)})
+    assert confirm.status_code == 200
+    response = client.post(f"/account/appointments/{appt.pk}/move/", {"start": new_start.isoformat()})
+    assert response.status_code == 302
+    appt.refresh_from_db()
+    assert appt.status == Status.CANCELLED
+    assert Appointment.objects.get(rescheduled_from=appt).start_at == new_start
+
+
+def test_moving_to_a_time_outside_opening_hours_is_refused_with_a_message(world: dict) -> None:
+    appt = book(world, f.paris(2026, 3, 3, 10, 0))
+    client = signed_in(world["user"])
+    response = client.post(
+        f"/en/account/appointments/{appt.pk}/move/", {"start": f.paris(2026, 3, 4, 20, 0).isoformat()}
+    )
+    assert response.status_code == 422
+    assert "not an available slot" in response.content.decode()
+
+
+def test_add_a_relative(world: dict) -> None:
+    client = signed_in(world["user"])
+    response = client.post(
+        "/account/relatives/add/",
+        {"relationship": "child", "given_name": "Zoé", "family_name": "Patiente", "birth_date": "2020-02-02"},
+    )
+    assert response.status_code == 302
+    assert Patient.objects.filter(account=world["user"], relationship="child").count() == 1
+
+
+def test_relative_with_a_future_birth_date_is_a_400(world: dict) -> None:
+    client = signed_in(world["user"])
+    response = client.post(
+        "/en/account/relatives/add/",
+        {"relationship": "child", "given_name": "Zoé", "family_name": "Patiente", "birth_date": "2999-02-02"},
+    )
+    assert response.status_code == 400
+    assert "Please check the date of birth." in response.content.decode()
+
+
+def test_profile_updates_own_details(world: dict) -> None:
+    client = signed_in(world["user"])
+    data = {"given_name": "Alice", "family_name": "Martin", "birth_date": "1985-03-14", "sex": "F", "phone": ""}
+    assert client.post("/account/profile/", data).status_code == 302
+    world["patient"].refresh_from_db()
+    assert world["patient"].family_name == "Martin"
+    assert clock.now()  # the frozen clock stays in place for the page
