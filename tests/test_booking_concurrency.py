@@ -122,6 +122,6 @@ def test_postgres_has_the_exclusion_constraint() -> None:
 @pytest.mark.sqlite
 def test_sqlite_has_the_overlap_triggers_and_immediate_transactions() -> None:
     with connection.cursor() as cur:
-        cur.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'appointment%' ORDER BY name")
         assert [r[0] for r in cur.fetchall()] == ["appointment_no_overlap_insert", "appointment_no_overlap_update"]
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

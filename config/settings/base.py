@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "creneau.scheduling",
     "creneau.patients",
     "creneau.booking",
+    "creneau.audit",
+    "creneau.incidents",
     "creneau.demo",
     "creneau.web",
     "django_tasks_db",
@@ -46,6 +48,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Second factor enforcement (staff, admins, patients who opted in) and the staff idle timeout.
+    "creneau.accounts.middleware.SessionSecurityMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -93,8 +98,20 @@ LOGIN_URL = "web:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Breached/common passwords (offline k-anonymity ranges; online range API when enabled) and strength.
+    {"NAME": "creneau.accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "creneau.accounts.passwords.StrengthValidator", "OPTIONS": {"min_score": 2}},
 ]
+# Argon2id first: new and re-hashed passwords use it; PBKDF2 hashes still verify and upgrade on login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+CRENEAU_BREACHED_PASSWORDS_ONLINE = os.environ.get("CRENEAU_BREACHED_PASSWORDS_ONLINE", "0") == "1"
+CRENEAU_BREACHED_PASSWORDS_URL = os.environ.get("CRENEAU_BREACHED_PASSWORDS_URL", "https://api.pwnedpasswords.com/range/")
+CRENEAU_BREACHED_PASSWORDS_TIMEOUT = 2.0
+CRENEAU_SITE_WORD = "creneau"
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
@@ -145,6 +162,40 @@ CRENEAU_FHIR_MAX_COUNT = 100
 CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 40
 CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31
 
+# --- audit trail and detection (creneau.audit) ----------------------------------------------------
+CRENEAU_AUDIT_ENABLED = True
+# Signs audit checkpoints; production must set its own, kept outside the database.
+CRENEAU_AUDIT_SIGNING_KEY = os.environ.get("CRENEAU_AUDIT_SIGNING_KEY", "dev-only-audit-signing-key")
+# Signed checkpoints are also appended here; in production point it to storage the app cannot rewrite
+# (append-only volume, remote syslog), so truncation of the database is detectable.
+CRENEAU_AUDIT_CHECKPOINT_FILE = os.environ.get("CRENEAU_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.log"))
+CRENEAU_SECURITY_CONTACT = os.environ.get("CRENEAU_SECURITY_CONTACT", "securite@creneau.example")
+CRENEAU_DETECTION = {
+    "window_minutes": 60,
+    "baseline_days": 14,
+    # Alert when a principal exceeds this multiple of its own daily-average distinct patients.
+    "baseline_factor": 3,
+    "working_hours": (7, 21),
+    # Distinct patients touched per window, and not-found answers per window, by kind of principal.
+    "limits": {
+        "patient": {"alert_patients": 15, "suspend_patients": 40, "alert_not_found": 15, "suspend_not_found": 40},
+        "staff": {"alert_patients": 300, "suspend_patients": 1000, "alert_not_found": 60, "suspend_not_found": 200},
+        "api_client": {"alert_patients": 150, "suspend_patients": 300, "alert_not_found": 30, "suspend_not_found": 100},
+        "default": {"alert_patients": 100, "suspend_patients": 300, "alert_not_found": 30, "suspend_not_found": 100},
+    },
+}
+
+# --- Encryption at rest (creneau.core.crypto; docs/decisions/0003) ------------------------------------
+# Ordered field keys [(key-id, base64 32 bytes)]: the first encrypts, all decrypt. From CRENEAU_FIELD_KEYS
+# or CRENEAU_FIELD_KEYS_FILE; without them, dev/test fall back to INSECURE public dev keys (production
+# settings refuse them: system check creneau.E101).
+from creneau.core.crypto import envkeys as _envkeys  # noqa: E402
+
+CRENEAU_FIELD_KEYS = _envkeys.field_keys_from_env() or _envkeys.DEV_FIELD_KEYS
+CRENEAU_BLIND_INDEX_KEY = _envkeys.secret_from_env("CRENEAU_BLIND_INDEX_KEY") or _envkeys.DEV_BLIND_INDEX_KEY
+CRENEAU_KEY_PROVIDER = "creneau.core.crypto.keys.SettingsKeyProvider"
+CRENEAU_REQUIRE_REAL_KEYS = False
+
 # --- Notifications and background work (creneau.notifications; docs/notifications.md) --------------
 # Django Tasks with the database backend: tasks live in the same database, run by
 # `manage.py notifications_worker` (started by `make run`).
@@ -168,3 +219,43 @@ CRENEAU_SMS_GATEWAY_URL = os.environ.get("CRENEAU_SMS_GATEWAY_URL", "")
 CRENEAU_SMS_GATEWAY_TOKEN = os.environ.get("CRENEAU_SMS_GATEWAY_TOKEN", "")
 CRENEAU_SMS_GATEWAY_TIMEOUT = 10
 CRENEAU_SMS_SENDER = os.environ.get("CRENEAU_SMS_SENDER", "creneau")
+
+# --- Accounts and HTTP hardening (creneau.accounts, creneau.core.ratelimit; docs/decisions/0004) ------
+from django.utils.csp import CSP  # noqa: E402
+
+# Sign-in throttling and lockout happen in the backend, so every login form (admin included) gets them.
+AUTHENTICATION_BACKENDS = ["creneau.accounts.throttle.ThrottledModelBackend"]
+# TOTP second factor: required for practice staff and operators (middleware), optional for patients.
+CRENEAU_MFA_ENFORCED = True
+# Sensitive changes (email, phone, password, second factor) need a password typed this recently.
+CRENEAU_REAUTH_SECONDS = 5 * 60
+# Staff sessions end after this much inactivity; patient sessions follow SESSION_COOKIE_AGE.
+CRENEAU_STAFF_IDLE_SECONDS = 15 * 60
+# Future booked appointments per patient account (themselves and relatives): no hoarding of slots.
+CRENEAU_MAX_FUTURE_APPOINTMENTS = 8
+# Override any named limit of creneau.core.ratelimit.DEFAULTS: {"name": (limit, window_seconds)}.
+CRENEAU_RATE_LIMITS: dict[str, tuple[int, int]] = {}
+# Behind a reverse proxy, the META key of the header it sets to the client address (e.g. "HTTP_X_REAL_IP").
+CRENEAU_TRUSTED_PROXY_HEADER = os.environ.get("CRENEAU_TRUSTED_PROXY_HEADER", "")
+
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Strict CSP: own scripts and styles only, nothing inline, no plugins, no framing, forms post home.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}

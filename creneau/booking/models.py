@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from creneau.core.models import PublicModel
 
+from .querysets import AppointmentQuerySet
+
 
 class Status(models.TextChoices):
     HELD = "held", _("Held")
@@ -62,6 +64,8 @@ class Appointment(PublicModel):
     rescheduled_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
     )
+
+    objects = AppointmentQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -6,20 +6,24 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import QuerySet
-
+from creneau.audit.detection import refuse_if_suspended
+from creneau.audit.services import record_not_found
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
 
 from .models import Appointment, Status
+from .querysets import AppointmentQuerySet
 
 
-def appointments_visible_to(actor: Actor) -> QuerySet[Appointment]:
+def appointments_visible_to(actor: Actor) -> AppointmentQuerySet:
     """Patients see the appointments of the people on their account; staff and API clients those of
     their organizations; holds are nobody's appointment but their holder's."""
-    qs = Appointment.objects.select_related("practitioner__specialty", "site", "motif", "patient")
+    refuse_if_suspended(actor)
+    qs = Appointment.objects.select_related("practitioner__specialty", "site", "motif", "patient").audited(
+        actor, via="appointments_visible_to"
+    )
     if actor.kind == ActorKind.SYSTEM:
         return qs
     if actor.kind == ActorKind.PATIENT:
@@ -30,13 +34,13 @@ def appointments_visible_to(actor: Actor) -> QuerySet[Appointment]:
 
 
 def access_appointment(actor: Actor, appointment_id: uuid.UUID | str, *, for_update: bool = False) -> Appointment:
-    aid = parse_id(appointment_id)
-    qs = appointments_visible_to(actor)
+    qs = appointments_visible_to(actor).audited(actor, action="read", via="access_appointment")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     try:
-        return qs.get(pk=aid)
-    except Appointment.DoesNotExist as exc:
+        return qs.get(pk=parse_id(appointment_id))
+    except (Appointment.DoesNotExist, NotFound) as exc:
+        record_not_found(actor, object_type="appointment", via="access_appointment")
         raise NotFound("Unknown appointment.") from exc
 
 

@@ -12,10 +12,12 @@ import hashlib
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 
-from creneau.core import clock
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
+from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.core.ids import parse_id
@@ -147,15 +149,34 @@ def _is_overlap(exc: IntegrityError) -> bool:
     return "appointment_no_overlap" in str(exc) or getattr(getattr(exc, "__cause__", None), "sqlstate", "") == "23P01"
 
 
-def _insert(appointment: Appointment) -> Appointment:
+def _audit(actor: Actor, action: str, appointment: Appointment) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="appointment",
+        via="booking",
+        touched=[Touched(appointment.patient_id, appointment.pk, appointment.organization_id)],
+    )
+
+
+def _insert(actor: Actor, appointment: Appointment) -> Appointment:
     """INSERT the row; the database refuses overlaps. On refusal, expired holds in the way are
     purged and the insert retried once; a replayed idempotency key returns the first booking."""
-    for attempt in range(2):
+    purged = False
+    for attempt in range(4):
         try:
             with transaction.atomic():
                 appointment.save(force_insert=True)
+                if appointment.status != Status.HELD:
+                    _audit(actor, Action.CREATE, appointment)
             schedule_availability_refresh(appointment.practitioner_id)
             return appointment
+        except OperationalError as exc:
+            # Concurrent inserts checked against the same exclusion constraint can deadlock on
+            # PostgreSQL; the victim retries and then meets the winner's row as a plain conflict.
+            if getattr(exc.__cause__, "sqlstate", "") != "40P01" or attempt == 3:
+                raise
+            continue
         except IntegrityError as exc:
             if appointment.idempotency_key:
                 previous = Appointment.objects.filter(idempotency_key=appointment.idempotency_key).first()
@@ -163,9 +184,10 @@ def _insert(appointment: Appointment) -> Appointment:
                     return _replay(previous, appointment)
             if not _is_overlap(exc):
                 raise
-            if attempt == 0 and _purge_expired_holds(
+            if not purged and _purge_expired_holds(
                 appointment.practitioner_id, appointment.start_at, appointment.busy_until
             ):
+                purged = True
                 continue
             raise Conflict(_("Sorry, this time has just been taken. Please choose another slot.")) from exc
     raise AssertionError("unreachable")
@@ -202,6 +224,7 @@ def _new_row(
 
 def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     """Hold a slot for a few minutes while the patient signs in and fills the form."""
+    ratelimit.enforce("hold-actor", actor.key)  # holds per hour: no sweeping the agenda hold by hold
     motif, site, end = _resolve_slot(actor, slot)
     now = clock.now()
     active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
@@ -216,7 +239,7 @@ def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
         status=Status.HELD,
         hold_expires_at=now + dt.timedelta(minutes=settings.CRENEAU_HOLD_MINUTES),
     )
-    return _insert(hold)
+    return _insert(actor, hold)
 
 
 def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
@@ -238,6 +261,7 @@ def hold_confirm(
     if hold.status != Status.HELD:
         raise Conflict(_("This hold is no longer valid."))
     _check_audience(actor, hold.motif, patient)
+    _check_future_appointments_cap(actor)
     now = clock.now()
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
@@ -250,6 +274,8 @@ def hold_confirm(
             updated_at=now,
         )
         if updated:
+            hold.patient_id = patient.pk
+            _audit(actor, Action.CREATE, hold)
             notify.on_appointment_booked(appointment_id=hold.pk, actor=actor)
             schedule_availability_refresh(hold.practitioner_id)
     if updated:
@@ -276,6 +302,7 @@ def appointment_book(
     patient = access_patient(actor, patient_id)
     motif, site, end = _resolve_slot(actor, slot)
     _check_audience(actor, motif, patient)
+    _check_future_appointments_cap(actor)
     row = _new_row(
         actor,
         motif,
@@ -288,10 +315,24 @@ def appointment_book(
         idempotency_key=key,
     )
     with transaction.atomic():
-        booked = _insert(row)
+        booked = _insert(actor, row)
         if booked is row:  # not the replay of an earlier request
             notify.on_appointment_booked(appointment_id=booked.pk, actor=actor)
     return booked
+
+
+def _check_future_appointments_cap(actor: Actor) -> None:
+    """A patient account (with its relatives) holds at most CRENEAU_MAX_FUTURE_APPOINTMENTS future bookings."""
+    if actor.kind != ActorKind.PATIENT or actor.user is None:
+        return
+    upcoming = Appointment.objects.filter(
+        patient__account=actor.user, status=Status.BOOKED, start_at__gt=clock.now()
+    ).count()
+    if upcoming >= settings.CRENEAU_MAX_FUTURE_APPOINTMENTS:
+        raise PolicyViolation(
+            _("You already have %(count)s upcoming appointments. Cancel one you no longer need to book another.")
+            % {"count": upcoming}
+        )
 
 
 def _cancelled_by(actor: Actor) -> CancelledBy:
@@ -331,6 +372,7 @@ def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appo
             status=Status.CANCELLED, cancelled_at=now, cancelled_by=_cancelled_by(actor), updated_at=now
         )
         if updated:
+            _audit(actor, Action.CANCEL, appointment)
             notify.on_appointment_cancelled(appointment_id=appointment.pk, actor=actor)
             schedule_availability_refresh(appointment.practitioner_id)
     appointment.refresh_from_db()
@@ -354,6 +396,7 @@ def appointment_reschedule(
             status=Status.CANCELLED, cancelled_at=now, cancelled_by=_cancelled_by(actor), updated_at=now
         ):
             raise Conflict(_("This appointment changed meanwhile; please reload."))
+        _audit(actor, Action.CANCEL, old)
         new = _new_row(
             actor,
             motif,
@@ -366,7 +409,7 @@ def appointment_reschedule(
             rescheduled_from=old,
             source=old.source,
         )
-        moved = _insert(new)
+        moved = _insert(actor, new)
         notify.on_appointment_moved(old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)
         return moved
 
@@ -382,6 +425,8 @@ def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: s
         raise PolicyViolation(_("A cancelled appointment cannot be marked."))
     if appointment.start_at > clock.now():
         raise PolicyViolation(_("An appointment can be marked only once it has started."))
-    Appointment.objects.filter(pk=appointment.pk).update(status=status, updated_at=clock.now())
+    with transaction.atomic():
+        Appointment.objects.filter(pk=appointment.pk).update(status=status, updated_at=clock.now())
+        _audit(actor, Action.UPDATE, appointment)
     appointment.refresh_from_db()
     return appointment

@@ -37,6 +37,8 @@ class Actor:
     # Organizations this actor may act for (staff memberships, API grants). Empty for patients.
     organization_ids: frozenset[uuid.UUID] = frozenset()
     ip: str | None = None
+    # Staff roles ("secretary", "org_admin,practitioner"...), recorded in the audit trail.
+    role: str = ""
 
     @property
     def key(self) -> str:
@@ -59,8 +61,10 @@ class Actor:
     def for_staff(cls, user: User, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:
         from creneau.accounts.models import Membership
 
-        org_ids = frozenset(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
-        return cls(kind=ActorKind.STAFF, channel=channel, user=user, organization_ids=org_ids, ip=ip)
+        rows = list(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+        org_ids = frozenset(org for org, _role in rows)
+        role = ",".join(sorted({r for _org, r in rows}))
+        return cls(kind=ActorKind.STAFF, channel=channel, user=user, organization_ids=org_ids, ip=ip, role=role)
 
     def can_act_for_organization(self, organization_id: uuid.UUID) -> bool:
         return self.kind == ActorKind.SYSTEM or organization_id in self.organization_ids

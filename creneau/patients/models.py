@@ -9,7 +9,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.crypto.fields import BlindIndexField, EncryptedCharField, EncryptedDateField, EncryptedEmailField
 from creneau.core.models import PublicModel
+
+from .querysets import PatientQuerySet
 
 
 class Sex(models.TextChoices):
@@ -42,15 +45,18 @@ IDENTITY_FIELDS = (
 
 
 class PatientIdentity(models.Model):
-    family_name = models.CharField(_("family name"), max_length=100)
-    given_name = models.CharField(_("given name"), max_length=100)
-    birth_date = models.DateField(_("date of birth"))
-    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
-    email = models.EmailField(_("email"), blank=True)
-    address_line = models.CharField(_("address"), max_length=250, blank=True)
-    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
-    city = models.CharField(_("city"), max_length=120, blank=True)
+    """Every field here is encrypted at rest (AES-256-GCM, bound to table, row and field); the
+    `*_bidx` columns of `Patient` are the only way to find a row by one of them."""
+
+    family_name = EncryptedCharField(_("family name"), max_length=100)
+    given_name = EncryptedCharField(_("given name"), max_length=100)
+    birth_date = EncryptedDateField(_("date of birth"))
+    sex = EncryptedCharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
+    email = EncryptedEmailField(_("email"), blank=True)
+    address_line = EncryptedCharField(_("address"), max_length=250, blank=True)
+    postcode = EncryptedCharField(_("postcode"), max_length=10, blank=True)
+    city = EncryptedCharField(_("city"), max_length=120, blank=True)
 
     class Meta:
         abstract = True
@@ -69,6 +75,12 @@ class Patient(PatientIdentity, PublicModel):
     created_by_organization = models.ForeignKey(
         "directory.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = PatientQuerySet.as_manager()
+    # Blind indexes (HMAC of normalized values, key of their own): exact-match search without decrypting.
+    email_bidx = BlindIndexField(kind="email", sources=["email"])
+    phone_bidx = BlindIndexField(kind="phone", sources=["phone"])
+    name_birth_bidx = BlindIndexField(kind="name_birth", sources=["family_name", "birth_date"])
 
     class Meta:
         constraints = [

@@ -7,29 +7,35 @@ import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
+from creneau.audit.detection import refuse_if_suspended
+from creneau.audit.services import record_not_found
 from creneau.core.actors import Actor, ActorKind
-from creneau.core.errors import NotFound
+from creneau.core.crypto import normalize
+from creneau.core.crypto.blind import blind_index
+from creneau.core.errors import InvalidInput, NotFound
 from creneau.core.ids import parse_id
 
 from .models import Patient
+from .querysets import PatientQuerySet
 
 
-def patients_visible_to(actor: Actor) -> QuerySet[Patient]:
+def patients_visible_to(actor: Actor) -> PatientQuerySet:
     """The patients this actor may see: their own and their relatives (patient accounts), those
     known to their organizations (staff, API clients), everything for the system."""
+    refuse_if_suspended(actor)
+    qs = Patient.objects.audited(actor, via="patients_visible_to")
     if actor.kind == ActorKind.SYSTEM:
-        return Patient.objects.all()
+        return qs
     if actor.kind == ActorKind.PATIENT:
         if actor.user is None:
-            return Patient.objects.none()
-        return Patient.objects.filter(account=actor.user)
+            return qs.none()
+        return qs.filter(account=actor.user)
     orgs = list(actor.organization_ids)
     if not orgs:
-        return Patient.objects.none()
-    return Patient.objects.filter(
-        Q(created_by_organization_id__in=orgs) | Q(pk__in=_patients_with_appointments_in(orgs))
-    )
+        return qs.none()
+    return qs.filter(Q(created_by_organization_id__in=orgs) | Q(pk__in=_patients_with_appointments_in(orgs)))
 
 
 def _patients_with_appointments_in(orgs: list[uuid.UUID]) -> QuerySet[Any]:
@@ -40,29 +46,42 @@ def _patients_with_appointments_in(orgs: list[uuid.UUID]) -> QuerySet[Any]:
 
 def access_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
     """The patient if the actor may see it; NotFound otherwise (same answer as a missing id)."""
-    pid = parse_id(patient_id)
     try:
-        return patients_visible_to(actor).get(pk=pid)
-    except Patient.DoesNotExist as exc:
+        pid = parse_id(patient_id)
+        return patients_visible_to(actor).audited(actor, action="read", via="access_patient").get(pk=pid)
+    except (Patient.DoesNotExist, NotFound) as exc:
+        record_not_found(actor, object_type="patient", via="access_patient")
         raise NotFound("Unknown patient.") from exc
 
 
 def patients_of_account(actor: Actor) -> list[Patient]:
-    """The account holder first, then relatives."""
+    """The account holder first, then relatives (sorted in Python: the names are encrypted)."""
     return sorted(patients_visible_to(actor), key=lambda p: (p.relationship != "self", p.given_name))
 
 
 def patient_search_for_organization(
-    actor: Actor, *, family_name: str = "", birth_date: dt.date | None = None, phone: str = "", limit: int = 20
+    actor: Actor,
+    *,
+    family_name: str = "",
+    birth_date: dt.date | None = None,
+    phone: str = "",
+    email: str = "",
+    limit: int = 20,
 ) -> list[Patient]:
-    """Staff search among the patients known to their organizations. At least one criterion."""
-    qs = patients_visible_to(actor)
-    if not (family_name.strip() or birth_date or phone.strip()):
+    """Staff search among the patients known to their organizations, by exact email, phone, or family
+    name + date of birth. Identity columns are encrypted, so matching goes through the blind indexes
+    (HMAC of normalized values); the criteria given are combined with AND."""
+    family_name, phone, email = family_name.strip(), phone.strip(), email.strip()
+    if not (family_name or birth_date or phone or email):
         return []
-    if family_name.strip():
-        qs = qs.filter(family_name__iexact=family_name.strip())
-    if birth_date:
-        qs = qs.filter(birth_date=birth_date)
-    if phone.strip():
-        qs = qs.filter(phone=phone.strip())
-    return list(qs.order_by("family_name", "given_name")[:limit])
+    if bool(family_name) != bool(birth_date):
+        raise InvalidInput(_("To search by name, give both the family name and the date of birth."))
+    qs = patients_visible_to(actor)
+    if family_name and birth_date:
+        qs = qs.filter(name_birth_bidx=blind_index("name_birth", family_name, birth_date))
+    if phone:
+        qs = qs.filter(phone_bidx=blind_index("phone", phone))
+    if email:
+        qs = qs.filter(email_bidx=blind_index("email", email))
+    found = list(qs.order_by("pk")[: max(1, min(limit, 100))])
+    return sorted(found, key=lambda p: (normalize.name(p.family_name), normalize.name(p.given_name)))

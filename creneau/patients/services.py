@@ -10,12 +10,25 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import Conflict, InvalidInput, PermissionDenied
 
 from .models import IDENTITY_FIELDS, Patient, Relationship
 from .selectors import access_patient
+
+
+def _audit(actor: Actor, action: str, patient: Patient) -> None:
+    org = patient.created_by_organization_id
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="patient",
+        via="patients",
+        touched=[Touched(patient_id=patient.pk, organization_id=org)],
+    )
 
 
 def _validated(patient: Patient) -> Patient:
@@ -51,6 +64,7 @@ def patient_create_for_account(*, actor: Actor, relationship: str = Relationship
             patient.save(force_insert=True)
     except IntegrityError as exc:
         raise Conflict(_("Your own details are already on this account.")) from exc
+    _audit(actor, Action.CREATE, patient)
     return patient
 
 
@@ -63,6 +77,7 @@ def patient_create_for_organization(*, actor: Actor, organization_id: uuid.UUID,
         Patient(created_by_organization_id=organization_id, relationship=Relationship.SELF, **_identity(identity))
     )
     patient.save(force_insert=True)
+    _audit(actor, Action.CREATE, patient)
     return patient
 
 
@@ -72,4 +87,5 @@ def patient_update(*, actor: Actor, patient_id: uuid.UUID | str, **identity: Any
     for key, value in _identity(identity).items():
         setattr(patient, key, value)
     _validated(patient).save()
+    _audit(actor, Action.UPDATE, patient)
     return patient

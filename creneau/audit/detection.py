@@ -1,0 +1,171 @@
+"""Extraction detection over the audit stream, per principal (API client, staff or patient account).
+
+Rules: distinct patients touched in a sliding window against a per-kind threshold and the principal's
+own baseline; enumeration (many not-found answers); access by staff at unusual hours. Past the hard
+limit the principal is suspended at once. Everything decided is itself audited."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind
+from creneau.core.errors import PermissionDenied
+
+from .models import Action, AuditAccess, AuditEvent, DetectionAlert, Outcome, Severity, SuspendedPrincipal
+
+log = logging.getLogger("creneau.detection")
+
+
+def _conf() -> dict[str, Any]:
+    conf: dict[str, Any] = settings.CRENEAU_DETECTION
+    return conf
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    alert_patients: int
+    suspend_patients: int
+    alert_not_found: int
+    suspend_not_found: int
+
+
+def limits_for(kind: str) -> Limits:
+    conf = _conf()["limits"].get(kind) or _conf()["limits"]["default"]
+    return Limits(**conf)
+
+
+# Writes (a secretary creating callers) are not extraction; reads, searches and exports are.
+READ_ACTIONS = (Action.READ, Action.SEARCH, Action.EXPORT)
+
+# Called with the principal key when it is suspended, so each channel can cut it off (API tokens...).
+SUSPEND_HOOKS: list[Callable[[str], None]] = []
+# Called with each new alert (notifications to organization admins and the security contact).
+ALERT_HOOKS: list[Callable[[DetectionAlert], None]] = []
+
+
+def is_suspended(principal: str) -> bool:
+    return SuspendedPrincipal.objects.filter(principal=principal).exists()
+
+
+def refuse_if_suspended(actor: Actor) -> None:
+    """Scoped selectors call this first: a suspended principal gets nothing more, whatever channel."""
+    if actor.kind != ActorKind.SYSTEM and is_suspended(actor.key):
+        raise PermissionDenied(_("This account or client is suspended. Contact the platform's support."))
+
+
+def after_record(*, actor: Actor, event: AuditEvent) -> None:
+    """Evaluate the rules for the principal that just produced `event`."""
+    if actor.kind == ActorKind.SYSTEM:
+        return
+    conf = _conf()
+    now = clock.now()
+    since = now - dt.timedelta(minutes=conf["window_minutes"])
+    limits = limits_for(str(actor.kind))
+    if event.record_count and event.action in READ_ACTIONS:
+        distinct = (
+            AuditAccess.objects.filter(
+                principal=actor.key, at__gte=since, patient_id__isnull=False, event__action__in=READ_ACTIONS
+            )
+            .values("patient_id")
+            .distinct()
+            .count()
+        )
+        baseline = _baseline(actor.key, now) * conf["baseline_factor"]
+        alert_at = max(limits.alert_patients, int(baseline))
+        if distinct >= limits.suspend_patients:
+            _fire(actor, "mass-read", Severity.CRITICAL, distinct, limits.suspend_patients, since, suspend=True)
+        elif distinct >= alert_at:
+            _fire(actor, "mass-read", Severity.WARNING, distinct, alert_at, since, suspend=False)
+    if event.outcome == Outcome.NOT_FOUND:
+        misses = AuditEvent.objects.filter(principal=actor.key, at__gte=since, outcome=Outcome.NOT_FOUND).count()
+        if misses >= limits.suspend_not_found:
+            _fire(actor, "enumeration", Severity.CRITICAL, misses, limits.suspend_not_found, since, suspend=True)
+        elif misses >= limits.alert_not_found:
+            _fire(actor, "enumeration", Severity.WARNING, misses, limits.alert_not_found, since, suspend=False)
+    if actor.kind == ActorKind.STAFF and event.record_count:
+        local = now.astimezone(zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE))
+        start, end = conf["working_hours"]
+        if not (start <= local.hour < end):
+            _fire(actor, "unusual-hours", Severity.INFO, local.hour, start, since, suspend=False)
+
+
+def _baseline(principal: str, now: dt.datetime) -> float:
+    """Busiest window-equivalent of the principal's past days (distinct patients per day / windows a day)."""
+    days = _conf()["baseline_days"]
+    start = now - dt.timedelta(days=days)
+    end = now - dt.timedelta(days=1)
+    if start >= end:
+        return 0.0
+    total = (
+        AuditAccess.objects.filter(
+            principal=principal, at__gte=start, at__lt=end, patient_id__isnull=False, event__action__in=READ_ACTIONS
+        )
+        .values("patient_id")
+        .distinct()
+        .count()
+    )
+    return total / days
+
+
+def _fire(
+    actor: Actor, rule: str, severity: str, measured: int, threshold: int, since: dt.datetime, *, suspend: bool
+) -> None:
+    already = DetectionAlert.objects.filter(principal=actor.key, rule=rule, severity=severity, at__gte=since)
+    if already.exists():
+        return
+    from .services import audit_record
+
+    orgs = sorted(str(o) for o in actor.organization_ids)
+    with transaction.atomic():
+        alert = DetectionAlert.objects.create(
+            at=clock.now(),
+            principal=actor.key,
+            rule=rule,
+            severity=severity,
+            measured=measured,
+            threshold=threshold,
+            suspended=suspend,
+            organization_ids=orgs,
+        )
+        system = Actor.system()
+        audit_record(actor=system, action=Action.ALERT, object_type="principal", via=f"detection:{rule}")
+        if suspend:
+            principal_suspend(principal=actor.key, reason=f"detection:{rule}")
+            from creneau.incidents.services import incident_open_for_alert
+
+            incident_open_for_alert(alert=alert)
+    log.warning(
+        "detection rule %s fired for %s (%s >= %s)%s",
+        rule,
+        actor.key,
+        measured,
+        threshold,
+        " — suspended" if suspend else "",
+    )
+    for hook in ALERT_HOOKS:
+        transaction.on_commit(functools.partial(hook, alert))
+
+
+def principal_suspend(*, principal: str, reason: str) -> None:
+    """Stop a principal now: user accounts are deactivated, API clients cut off by their hook."""
+    from creneau.accounts.models import User
+
+    from .services import audit_record
+
+    SuspendedPrincipal.objects.get_or_create(principal=principal, defaults={"at": clock.now(), "reason": reason})
+    if principal.startswith("user:"):
+        User.objects.filter(pk=principal.removeprefix("user:")).update(is_active=False)
+    for hook in SUSPEND_HOOKS:
+        hook(principal)
+    audit_record(actor=Actor.system(), action=Action.SUSPEND, object_type="principal", via=reason)

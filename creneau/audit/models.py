@@ -1,0 +1,136 @@
+"""The audit trail: who touched which patient and appointment records, when, how.
+
+Rows hold identifiers only, never personal values. Events and their per-record access rows are
+append-only (database triggers); a sealer chains them with SHA-256 in seal order and signed checkpoints
+pin the chain from outside the database, so `audit_verify` can tell any edit, deletion or reordering."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    READ = "read", _("Read")
+    SEARCH = "search", _("Search or list")
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    CANCEL = "cancel", _("Cancel")
+    EXPORT = "export", _("Export")
+    DELETE = "delete", _("Delete")
+    SUSPEND = "suspend", _("Suspend")
+    ALERT = "alert", _("Alert")
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", _("Allowed")
+    NOT_FOUND = "not_found", _("Not found or not allowed")
+    DENIED = "denied", _("Denied")
+
+
+class AuditEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(db_index=True)
+    # Non-personal principal key (Actor.key): "user:<uuid>", "client:<id>", "system:…".
+    principal = models.CharField(max_length=80)
+    actor_kind = models.CharField(max_length=16)
+    actor_role = models.CharField(max_length=40, blank=True)
+    channel = models.CharField(max_length=16)
+    api_client_id = models.CharField(max_length=80, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
+    # Which code path recorded it (e.g. "access_appointment"): no personal data.
+    via = models.CharField(max_length=80, blank=True)
+    record_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["principal", "at"])]
+
+    def __str__(self) -> str:
+        return f"audit {self.pk} {self.action} {self.object_type}"
+
+
+class AuditAccess(models.Model):
+    """One record touched by an event: the unit a breach scope and a patient's journal are built from."""
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="accesses", db_constraint=False)
+    at = models.DateTimeField()
+    principal = models.CharField(max_length=80)
+    patient_id = models.UUIDField(null=True)
+    appointment_id = models.UUIDField(null=True)
+    organization_id = models.UUIDField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient_id", "at"]),
+            models.Index(fields=["appointment_id"]),
+            models.Index(fields=["principal", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"access {self.pk} of event {self.event_id}"
+
+
+class AuditSeal(models.Model):
+    """Position of an event in the hash chain. `seq` orders the chain."""
+
+    seq = models.BigAutoField(primary_key=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal", db_constraint=False)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"seal {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement 'the chain had `seq` seals ending in `hash`', also appended to a file outside
+    the database (CRENEAU_AUDIT_CHECKPOINT_FILE) so truncation or a full rewrite is detectable."""
+
+    id = models.BigAutoField(primary_key=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.seq}"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", _("Information")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class DetectionAlert(models.Model):
+    """A rule fired for a principal. At most one per principal, rule and window."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(db_index=True)
+    principal = models.CharField(max_length=80, db_index=True)
+    rule = models.CharField(max_length=40)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    # Numbers only (counts, thresholds): never personal data.
+    measured = models.PositiveIntegerField()
+    threshold = models.PositiveIntegerField()
+    suspended = models.BooleanField(default=False)
+    organization_ids = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.principal}"
+
+
+class SuspendedPrincipal(models.Model):
+    """A principal stopped by detection or by an operator; every request of theirs is refused."""
+
+    principal = models.CharField(max_length=80, primary_key=True)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=80)
+
+    def __str__(self) -> str:
+        return f"suspended {self.principal}"

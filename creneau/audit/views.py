@@ -1,0 +1,23 @@
+"""The patient's access journal page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from creneau.core.actors import Actor
+from creneau.incidents.selectors import incidents_affecting_account
+
+from .selectors import access_journal
+
+
+@login_required
+def journal(request: HttpRequest) -> HttpResponse:
+    """Who accessed my data and my relatives' data, and whether an incident touched it."""
+    actor = Actor.for_patient(request.user, ip=request.META.get("REMOTE_ADDR"))  # type: ignore[arg-type]
+    return render(
+        request,
+        "audit/journal.html",
+        {"entries": access_journal(actor), "exposures": incidents_affecting_account(actor)},
+    )

@@ -1,0 +1,149 @@
+"""Incident response: open, compute the exact scope from the audit trail, draft the GDPR notices."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from creneau.audit.models import AuditAccess, AuditEvent, Outcome
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind
+from creneau.core.errors import PermissionDenied
+
+from .models import Incident, IncidentExposure
+
+if TYPE_CHECKING:
+    from creneau.audit.models import DetectionAlert
+
+# What reading a record of each type exposes (the categories of Art. 33(3)(a)).
+CATEGORIES = {
+    "appointment": ["identity", "contact", "appointment date", "practitioner and specialty"],
+    "patient": ["identity", "date of birth", "contact", "postal address"],
+}
+
+
+@dataclasses.dataclass
+class Scope:
+    principal: str
+    start: dt.datetime
+    end: dt.datetime
+    patients: set[uuid.UUID]
+    appointments: set[uuid.UUID]
+    organizations: set[uuid.UUID]
+    categories: dict[uuid.UUID, set[str]]
+    events: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "events": self.events,
+            "patients": sorted(str(p) for p in self.patients),
+            "appointments": sorted(str(a) for a in self.appointments),
+            "organizations": sorted(str(o) for o in self.organizations),
+            "counts": {
+                "patients": len(self.patients),
+                "appointments": len(self.appointments),
+                "organizations": len(self.organizations),
+            },
+            "categories": sorted({c for cs in self.categories.values() for c in cs}),
+        }
+
+
+def incident_scope(*, principal: str, start: dt.datetime, end: dt.datetime) -> Scope:
+    """Exactly the records the principal received in [start, end), from the audit trail."""
+    events = AuditEvent.objects.filter(principal=principal, at__gte=start, at__lt=end, outcome=Outcome.OK)
+    types = dict(events.values_list("pk", "object_type"))
+    patients: set[uuid.UUID] = set()
+    appointments: set[uuid.UUID] = set()
+    organizations: set[uuid.UUID] = set()
+    categories: dict[uuid.UUID, set[str]] = defaultdict(set)
+    rows = AuditAccess.objects.filter(event_id__in=list(types)).values_list(
+        "event_id", "patient_id", "appointment_id", "organization_id"
+    )
+    for event_id, patient_id, appointment_id, organization_id in rows:
+        if appointment_id:
+            appointments.add(appointment_id)
+        if organization_id:
+            organizations.add(organization_id)
+        if patient_id:
+            patients.add(patient_id)
+            categories[patient_id].update(CATEGORIES.get(types[event_id], ["identity"]))
+    return Scope(principal, start, end, patients, appointments, organizations, categories, len(types))
+
+
+def incident_open(*, actor: Actor, principal: str, start: dt.datetime, end: dt.datetime, summary: str = "") -> Incident:
+    """Open an incident and freeze its scope (an operator, or detection through the system actor)."""
+    if actor.kind != ActorKind.SYSTEM and not (actor.user is not None and actor.user.is_staff):
+        raise PermissionDenied(_("Only platform operators can open incidents."))
+    opened_by = "system" if actor.user is None else f"operator:{actor.user.pk}"
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            opened_at=clock.now(),
+            opened_by=opened_by,
+            principal=principal,
+            window_start=start,
+            window_end=end,
+            summary=summary,
+        )
+        incident_refresh_scope(incident=incident)
+    return incident
+
+
+def incident_open_for_alert(*, alert: DetectionAlert) -> Incident:
+    window = dt.timedelta(minutes=int(str(settings.CRENEAU_DETECTION["window_minutes"])))
+    incident = incident_open(
+        actor=Actor.system(),
+        principal=alert.principal,
+        start=alert.at - 2 * window,
+        end=alert.at + window,
+        summary=f"detection:{alert.rule}",
+    )
+    incident.opened_by = f"detection:{alert.rule}"
+    incident.save(update_fields=["opened_by"])
+    return incident
+
+
+def incident_refresh_scope(*, incident: Incident) -> Scope:
+    scope = incident_scope(principal=incident.principal, start=incident.window_start, end=incident.window_end)
+    incident.scope = scope.as_json()
+    incident.save(update_fields=["scope", "updated_at"])
+    IncidentExposure.objects.filter(incident=incident).delete()
+    IncidentExposure.objects.bulk_create(
+        [
+            IncidentExposure(incident=incident, patient_id=p, categories=sorted(scope.categories[p]))
+            for p in scope.patients
+        ],
+        batch_size=1000,
+    )
+    return scope
+
+
+def authority_report(incident: Incident) -> str:
+    """Draft of the Art. 33 GDPR notification to the supervisory authority (to be completed by the DPO)."""
+    s = incident.scope
+    counts = s.get("counts", {})
+    deadline = incident.opened_at + dt.timedelta(hours=72)
+    return "\n".join(
+        [
+            f"Incident {incident.pk} — draft notification under GDPR Art. 33",
+            f"Awareness: {incident.opened_at.isoformat()} — notify before {deadline.isoformat()}",
+            f"Nature: access to personal data by principal {incident.principal} "
+            f"between {s.get('start')} and {s.get('end')}",
+            f"People concerned: {counts.get('patients', 0)}; appointment records: {counts.get('appointments', 0)}; "
+            f"organizations: {counts.get('organizations', 0)}",
+            f"Data categories: {', '.join(s.get('categories', [])) or 'none'}",
+            "Encryption at rest: identity fields are encrypted; the exposure happened through an authenticated "
+            "channel, so the data must be considered intelligible to the recipient (Art. 34 notices if high risk).",
+            "Measures taken: principal suspended automatically; access revoked; scope computed from the audit trail.",
+            f"Contact: {settings.CRENEAU_SECURITY_CONTACT}",
+        ]
+    )
