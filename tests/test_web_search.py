@@ -69,7 +69,7 @@ def test_unknown_specialty_is_a_400_with_a_message(world: dict, client: Client) 
 
 
 def test_unknown_place_is_a_400_with_a_message(world: dict, client: Client) -> None:
-    response = client.get("/", {"specialty": "dermatologie", "where": "Atlantis"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get("/en/", {"specialty": "dermatologie", "where": "Atlantis"})
     assert response.status_code == 400
     assert "We could not find the town or postcode" in response.content.decode()
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -44,3 +45,9 @@ def km(value: float | None) -> str:
 def local(value: dt.datetime, tz: Any) -> dt.datetime:
     """`value` in the time zone `tz` (a ZoneInfo or a name); use with `date` inside {% timezone %}."""
     return timezone.localtime(value, tz) if value else value
+
+
+@register.filter
+def errmsg(error: Any) -> str:
+    """The safe message of a DomainError in the current language (selectors raise plain English)."""
+    return gettext(str(getattr(error, "message", error)))
