@@ -12,3 +12,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 MAILERS = {"default": {"BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")}}
+
+# --- Security (docs/decisions/0003, 0004) --------------------------------------------------------------
+from creneau.core.crypto import envkeys as _envkeys  # noqa: E402
+
+# Real keys only: no development fallback. Missing keys stop the server (system check creneau.E101).
+CRENEAU_FIELD_KEYS = _envkeys.field_keys_from_env()
+CRENEAU_BLIND_INDEX_KEY = _envkeys.secret_from_env("CRENEAU_BLIND_INDEX_KEY")
+CRENEAU_REQUIRE_REAL_KEYS = True
+SECURE_HSTS_PRELOAD = True
+# `__Host-` cookies: Secure, path /, no Domain attribute, so no subdomain can set or read them.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):  # e.g. "HTTP_X_FORWARDED_PROTO" behind a TLS proxy
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")

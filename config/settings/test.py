@@ -15,3 +15,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{TEST_DB}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
+
+# Tests sign staff in with force_login: the second-factor step is exercised by tests that turn it on
+# (tests/test_mfa.py). Lockout counters live in the per-process local cache.
+CRENEAU_MFA_ENFORCED = False

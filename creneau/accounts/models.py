@@ -72,3 +72,7 @@ class Membership(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.role} @ {self.organization_id}"
+
+
+# Second-factor models live in their own module; imported here so Django registers them.
+from .mfa import MFADevice, RecoveryCode  # noqa: E402, F401

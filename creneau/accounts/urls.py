@@ -2,13 +2,22 @@
 
 from django.urls import path
 
-from . import views
+from creneau.core.ratelimit import ratelimit
+
+from . import security_views, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
-    path("signup/", views.signup, name="signup"),
+    path("signup/", ratelimit("signup-ip")(views.signup), name="signup"),
     path("verify/<str:uidb64>/<str:token>/", views.verify, name="verify"),
     path("signout-everywhere/", views.signout_everywhere, name="signout_everywhere"),
+    # Second factor and re-authentication (security_views)
+    path("two-step/", security_views.mfa_verify, name="mfa_verify"),
+    path("two-step/setup/", security_views.mfa_setup, name="mfa_setup"),
+    path("two-step/manage/", security_views.mfa_manage, name="mfa_manage"),
+    path("two-step/recovery-codes/", security_views.mfa_recovery_codes, name="mfa_recovery_codes"),
+    path("two-step/disable/", security_views.mfa_disable, name="mfa_disable"),
+    path("confirm-it-is-you/", security_views.reauth, name="reauth"),
 ]

@@ -1,0 +1,169 @@
+"""Second-factor pages (set up, verify, manage) and re-authentication. Thin: logic lives in `mfa`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from creneau.core import ratelimit
+
+from . import mfa, throttle
+from .middleware import SESSION_ENROLLED
+from .reauth import mark_authenticated_now, recent_auth_required
+
+PENDING_SECRET = "mfa_pending_secret"
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("Security code"),
+        max_length=20,
+        help_text=mfa.MFA_CODE_HELP,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+    )
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if mfa.has_mfa(user):
+            self.fields["code"] = CodeForm.base_fields["code"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        email = self.user.email
+        if throttle.login_blocked(None, email):
+            raise forms.ValidationError(throttle.LOCKED_MESSAGE, code="locked")
+        if not self.user.check_password(data.get("password", "")):
+            throttle.login_failed(email)
+            raise forms.ValidationError(_("This password is not correct."), code="wrong")
+        if "code" in self.fields and not mfa.verify(self.user, data.get("code", "")):
+            raise forms.ValidationError(_("This security code is not valid. Try the next one."), code="wrong_code")
+        return data
+
+
+def _next(request: HttpRequest, default: str = "web:account") -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    from django.urls import reverse
+
+    return reverse(default)
+
+
+@login_required
+def reauth(request: HttpRequest) -> HttpResponse:
+    """Confirm it is really you (password, and second factor if set) before a sensitive change."""
+    form = ReauthForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        mark_authenticated_now(request)
+        if "code" in form.fields:
+            mfa.mark_verified(request)
+        return redirect(_next(request))
+    return render(request, "accounts/reauth.html", {"form": form, "next": _next(request)})
+
+
+@login_required
+def mfa_verify(request: HttpRequest) -> HttpResponse:
+    """The step after the password for accounts with a second factor."""
+    if mfa.is_verified(request):
+        return redirect(_next(request))
+    if not mfa.has_mfa(request.user):
+        return redirect("accounts:mfa_setup")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if mfa.verify(request.user, form.cleaned_data["code"]):
+            mfa.mark_verified(request)
+            return redirect(_next(request))
+        if not ratelimit.count(ratelimit.get("mfa-user"), f"mfa:{request.user.pk}") < ratelimit.get("mfa-user").limit:
+            form.add_error(None, _("Too many attempts. Please wait 5 minutes and try again."))
+        else:
+            form.add_error("code", _("This security code is not valid. Try the next one."))
+    return render(request, "accounts/mfa_verify.html", {"form": form, "next": _next(request)})
+
+
+def _qr_svg(uri: str) -> str:
+    # segno writes plain SVG paths (no script, no style attribute): safe inline under the strict CSP.
+    return mark_safe(segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff"))  # noqa: S308
+
+
+def _setup(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    secret = request.session.get(PENDING_SECRET)
+    if not secret or request.method == "GET":
+        secret = mfa.new_secret()
+        request.session[PENDING_SECRET] = secret
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = mfa.confirm_setup(user=user, secret=secret, code=form.cleaned_data["code"])
+        if codes is not None:
+            request.session.pop(PENDING_SECRET, None)
+            request.session[SESSION_ENROLLED] = True
+            mfa.mark_verified(request)
+            return render(request, "accounts/mfa_recovery_codes.html", {"codes": codes, "next": _next(request)})
+        form.add_error("code", _("This code does not match. Check your phone's clock and type the current code."))
+    uri = mfa.provisioning_uri_for(secret, getattr(user, "email", ""))
+    context = {
+        "form": form,
+        "qr": _qr_svg(uri),
+        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "required": mfa.mfa_required_for(user),
+        "next": _next(request),
+    }
+    return render(request, "accounts/mfa_setup.html", context)
+
+
+@login_required
+def mfa_setup(request: HttpRequest) -> HttpResponse:
+    """Add an authenticator app. Replacing an existing one is a sensitive change: re-authenticate first."""
+    if mfa.has_mfa(request.user):
+        return recent_auth_required(_setup)(request)
+    return _setup(request)
+
+
+@recent_auth_required
+def mfa_manage(request: HttpRequest) -> HttpResponse:
+    context = {
+        "has_mfa": mfa.has_mfa(request.user),
+        "required": mfa.mfa_required_for(request.user),
+        "remaining": mfa.remaining_recovery_codes(request.user),
+    }
+    return render(request, "accounts/mfa_manage.html", context)
+
+
+@require_POST
+@recent_auth_required
+def mfa_recovery_codes(request: HttpRequest) -> HttpResponse:
+    codes = mfa.new_recovery_codes(request.user)
+    return render(request, "accounts/mfa_recovery_codes.html", {"codes": codes, "next": _next(request)})
+
+
+@require_POST
+@recent_auth_required
+def mfa_disable(request: HttpRequest) -> HttpResponse:
+    if mfa.mfa_required_for(request.user):
+        messages.error(request, _("Practice and operator accounts must keep a second factor."))
+        return redirect("accounts:mfa_manage")
+    mfa.disable(request.user)
+    request.session.pop(mfa.SESSION_VERIFIED, None)
+    request.session[SESSION_ENROLLED] = False
+    messages.success(request, _("Two-step verification is off."))
+    return redirect("accounts:mfa_manage")

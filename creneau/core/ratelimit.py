@@ -1,0 +1,169 @@
+"""Rate limits and lockouts on atomic counters.
+
+A `Limit` allows `limit` hits per `window` seconds for one key (an IP, an account, an actor). Counters
+are fixed windows in the Django cache: with Redis (REDIS_URL) one pipelined INCR + EXPIRE NX per hit, so
+concurrent requests on any number of processes cannot slip past the limit; with the local-memory cache
+(development, tests) `incr` runs under the cache's lock, so the guarantee holds within the process.
+Never a read-modify-write. Keys are HMACs: no email or IP address ever reaches a cache key.
+
+Limits are named; `CRENEAU_RATE_LIMITS` overrides any of them as {"name": (limit, window_seconds)}."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from creneau.core import clock
+from creneau.core.errors import DomainError
+
+
+class RateLimited(DomainError):
+    """Too many attempts in a short time: the caller should wait."""
+
+    code = "rate-limited"
+    http_status = 429
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    limit: int
+    window: int  # seconds
+
+
+DEFAULTS: dict[str, tuple[int, int]] = {
+    # Sign-in: failures per account (any email typed, existing or not) and attempts per IP.
+    "login-account": (5, 15 * 60),
+    "login-ip": (30, 15 * 60),
+    "signup-ip": (10, 60 * 60),
+    "password-reset-ip": (5, 60 * 60),
+    "password-reset-account": (3, 60 * 60),
+    "search-ip": (120, 60),
+    "hold-actor": (10, 60 * 60),
+    "mfa-user": (5, 5 * 60),
+}
+# How long an account stays locked once `login-account` is exceeded.
+LOCKOUT_SECONDS = 15 * 60
+
+
+def get(name: str) -> Limit:
+    overrides: dict[str, tuple[int, int]] = getattr(settings, "CRENEAU_RATE_LIMITS", {}) or {}
+    limit, window = overrides.get(name, DEFAULTS[name])
+    return Limit(name, limit, window)
+
+
+def _digest(value: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _cache_key(limit: Limit, key: str) -> str:
+    window_no = int(clock.now().timestamp()) // limit.window
+    return f"rl:{limit.name}:{_digest(key)}:{window_no}"
+
+
+def _incr(cache_key: str, timeout: int) -> int:
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(cache_key, write=True)
+        full_key = backend.make_and_validate_key(cache_key)
+        pipe = client.pipeline(transaction=True)
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+    cache.add(cache_key, 0, timeout)
+    try:
+        return int(cache.incr(cache_key))
+    except ValueError:  # expired between add and incr: start the window again
+        cache.add(cache_key, 0, timeout)
+        return int(cache.incr(cache_key))
+
+
+def hit(limit: Limit, key: str) -> int:
+    """Count one hit and return the count in the current window (atomic)."""
+    return _incr(_cache_key(limit, key), limit.window + 1)
+
+
+def count(limit: Limit, key: str) -> int:
+    return int(cache.get(_cache_key(limit, key), 0))
+
+
+def allow(limit: Limit, key: str) -> bool:
+    """Count one hit; True while within the limit."""
+    return hit(limit, key) <= limit.limit
+
+
+def enforce(name: str, key: str) -> None:
+    """Count one hit; raise RateLimited past the limit."""
+    lim = get(name)
+    if not allow(lim, key):
+        raise RateLimited(
+            _("Too many attempts in a short time. Please wait %(minutes)s minutes and try again.")
+            % {"minutes": max(1, lim.window // 60)}
+        )
+
+
+def reset(name: str, key: str) -> None:
+    cache.delete(_cache_key(get(name), key))
+
+
+# --- lockouts -------------------------------------------------------------------------------------------
+def _lock_key(name: str, key: str) -> str:
+    return f"rl-lock:{name}:{_digest(key)}"
+
+
+def lock(name: str, key: str, seconds: int = LOCKOUT_SECONDS) -> None:
+    cache.set(_lock_key(name, key), 1, seconds)
+
+
+def is_locked(name: str, key: str) -> bool:
+    return bool(cache.get(_lock_key(name, key)))
+
+
+def unlock(name: str, key: str) -> None:
+    cache.delete(_lock_key(name, key))
+    reset(name, key)
+
+
+# --- views ------------------------------------------------------------------------------------------------
+def client_ip(request: HttpRequest) -> str:
+    """The client address. Behind a proxy, set CRENEAU_TRUSTED_PROXY_HEADER (e.g. HTTP_X_REAL_IP) to the
+    header the proxy overwrites; a client-supplied X-Forwarded-For is never trusted by default."""
+    header = getattr(settings, "CRENEAU_TRUSTED_PROXY_HEADER", "")
+    if header and request.META.get(header):
+        return str(request.META[header]).split(",")[0].strip()
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+TOO_MANY = gettext_lazy("Too many requests in a short time. Please wait a few minutes and try again.")
+
+
+def limited_response(request: HttpRequest, message: Any = TOO_MANY) -> HttpResponse:
+    return render(request, "core/rate_limited.html", {"message": message}, status=429)
+
+
+def ratelimit(name: str, *, methods: tuple[str, ...] = ("POST",)) -> Callable[[Callable[..., HttpResponse]], Any]:
+    """View decorator: count requests per client IP (for `methods`) and answer 429 past the limit."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in methods and not allow(get(name), client_ip(request)):
+                return limited_response(request)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

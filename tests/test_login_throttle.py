@@ -1,0 +1,89 @@
+"""Sign-in throttling: lockout after repeated failures with a clear message, per-IP limits, and the same
+answer whether or not the email has an account."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from creneau.accounts.models import User
+
+from . import factories as f
+
+pytestmark = [pytest.mark.django_db]
+PASSWORD = "correct horse battery 42"
+LOCKED = "sign-in is paused for this account"
+
+
+def attempt(client: Client, email: str, password: str) -> tuple[int, str]:
+    response = client.post(
+        reverse("accounts:login"), {"username": email, "password": password}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    return response.status_code, response.content.decode()
+
+
+def comparable(answer: tuple[int, str], email: str) -> tuple[int, str]:
+    """The page minus what legitimately differs: the CSRF token and the email the user typed."""
+    status, body = answer
+    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body).replace(email, "EMAIL")
+    return status, body
+
+
+@override_settings(LANGUAGE_CODE="en")
+def test_an_account_locks_after_five_failures_even_for_the_right_password() -> None:
+    user, _p, _a = f.patient_account()
+    client = Client()
+    for _ in range(5):
+        status, body = attempt(client, user.email, "not the password")
+        assert status == 200 and LOCKED not in body
+    status, body = attempt(client, user.email, PASSWORD)
+    assert LOCKED in body and "_auth_user_id" not in client.session
+
+
+@override_settings(LANGUAGE_CODE="en")
+def test_locked_known_and_unknown_emails_get_the_same_answer() -> None:
+    user, _p, _a = f.patient_account()
+    answers = []
+    for email in (user.email, "nobody-here@example.invalid"):
+        client = Client(REMOTE_ADDR=f"10.0.0.{len(answers) + 1}")
+        first = attempt(client, email, "wrong password 1")
+        for _ in range(5):
+            last = attempt(client, email, "wrong password 1")
+        answers.append((comparable(first, email), comparable(last, email)))
+    (known_first, known_locked), (unknown_first, unknown_locked) = answers
+    assert known_first == unknown_first
+    assert known_locked == unknown_locked and LOCKED in known_locked[1]
+
+
+@override_settings(LANGUAGE_CODE="en")
+def test_a_success_clears_the_failures() -> None:
+    user, _p, _a = f.patient_account()
+    client = Client()
+    for _ in range(4):
+        attempt(client, user.email, "wrong")
+    assert attempt(client, user.email, PASSWORD)[0] == 302
+    client.post(reverse("accounts:logout"))
+    for _ in range(4):
+        assert LOCKED not in attempt(client, user.email, "wrong")[1]
+
+
+@override_settings(CRENEAU_RATE_LIMITS={"login-ip": (3, 900)}, LANGUAGE_CODE="en")
+def test_one_address_cannot_spray_many_accounts() -> None:
+    client = Client(REMOTE_ADDR="192.0.2.7")
+    for i in range(3):
+        assert LOCKED not in attempt(client, f"victim{i}@example.invalid", "Summer2026!")[1]
+    assert LOCKED in attempt(client, "victim9@example.invalid", "Summer2026!")[1]
+    other = Client(REMOTE_ADDR="192.0.2.8")
+    assert LOCKED not in attempt(other, "victim9@example.invalid", "Summer2026!")[1]
+
+
+def test_the_admin_login_is_locked_too() -> None:
+    admin = User.objects.create_superuser("op@example.invalid", PASSWORD)
+    client = Client()
+    for _ in range(5):
+        client.post(reverse("admin:login"), {"username": admin.email, "password": "wrong"})
+    client.post(reverse("admin:login"), {"username": admin.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
