@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
+from django.utils import translation
 
 from creneau.booking import services
 from creneau.booking.models import Appointment, Status
@@ -16,6 +18,13 @@ from creneau.scheduling.models import Absence
 from . import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture(autouse=True)
+def in_english() -> Iterator[None]:
+    """Messages are matched in English here; the French catalogue is checked by the web tests."""
+    with translation.override("en"):
+        yield
 
 
 def ref(w: dict, start: dt.datetime) -> SlotRef:
