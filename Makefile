@@ -29,7 +29,14 @@ seed: migrate
 
 run: seed
 	$(PY) manage.py compilemessages --ignore=.venv -v 0 || true
+	@# The background worker (tasks, e-mails, SMS, reminders, waiting list) lives as long as the server.
+	@$(PY) manage.py notifications_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+# The worker alone (production runs one or more of these next to the web processes).
+worker: migrate
+	$(PY) manage.py notifications_worker
 
 # Whole suite on SQLite, then again on PostgreSQL. Under CI=true the PostgreSQL pass is mandatory.
 test: venv lint typecheck test-sqlite test-postgres

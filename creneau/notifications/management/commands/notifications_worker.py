@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
         self.running = True
+        if options.get("verbosity", 1) < 2:  # its per-pass "starting/no more tasks" lines are noise here
+            logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
         if not once:
             signal.signal(signal.SIGTERM, self._stop)
             signal.signal(signal.SIGINT, self._stop)

@@ -1,0 +1,183 @@
+"""Delivered exactly once: a worker killed between sending and marking, and workers racing.
+
+The crash is simulated with the outbox's fault hook: it raises a BaseException right after the
+channel accepted the message and before the row is marked sent, exactly where a killed process
+would stop. Concurrency uses real threads with their own connections on the real database (SQLite
+in the first pass of `make test`, PostgreSQL in the second)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+
+from creneau.core import clock
+from creneau.notifications import outbox
+from creneau.notifications.models import Kind, MessageChannel, MessageStatus, OutboundMessage
+from creneau.notifications.sms import LocmemSmsBackend
+
+from . import factories as f
+from .notif_support import book, pending, sms_gateway
+
+
+class WorkerKilled(BaseException):
+    """What the process sees of a SIGKILL: nothing after this point runs."""
+
+
+def crash(_message: object) -> None:
+    raise WorkerKilled
+
+
+@pytest.fixture(autouse=True)
+def locmem_sms(settings):  # type: ignore[no-untyped-def]
+    settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.LocmemSmsBackend"
+    LocmemSmsBackend.reset()
+    yield
+    LocmemSmsBackend.reset()
+
+
+def _confirmation(channel: MessageChannel) -> OutboundMessage:
+    return OutboundMessage.objects.get(kind=Kind.BOOKING_CONFIRMATION, channel=channel)
+
+
+@pytest.mark.django_db
+def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    with sms_gateway(settings) as gateway:
+        book(world, f.paris(2026, 3, 2, 10, 0))
+        sms = _confirmation(MessageChannel.SMS)
+        with outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
+            outbox.deliver_ids([sms.pk])
+        sms.refresh_from_db()
+        assert sms.status == MessageStatus.SENDING and len(gateway.delivered) == 1
+        # Another worker right away: the lease still stands, nobody touches it.
+        assert outbox.deliver_ids([sms.pk]) == 0
+        assert len(gateway.requests) == 1
+        # The lease expires: the message is reclaimed, resent with the same idempotency key.
+        with clock.frozen_at(sms.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+            assert outbox.deliver_due() >= 1
+        sms.refresh_from_db()
+        assert sms.status == MessageStatus.SENT and sms.attempts == 2
+        assert [r["key"] for r in gateway.requests] == [str(sms.pk), str(sms.pk)]
+        assert len(gateway.delivered) == 1  # the patient's phone rang once
+        assert sms.provider_id == gateway.delivered[str(sms.pk)]["id"]
+
+
+@pytest.mark.django_db
+def test_file_sms_backend_is_idempotent_too(world: dict, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.FileSmsBackend"
+    settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    sms = _confirmation(MessageChannel.SMS)
+    with outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
+        outbox.deliver_ids([sms.pk])
+    sms.refresh_from_db()
+    with clock.frozen_at(sms.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+        outbox.deliver_ids([sms.pk])
+    assert [p.name for p in tmp_path.iterdir()] == [f"{sms.pk}.txt"]
+
+
+@pytest.mark.django_db
+def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most_once(world: dict) -> None:
+    """SMTP has no idempotency key: the documented bound is one duplicate per crash in that window,
+    carrying the same Message-ID so mail clients can fold it."""
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    email = _confirmation(MessageChannel.EMAIL)
+    with outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
+        outbox.deliver_ids([email.pk])
+    email.refresh_from_db()
+    with clock.frozen_at(email.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+        outbox.deliver_due()
+        outbox.deliver_due()
+    email.refresh_from_db()
+    assert email.status == MessageStatus.SENT
+    assert len(mail.outbox) == 2
+    assert {m.extra_headers["Message-ID"] for m in mail.outbox} == {f"<{email.pk}@127.0.0.1>"}
+
+
+@pytest.mark.django_db
+def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CRENEAU_OUTBOX_MAX_ATTEMPTS = 2
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    sms = _confirmation(MessageChannel.SMS)
+    moment = clock.now()
+    for _ in range(2):
+        with clock.frozen_at(moment), outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
+            outbox.deliver_ids([sms.pk])
+        moment += dt.timedelta(seconds=settings.CRENEAU_OUTBOX_LEASE_SECONDS + 1)
+    with clock.frozen_at(moment):
+        outbox.deliver_ids([sms.pk])
+    sms.refresh_from_db()
+    assert sms.status == MessageStatus.FAILED and "too many attempts" in sms.last_error
+    assert LocmemSmsBackend.calls == [str(sms.pk), str(sms.pk)]
+
+
+@pytest.mark.django_db
+def test_a_reminder_is_not_sent_before_its_time(world: dict) -> None:
+    appt = book(world, f.paris(2026, 3, 5, 10, 0))
+    outbox.deliver_due()
+    reminders = pending(appointment=appt, kind=Kind.REMINDER)
+    assert len(reminders) == 4
+    first = min(r.send_after for r in reminders)
+    with clock.frozen_at(first - dt.timedelta(seconds=1)):
+        assert outbox.deliver_due() == 0
+    with clock.frozen_at(first):
+        assert outbox.deliver_due() == 2
+    assert len(pending(appointment=appt, kind=Kind.REMINDER)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: dict) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    tasks = DBTaskResult.objects.filter(task_path__endswith="deliver_messages")
+    # Confirmation now; the 2-hour reminder's task waits for its time.
+    assert tasks.count() == 2 and tasks.filter(run_after=f.paris(2026, 3, 2, 8, 0)).count() == 1
+    call_command("notifications_worker", "--once")
+    assert _confirmation(MessageChannel.EMAIL).status == MessageStatus.SENT
+    assert _confirmation(MessageChannel.SMS).status == MessageStatus.SENT
+    immediate = tasks.exclude(run_after=f.paris(2026, 3, 2, 8, 0)).get()
+    assert immediate.status == "SUCCESSFUL" and immediate.return_value == 2
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_never_send_the_same_message_twice(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    people = [f.patient_account(given_name=f"P{i}") for i in range(12)]
+    for i, (_user, patient, actor) in enumerate(people):
+        book(
+            world,
+            f.paris(2026, 3, 2, 9, 0) + dt.timedelta(minutes=30 * (i % 6)) + dt.timedelta(days=i // 6),
+            actor=actor,
+            patient=patient,
+        )
+    due = OutboundMessage.objects.filter(status=MessageStatus.PENDING, send_after__lte=clock.now()).count()
+    assert due == 24
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                outbox.deliver_due(limit=100)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    email_ids = Counter(m.extra_headers["Message-ID"] for m in mail.outbox)
+    assert len(email_ids) == 12 and set(email_ids.values()) == {1}
+    assert len(LocmemSmsBackend.calls) == 12 and len(set(LocmemSmsBackend.calls)) == 12
+    assert OutboundMessage.objects.filter(status=MessageStatus.SENT).count() == 24

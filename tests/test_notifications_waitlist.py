@@ -1,0 +1,150 @@
+"""Waiting list: a cancellation holds the freed slot for the first waiting patient, the offer
+expires and passes to the next, and an accepted offer becomes a booking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import translation
+
+from creneau.booking import services
+from creneau.booking.models import Appointment, Status
+from creneau.core import clock
+from creneau.core.errors import Conflict, PolicyViolation
+from creneau.notifications import outbox, waitlist
+from creneau.notifications.models import (
+    EntryStatus,
+    Kind,
+    MessageStatus,
+    OfferStatus,
+    OutboundMessage,
+    WaitingListOffer,
+)
+from creneau.notifications.sms import LocmemSmsBackend
+
+from . import factories as f
+from .notif_support import book
+
+pytestmark = pytest.mark.django_db
+SLOT = (2026, 3, 3, 9, 0)
+
+
+@pytest.fixture(autouse=True)
+def locmem_sms(settings):  # type: ignore[no-untyped-def]
+    settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.LocmemSmsBackend"
+    LocmemSmsBackend.reset()
+    yield
+    LocmemSmsBackend.reset()
+
+
+@pytest.fixture
+def queue(world: dict) -> dict:
+    """Bob holds Tuesday 09:00; Alice (world patient) then Carol wait for an earlier slot."""
+    _bob_user, bob, bob_actor = f.patient_account(given_name="Bob")
+    booked = book(world, f.paris(*SLOT), actor=bob_actor, patient=bob)
+    carol_user, carol, carol_actor = f.patient_account(given_name="Carol")
+    alice_entry = waitlist.waitlist_join(
+        actor=world["patient_actor"], patient_id=world["patient"].pk, motif_id=world["motif"].pk
+    )
+    with clock.frozen_at(clock.now() + dt.timedelta(seconds=1)):
+        carol_entry = waitlist.waitlist_join(actor=carol_actor, patient_id=carol.pk, motif_id=world["motif"].pk)
+    outbox.deliver_due()
+    mail.outbox.clear()
+    return {
+        **world,
+        "bob_actor": bob_actor,
+        "booked": booked,
+        "carol_user": carol_user,
+        "carol": carol,
+        "carol_actor": carol_actor,
+        "alice_entry": alice_entry,
+        "carol_entry": carol_entry,
+    }
+
+
+def offered_to(user_email: str) -> list[str]:
+    return [m.subject for m in mail.outbox if m.to == [user_email]]
+
+
+def test_cancellation_holds_the_slot_for_the_first_in_line_and_tells_only_them(queue: dict) -> None:
+    services.appointment_cancel(actor=queue["bob_actor"], appointment_id=queue["booked"].pk)
+    offer = WaitingListOffer.objects.get()
+    assert offer.entry == queue["alice_entry"] and offer.status == OfferStatus.OFFERED
+    assert offer.hold is not None and offer.hold.status == Status.HELD and offer.hold.start_at == f.paris(*SLOT)
+    assert offer.expires_at == clock.now() + dt.timedelta(minutes=30)
+    # Nobody else can take it meanwhile.
+    with pytest.raises(Conflict):
+        book(queue, f.paris(*SLOT), actor=queue["carol_actor"], patient=queue["carol"])
+    outbox.deliver_due()
+    assert offered_to(queue["user"].email) == ["Un créneau plus tôt s'est libéré"]
+    assert not offered_to(queue["carol_user"].email)
+    body = next(m.body for m in mail.outbox if m.to == [queue["user"].email])
+    assert f"http://127.0.0.1:8000/account/waiting-list/offers/{offer.pk}/" in body
+    assert "Nous vous le réservons jusqu'à 07:30" in body  # 30 minutes from 07:00 in Paris
+    sms = [text for to, text in LocmemSmsBackend.outbox.values()]
+    assert any("plus tôt" in text for text in sms)
+
+
+def test_an_unanswered_offer_expires_and_passes_to_the_next(queue: dict) -> None:
+    services.appointment_cancel(actor=queue["bob_actor"], appointment_id=queue["booked"].pk)
+    first = WaitingListOffer.objects.get()
+    with clock.frozen_at(first.expires_at - dt.timedelta(seconds=1)):
+        assert waitlist.offers_expire() == 0
+    with clock.frozen_at(first.expires_at):
+        assert waitlist.offers_expire() == 1
+        outbox.deliver_due()
+    first.refresh_from_db()
+    assert first.status == OfferStatus.EXPIRED
+    assert not Appointment.objects.filter(pk=first.hold_id).exists()  # Alice's hold released
+    second = WaitingListOffer.objects.get(status=OfferStatus.OFFERED)
+    assert second.entry == queue["carol_entry"] and second.start_at == f.paris(*SLOT)
+    assert second.hold is not None and second.hold.actor_key == queue["carol_actor"].key
+    assert offered_to(queue["carol_user"].email) == ["Un créneau plus tôt s'est libéré"]
+    # Alice's expired offer is refused; Carol's is accepted and becomes her booking.
+    with clock.frozen_at(first.expires_at), translation.override("en"), pytest.raises(PolicyViolation, match="expired"):
+        waitlist.waitlist_offer_accept(actor=queue["patient_actor"], offer_id=first.pk)
+    with clock.frozen_at(first.expires_at + dt.timedelta(minutes=5)):
+        appt = waitlist.waitlist_offer_accept(actor=queue["carol_actor"], offer_id=second.pk)
+    assert appt.status == Status.BOOKED and appt.patient_id == queue["carol"].pk
+    queue["carol_entry"].refresh_from_db()
+    assert queue["carol_entry"].status == EntryStatus.FULFILLED
+    assert OutboundMessage.objects.filter(appointment=appt, kind=Kind.BOOKING_CONFIRMATION).exists()
+    # Alice is still waiting for another slot.
+    queue["alice_entry"].refresh_from_db()
+    assert queue["alice_entry"].status == EntryStatus.ACTIVE
+
+
+def test_an_offer_message_not_yet_sent_when_the_offer_expires_is_withdrawn(queue: dict) -> None:
+    services.appointment_cancel(actor=queue["bob_actor"], appointment_id=queue["booked"].pk)
+    first = WaitingListOffer.objects.get()
+    with clock.frozen_at(first.expires_at):
+        waitlist.offers_expire()
+        outbox.deliver_due()
+    alice_offer = OutboundMessage.objects.filter(kind=Kind.WAITLIST_OFFER, user=queue["user"])
+    assert {m.status for m in alice_offer} == {MessageStatus.CANCELLED}
+
+
+def test_entries_that_want_an_earlier_date_or_another_site_are_skipped(queue: dict) -> None:
+    waitlist.waitlist_leave(actor=queue["patient_actor"], entry_id=queue["alice_entry"].pk)
+    queue["carol_entry"].before = f.paris(*SLOT)  # Carol only wants slots before Tuesday 09:00
+    queue["carol_entry"].save()
+    services.appointment_cancel(actor=queue["bob_actor"], appointment_id=queue["booked"].pk)
+    assert not WaitingListOffer.objects.exists()
+    assert Appointment.objects.filter(status=Status.HELD).count() == 0
+
+
+def test_the_offer_page_is_only_for_its_patient_and_books_the_slot(queue: dict, client) -> None:  # type: ignore[no-untyped-def]
+    services.appointment_cancel(actor=queue["bob_actor"], appointment_id=queue["booked"].pk)
+    offer = WaitingListOffer.objects.get()
+    url = f"/en/account/waiting-list/offers/{offer.pk}/"
+    client.force_login(queue["carol_user"])
+    assert client.get(url).status_code == 404
+    client.force_login(queue["user"])
+    page = client.get(url)
+    assert page.status_code == 200 and "Book this slot" in page.content.decode()
+    assert client.post(url, {"action": "accept"}).status_code == 302
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.ACCEPTED
+    assert Appointment.objects.get(pk=offer.hold_id).status == Status.BOOKED
