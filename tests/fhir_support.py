@@ -80,7 +80,9 @@ def register_client(name: str = "Logiciel Partenaire") -> tuple[str, str]:
 
 
 def grant(client_id: str, org: Organization, scopes: str = ALL_SCOPES) -> ApiGrant:
-    return api_grant_create(actor=Actor.system(), client_id=client_id, organization_id=org.pk, scope_list=scopes.split())
+    return api_grant_create(
+        actor=Actor.system(), client_id=client_id, organization_id=org.pk, scope_list=scopes.split()
+    )
 
 
 def token_response(client: Client, client_id: str, secret: str, scope: str | None = None) -> Any:

@@ -45,7 +45,9 @@ def test_metadata_is_a_valid_capability_statement(setup: dict[str, Any]) -> None
 def test_it_searches_free_slots_of_a_schedule_and_books_one(setup: dict[str, Any]) -> None:
     api: Api = setup["api"]
     a: Tenant = setup["a"]
-    found = api.get("Slot", {"schedule": f"Schedule/{a.role_id}", "status": "free", "start": "ge2026-03-03", "_count": 3})
+    found = api.get(
+        "Slot", {"schedule": f"Schedule/{a.role_id}", "status": "free", "start": "ge2026-03-03", "_count": 3}
+    )
     assert found.status_code == 200
     bundle = found.json()
     assert_valid(bundle)
@@ -210,8 +212,34 @@ def test_bad_search_parameters_answer_400(setup: dict[str, Any]) -> None:
 def test_the_slot_search_reads_the_site_time_zone_free_of_dst_surprises(setup: dict[str, Any]) -> None:
     """Dates without a zone are Paris dates: 2026-03-29 (spring forward) starts at 22:00 UTC the day before."""
     a: Tenant = setup["a"]
-    with_dates = setup["api"].get(
-        "Slot", {"schedule": f"Schedule/{a.role_id}", "start": ["ge2026-03-29", "lt2026-03-30"], "_count": 1}
-    ).json()
+    with_dates = (
+        setup["api"]
+        .get("Slot", {"schedule": f"Schedule/{a.role_id}", "start": ["ge2026-03-29", "lt2026-03-30"], "_count": 1})
+        .json()
+    )
     assert with_dates["entry"][0]["resource"]["start"] == "2026-03-29T07:00:00Z"
     _ = dt
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"])
+def test_bodies_that_are_not_fhir_json_answer_415(setup: dict[str, Any], content_type: str) -> None:
+    api: Api = setup["api"]
+    response = api.client.post(
+        "/fhir/R4/Appointment", "{}", content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {api.token}"
+    )
+    assert response.status_code == 415
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_broad_slot_searches_read_the_availability_index(setup: dict[str, Any], settings: Any) -> None:
+    """Past a few agendas, slots come from the maintained index instead of a live computation; the
+    answer is the same for the days the index covers."""
+    a: Tenant = setup["a"]
+    query = {"specialty": "SM15", "start": ["ge2026-03-03", "lt2026-03-04"], "_count": 100}
+    live = setup["api"].get("Slot", query).json()
+    settings.CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 0
+    indexed = setup["api"].get("Slot", query).json()
+    assert_valid(indexed)
+    assert [e["resource"]["id"] for e in indexed["entry"]] == [e["resource"]["id"] for e in live["entry"]]
+    assert {e["resource"]["schedule"]["reference"] for e in indexed["entry"]} == {f"Schedule/{a.role_id}"}
+    assert indexed["total"] == 5  # 09:30 to 11:30 the next day; 09:00 is booked

@@ -94,9 +94,10 @@ RESOURCES: dict[str, ResourceSpec] = {
         "public": False,
         "search": {
             "_id": ("token", "Patient id"),
-            "family": ("string", "Family name (exact)"),
-            "birthdate": ("date", "Date of birth"),
+            "family": ("string", "Family name (exact, with birthdate)"),
+            "birthdate": ("date", "Date of birth (exact, with family)"),
             "phone": ("token", "Phone number (exact)"),
+            "email": ("token", "Email (exact)"),
         },
     },
 }

@@ -156,11 +156,15 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
     )
 
 
-def read_body(request: HttpRequest, resource_type: str) -> dict[str, Any]:
-    """The request's JSON resource, checked for content type, syntax and resource type."""
+def _check_body_type(request: HttpRequest) -> None:
     ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if ctype not in ACCEPTED_BODY_TYPES:
         raise FhirError(415, _("Send the resource as application/fhir+json."))
+
+
+def read_body(request: HttpRequest, resource_type: str) -> dict[str, Any]:
+    """The request's JSON resource, checked for content type, syntax and resource type."""
+    _check_body_type(request)
     if len(request.body) > 64 * 1024:
         raise FhirError(413, _("The request body is too large."))
     try:
@@ -187,6 +191,10 @@ def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
         if handler is None:
             return outcome(405, _("This method is not supported here."), {"Allow": allowed})
         try:
+            if request.method in ("POST", "PUT"):
+                # Before authentication: the token check reads form bodies, and a malformed one
+                # must be a 415, not a parser error.
+                _check_body_type(request)
             return handler(request, **kwargs)
         except FhirError as exc:
             return outcome(exc.status, exc.message, exc.headers)

@@ -15,6 +15,7 @@ from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import Conflict, InvalidInput, NotFound
 from creneau.core.ids import parse_id
+from creneau.directory.models import Organization
 
 from . import scopes as smart
 from .models import ApiGrant
@@ -73,6 +74,8 @@ def api_grant_create(
     """Grant (or re-grant with new scopes) a client access to one organization."""
     org_id = parse_id(organization_id)
     _check_admin(actor, org_id)
+    if not Organization.objects.filter(pk=org_id, is_active=True).exists():
+        raise NotFound(_("Unknown organization."))
     scope_text = _clean_scopes(scope_list)
     app = Application.objects.filter(client_id=client_id.strip()).first()
     if app is None:

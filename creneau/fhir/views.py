@@ -489,18 +489,20 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         found = list(patient_selectors.patients_visible_to(actor).filter(pk__in=_uuids([c for _s, c in ids_])))
     else:
         births = params.dates(q, "birthdate")
-        if births and births[0].prefix != "eq":
+        if births and (births[0].prefix != "eq" or births[0].hi - births[0].lo > dt.timedelta(hours=25)):
             raise FhirError(400, _("Search birthdate by an exact date."))
         phones = [c for _s, c in params.tokens(q, "phone")]
+        emails = [c for _s, c in params.tokens(q, "email")]
+        if not (q.get("family") or births or phones or emails):
+            raise FhirError(400, _("Search patients by _id, family and birthdate, phone or email."))
         found = patient_selectors.patient_search_for_organization(
             actor,
             family_name=q.get("family", ""),
             birth_date=births[0].lo.astimezone(params.PARIS).date() if births else None,
             phone=phones[0] if phones else "",
             limit=pg.offset + pg.count,
+            **({"email": emails[0]} if emails else {}),
         )
-        if not (q.get("family") or births or phones):
-            raise FhirError(400, _("Search patients by _id, family, birthdate or phone."))
     rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
     resources = [patient_map.to_fhir(p) for p in rows]
     return fhir_response(params.bundle(request, "Patient", resources, total=len(found), pg=pg))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,6 +29,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor.system()
         try:
+            uuid.UUID(options["organization_id"])
+        except ValueError:
+            raise CommandError("Invalid organization id.") from None
+        try:
             if options["revoke"]:
                 grants = ApiGrant.objects.active().filter(
                     application__client_id=options["client_id"], organization_id=options["organization_id"]
@@ -47,6 +52,4 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
-        except ValueError as exc:
-            raise CommandError("Invalid organization id.") from exc
         self.stdout.write(f"granted {grant.pk}: {grant.scopes}")
