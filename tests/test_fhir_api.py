@@ -243,3 +243,36 @@ def test_broad_slot_searches_read_the_availability_index(setup: dict[str, Any], 
     assert [e["resource"]["id"] for e in indexed["entry"]] == [e["resource"]["id"] for e in live["entry"]]
     assert {e["resource"]["schedule"]["reference"] for e in indexed["entry"]} == {f"Schedule/{a.role_id}"}
     assert indexed["total"] == 5  # 09:30 to 11:30 the next day; 09:00 is booked
+
+
+@pytest.mark.parametrize("path", ["Appointment", "Slot", "Practitioner", "Schedule", "HealthcareService"])
+def test_searches_run_a_constant_number_of_queries(setup: dict[str, Any], path: str) -> None:
+    """More rows on the page never means more queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a: Tenant = setup["a"]
+    query = {"Slot": {"service-type": str(a.motif.pk)}}.get(path, {})
+
+    def count(n: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = setup["api"].get(path, {**query, "_count": n})
+        assert response.status_code == 200
+        assert len(response.json()["entry"]) == n
+        return len(ctx.captured_queries)
+
+    if path in ("Practitioner", "Schedule", "HealthcareService", "Appointment"):
+        for i in range(3):
+            site = a.site
+            doc = f.practitioner(site)
+            f.every_day(doc, site)
+            f.motif(doc)
+            if path == "Appointment":
+                from creneau.booking.services import SlotRef, appointment_book
+
+                appointment_book(
+                    actor=a.staff,
+                    slot=SlotRef(a.doc.pk, a.motif.pk, site.pk, f.paris(2026, 3, 5, 9 + i)),
+                    patient_id=a.patient.pk,
+                )
+    assert count(1) == count(3)

@@ -86,6 +86,7 @@ class Caller:
     client_id: str | None
     token_permissions: frozenset[tuple[str, str]]
     grants: tuple[tuple[uuid.UUID, frozenset[tuple[str, str]]], ...]
+    ip: str | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -107,7 +108,11 @@ class Caller:
             raise FhirError(401, _("This interaction needs an access token."), _challenge())
         orgs = self.organizations(resource_type, letter) or frozenset()
         return Actor(
-            kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=self.client_id, organization_ids=orgs
+            kind=ActorKind.API_CLIENT,
+            channel=Channel.API,
+            api_client_id=self.client_id,
+            organization_ids=orgs,
+            ip=self.ip,
         )
 
     def has(self, resource_type: str, letter: str) -> bool:
@@ -136,7 +141,7 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         allowed, retry = ratelimit.hit("fhir-anon", _client_ip(request), limit=limit, window=window)
         if not allowed:
             raise FhirError(429, _("Too many requests; slow down or use an access token."), {"Retry-After": str(retry)})
-        return Caller(client_id=None, token_permissions=frozenset(), grants=())
+        return Caller(client_id=None, token_permissions=frozenset(), grants=(), ip=_client_ip(request))
     if not header.startswith("Bearer "):
         raise FhirError(401, _("Use a Bearer access token."), _challenge("invalid_request"))
     valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
@@ -153,6 +158,7 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         client_id=token.application.client_id,
         token_permissions=frozenset(scopes.permissions(token.scope.split())),
         grants=grants,
+        ip=_client_ip(request),
     )
 
 
