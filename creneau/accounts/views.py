@@ -30,6 +30,13 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self) -> str:
+        """Practice staff land on their agenda list, patients on their appointments."""
+        user = self.request.user
+        if user.is_authenticated and user.memberships.exists():
+            return reverse("web:staff_home")
+        return reverse("web:account")
+
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str:
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):

@@ -31,10 +31,9 @@ def recipient_for_patient(patient: Patient) -> outbox.Recipient:
         return outbox.Recipient(user_id=None, email=patient.email, phone=patient.phone, language="fr")
     phone = patient.phone if patient.relationship == Relationship.SELF else ""
     if not phone:
-        phone = (
-            Patient.objects.filter(account=user, relationship=Relationship.SELF).values_list("phone", flat=True).first()
-            or ""
-        )
+        # Load the row (not values_list): an encrypted field opens only on its own instance.
+        holder = Patient.objects.filter(account=user, relationship=Relationship.SELF).first()
+        phone = holder.phone if holder is not None else ""
     return outbox.Recipient(user_id=user.pk, email=user.email, phone=phone, language=language_of(user.language))
 
 

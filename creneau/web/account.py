@@ -28,8 +28,10 @@ from .views import week_calendar
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     actor = patient_actor(request)
+    upcoming = account_appointments(actor, upcoming=True)
     context = {
-        "upcoming": account_appointments(actor, upcoming=True),
+        "upcoming": [a for a in upcoming if a.status != Status.CANCELLED],
+        "cancelled": [a for a in upcoming if a.status == Status.CANCELLED],
         "past": account_appointments(actor, upcoming=False)[:20],
         "people": patients_of_account(actor),
     }
