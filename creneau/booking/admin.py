@@ -1,0 +1,31 @@
+"""Appointments in the admin: read-only (bookings change only through the services, which enforce
+the rules and keep the availability index fresh)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import Appointment
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "practitioner", "start_at", "status", "source", "organization")
+    list_filter = ("status", "source")
+    date_hierarchy = "start_at"
+    list_select_related = ("practitioner", "organization")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Appointment._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # view-only
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
