@@ -151,6 +151,8 @@ OAUTH2_PROVIDER = {
     # Short-lived system tokens (SMART Backend Services recommends at most five minutes).
     "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
     "SCOPES_BACKEND_CLASS": "creneau.fhir.scopes.SmartScopes",
+    # Adds private_key_jwt (signed assertions) to client secret authentication.
+    "OAUTH2_VALIDATOR_CLASS": "creneau.fhir.oauth.SmartOAuth2Validator",
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # Anonymous directory and free-slot reads: requests per window per client address.
@@ -258,4 +260,10 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
+}
+
+# --- retention (creneau.patients.retention; `manage.py retention_run` daily) -----------------------
+CRENEAU_RETENTION = {
+    # Patients without an account (created by a practice) are anonymized this long after their last visit.
+    "inactive_patient_days": 3 * 365,
 }

@@ -1,0 +1,139 @@
+"""GDPR rights of the people on a patient account: access (export) and erasure.
+
+Export (Art. 15/20): everything we hold about a patient, as JSON and as a FHIR R4 Bundle.
+Erasure (Art. 17): the account goes; appointments the practices must keep are kept but anonymized, and
+patients with no appointment are deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
+from creneau.booking.models import Appointment, Status
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind
+from creneau.core.errors import PermissionDenied
+
+from .models import IDENTITY_FIELDS, Patient, Sex
+from .selectors import access_patient, patients_visible_to
+
+ANONYMIZED = "ANONYMISÉ"
+ANONYMOUS_BIRTH_DATE = dt.date(1900, 1, 1)
+
+
+def _appointments_of(actor: Actor, patient: Patient) -> list[Appointment]:
+    from creneau.booking.selectors import appointments_visible_to
+
+    return list(appointments_visible_to(actor).filter(patient=patient).exclude(status=Status.HELD).order_by("start_at"))
+
+
+def patient_data_export(*, actor: Actor, patient_id: uuid.UUID | str) -> dict[str, Any]:
+    """All we hold about one patient the actor manages, as plain JSON."""
+    patient = access_patient(actor, patient_id)
+    appointments = _appointments_of(actor, patient)
+    _audit_export(actor, patient, appointments)
+    identity = {f: getattr(patient, f) for f in IDENTITY_FIELDS}
+    identity["birth_date"] = patient.birth_date.isoformat()
+    return {
+        "exported_at": clock.now().isoformat(),
+        "patient": {"id": str(patient.pk), "relationship": patient.relationship, **identity},
+        "appointments": [
+            {
+                "id": str(a.pk),
+                "start": a.start_at.isoformat(),
+                "end": a.end_at.isoformat(),
+                "status": a.status,
+                "source": a.source,
+                "practitioner": a.practitioner.display_name,
+                "specialty": a.practitioner.specialty.label_fr,
+                "visit_reason": a.motif.name,
+                "place": f"{a.site.name}, {a.site.address}, {a.site.postcode} {a.site.city}",
+                "booked_at": a.booked_at.isoformat() if a.booked_at else None,
+                "cancelled_at": a.cancelled_at.isoformat() if a.cancelled_at else None,
+            }
+            for a in appointments
+        ],
+    }
+
+
+def patient_data_bundle(*, actor: Actor, patient_id: uuid.UUID | str) -> dict[str, Any]:
+    """The same data as a FHIR R4 collection Bundle (Patient + Appointments), validated."""
+    from creneau.fhir.mappers import appointment as appointment_map
+    from creneau.fhir.mappers import patient as patient_map
+    from creneau.fhir.mappers.common import validated
+
+    patient = access_patient(actor, patient_id)
+    appointments = _appointments_of(actor, patient)
+    _audit_export(actor, patient, appointments)
+    resources = [patient_map.to_fhir(patient)] + [
+        appointment_map.to_fhir(a, patient_display=True) for a in appointments
+    ]
+    return validated(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "timestamp": clock.now().isoformat(),
+            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+        }
+    )
+
+
+def _audit_export(actor: Actor, patient: Patient, appointments: list[Appointment]) -> None:
+    touched = [Touched(patient_id=patient.pk)] + [Touched(patient.pk, a.pk, a.organization_id) for a in appointments]
+    audit_record(actor=actor, action=Action.EXPORT, object_type="patient", touched=touched, via="patient_data_export")
+
+
+def anonymize(patient: Patient) -> None:
+    """Replace every identity field; the row (and the appointments pointing to it) stays."""
+    patient.family_name = ANONYMIZED
+    patient.given_name = ANONYMIZED
+    patient.birth_date = ANONYMOUS_BIRTH_DATE
+    patient.sex = Sex.UNKNOWN
+    for field in ("phone", "email", "address_line", "postcode", "city"):
+        setattr(patient, field, "")
+    patient.account = None
+    patient.save()
+
+
+@transaction.atomic
+def account_erase(*, actor: Actor) -> dict[str, int]:
+    """Erase a patient account: future appointments cancelled, patients with history anonymized,
+    the others deleted, the sign-in identity scrubbed. The views ask for the password first."""
+    from creneau.accounts.models import Membership
+
+    user = actor.user
+    if actor.kind != ActorKind.PATIENT or user is None:
+        raise PermissionDenied(_("Only the account holder can erase their account."))
+    if Membership.objects.filter(user=user).exists():
+        raise PermissionDenied(_("Practice staff accounts are closed by their organization's administrator."))
+    now = clock.now()
+    counts = {"cancelled": 0, "anonymized": 0, "deleted": 0}
+    for patient in list(patients_visible_to(actor)):
+        future = Appointment.objects.filter(patient=patient, status=Status.BOOKED, start_at__gt=now)
+        counts["cancelled"] += future.update(
+            status=Status.CANCELLED, cancelled_at=now, cancelled_by="patient", updated_at=now
+        )
+        if Appointment.objects.filter(patient=patient).exists():
+            anonymize(patient)
+            counts["anonymized"] += 1
+        else:
+            patient.delete()
+            counts["deleted"] += 1
+        audit_record(
+            actor=actor,
+            action=Action.DELETE,
+            object_type="patient",
+            touched=[Touched(patient_id=patient.pk)],
+            via="account_erase",
+        )
+    user.email = f"erased-{uuid.uuid4().hex}@erased.invalid"
+    user.set_unusable_password()
+    user.is_active = False
+    user.save()
+    return counts

@@ -1,0 +1,56 @@
+"""Account pages for GDPR rights: download my data, erase my account."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from creneau.accounts.reauth import recent_auth_required
+from creneau.core.errors import DomainError
+from creneau.web.common import patient_actor
+
+from .rights import account_erase, patient_data_bundle, patient_data_export
+from .selectors import patients_of_account
+
+
+@login_required
+def my_data(request: HttpRequest) -> HttpResponse:
+    actor = patient_actor(request)
+    return render(request, "patients/my_data.html", {"patients": patients_of_account(actor)})
+
+
+@login_required
+@recent_auth_required
+def export(request: HttpRequest, patient_id: str, fmt: str) -> HttpResponse:
+    """JSON or FHIR download of one patient's data. The filename carries no personal data."""
+    actor = patient_actor(request)
+    try:
+        data = (patient_data_bundle if fmt == "fhir" else patient_data_export)(actor=actor, patient_id=patient_id)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"message": exc.message}, status=exc.http_status)
+    content_type = "application/fhir+json" if fmt == "fhir" else "application/json"
+    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="creneau-data-{fmt}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@recent_auth_required
+@require_http_methods(["GET", "POST"])
+def erase(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            return render(request, "patients/erase.html", {"error": True}, status=400)
+        try:
+            account_erase(actor=patient_actor(request))
+        except DomainError as exc:
+            return render(request, "web/error.html", {"message": exc.message}, status=exc.http_status)
+        logout(request)
+        return redirect("web:home")
+    return render(request, "patients/erase.html", {})

@@ -1,0 +1,108 @@
+"""GDPR rights: a patient downloads their data, erases their account; retention anonymizes old records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from creneau.audit.models import AuditEvent
+from creneau.booking import services
+from creneau.booking.models import Appointment
+from creneau.booking.services import SlotRef
+from creneau.core import clock
+from creneau.core.errors import NotFound, PermissionDenied
+from creneau.patients.models import Patient
+from creneau.patients.retention import retention_run
+from creneau.patients.rights import ANONYMIZED, account_erase, patient_data_bundle, patient_data_export
+from creneau.patients.services import patient_create_for_account, patient_create_for_organization
+from creneau.scheduling.models import OpeningRule
+
+from . import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def _book(w: dict, when: dt.datetime, patient_id: object = None) -> Appointment:
+    return services.appointment_book(
+        actor=w["patient_actor"],
+        patient_id=patient_id or w["patient"].pk,
+        slot=SlotRef(w["doc"].pk, w["motif"].pk, w["site"].pk, when),
+    )
+
+
+def test_export_contains_identity_and_appointments_and_is_audited(world: dict) -> None:
+    appt = _book(world, f.paris(2026, 3, 3, 9, 0))
+    data = patient_data_export(actor=world["patient_actor"], patient_id=world["patient"].pk)
+    assert data["patient"]["family_name"] == world["patient"].family_name
+    assert data["patient"]["birth_date"] == "1985-03-14"
+    assert [a["id"] for a in data["appointments"]] == [str(appt.pk)]
+    assert data["appointments"][0]["practitioner"] == world["doc"].display_name
+    assert AuditEvent.objects.filter(action="export", principal=world["patient_actor"].key).exists()
+
+
+def test_fhir_bundle_export_validates(world: dict) -> None:
+    _book(world, f.paris(2026, 3, 3, 9, 0))
+    bundle = patient_data_bundle(actor=world["patient_actor"], patient_id=world["patient"].pk)
+    parsed = Bundle.model_validate(bundle)
+    assert [e.resource.get_resource_type() for e in parsed.entry] == ["Patient", "Appointment"]
+
+
+def test_nobody_exports_someone_elses_data(world: dict) -> None:
+    _u, _p, mallory = f.patient_account(given_name="Mallory")
+    with pytest.raises(NotFound):
+        patient_data_export(actor=mallory, patient_id=world["patient"].pk)
+
+
+def test_erasing_an_account_keeps_the_practices_records_but_not_the_identity(world: dict) -> None:
+    with clock.frozen_at(f.paris(2026, 2, 20, 7)):
+        past = _book(world, f.paris(2026, 2, 20, 9, 0))
+    future = _book(world, f.paris(2026, 3, 5, 9, 0))
+    child = patient_create_for_account(
+        actor=world["patient_actor"],
+        relationship="child",
+        family_name="Patiente",
+        given_name="Zoé",
+        birth_date=dt.date(2019, 1, 1),
+    )
+    counts = account_erase(actor=world["patient_actor"])
+    assert counts == {"cancelled": 1, "anonymized": 1, "deleted": 1}
+    p = Patient.objects.get(pk=world["patient"].pk)
+    assert (p.family_name, p.given_name, p.email, p.phone, p.account_id) == (ANONYMIZED, ANONYMIZED, "", "", None)
+    assert not Patient.objects.filter(pk=child.pk).exists()
+    future.refresh_from_db()
+    past.refresh_from_db()
+    assert future.status == "cancelled" and past.status == "booked"
+    world["user"].refresh_from_db()
+    assert not world["user"].is_active and world["user"].email.endswith("@erased.invalid")
+    assert not world["user"].has_usable_password()
+
+
+def test_staff_accounts_cannot_be_erased_this_way(world: dict) -> None:
+    with pytest.raises(PermissionDenied):
+        account_erase(actor=world["secretary"])
+
+
+def test_retention_anonymizes_practice_patients_long_gone_and_spares_recent_ones(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CRENEAU_RETENTION = {"inactive_patient_days": 365}
+    with clock.frozen_at(f.paris(2024, 1, 8, 7)):
+        OpeningRule.objects.update(valid_from=dt.date(2023, 1, 1))
+        old = patient_create_for_organization(
+            actor=world["secretary"],
+            organization_id=world["org"].pk,
+            family_name="Ancien",
+            given_name="A",
+            birth_date=dt.date(1950, 1, 1),
+        )
+        services.appointment_book(
+            actor=world["secretary"],
+            patient_id=old.pk,
+            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2024, 1, 8, 9, 0)),
+        )
+    assert retention_run(dry_run=True)["patients_anonymized"] == 1
+    retention_run()
+    old.refresh_from_db()
+    world["caller"].refresh_from_db()
+    assert old.family_name == ANONYMIZED
+    assert world["caller"].family_name == "Appelant"  # no appointment yet: not "past its retention"
