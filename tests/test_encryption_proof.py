@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def seed_and_collect() -> tuple[list[str], str]:
     """Seed; return the patient values to look for and the public directory text."""
+    f.ensure_specialties()  # an earlier transactional test may have flushed the nomenclature
     with clock.frozen_at(f.paris(2026, 3, 2, 7, 0)):
         call_command("seed_demo", practitioners=20, patients=30, weeks=1, verbosity=0)
     public = " ".join(
