@@ -11,16 +11,25 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import Incident
-from .services import authority_report, incident_refresh_scope
+from .services import authority_report, incident_notify_patients, incident_refresh_scope
 
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = ("opened_at", "principal", "status", "opened_by", "patients", "appointments")
     list_filter = ("status",)
-    readonly_fields = ("opened_at", "opened_by", "principal", "window_start", "window_end", "scope_counts", "report")
+    readonly_fields = (
+        "opened_at",
+        "opened_by",
+        "principal",
+        "window_start",
+        "window_end",
+        "patients_notified_at",
+        "scope_counts",
+        "report",
+    )
     fields = ("status", "summary", *readonly_fields)
-    actions = ["recompute_scope"]
+    actions = ["recompute_scope", "notify_patients"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # opened by detection or `manage.py incident_scope --open`
@@ -46,3 +55,8 @@ class IncidentAdmin(admin.ModelAdmin):
         for incident in queryset:
             incident_refresh_scope(incident=incident)
         messages.success(request, _("Scope recomputed."))
+
+    @admin.action(description=_("Notify the affected patients (GDPR Art. 34)"))
+    def notify_patients(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        total = sum(incident_notify_patients(incident=incident) for incident in queryset)
+        messages.success(request, _("%(count)d messages queued.") % {"count": total})

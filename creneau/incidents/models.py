@@ -25,6 +25,7 @@ class Incident(PublicModel):
     summary = models.TextField(blank=True)
     # Frozen result of the last scope computation (ids and counts only).
     scope = models.JSONField(default=dict, blank=True)
+    patients_notified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"incident {self.pk}"

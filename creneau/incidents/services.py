@@ -147,3 +147,21 @@ def authority_report(incident: Incident) -> str:
             f"Contact: {settings.CRENEAU_SECURITY_CONTACT}",
         ]
     )
+
+
+def incident_notify_patients(*, incident: Incident) -> int:
+    """Art. 34 notices: every account holding an exposed patient (themselves or a relative) gets a
+    message pointing to its account page, which says what was concerned. Practice-created patients
+    without an account are listed for their practice to contact. Returns messages queued."""
+    from creneau.notifications.services import notify_incident
+    from creneau.patients.models import Patient
+
+    patient_ids = list(incident.exposures.values_list("patient_id", flat=True))
+    accounts = set(
+        Patient.objects.filter(pk__in=patient_ids, account__isnull=False).values_list("account_id", flat=True)
+    )
+    with transaction.atomic():
+        count = notify_incident(actor=Actor.system(), user_ids=accounts, reference=str(incident.pk)[:8])
+        incident.patients_notified_at = clock.now()
+        incident.save(update_fields=["patients_notified_at", "updated_at"])
+    return count
