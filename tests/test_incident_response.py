@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 
@@ -38,10 +39,8 @@ def test_suspension_alerts_the_security_contact_and_the_organization_admins(
     crawler = f.staff(world["org"])
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(6):
-            try:
+            with contextlib.suppress(NotFound, PermissionDenied):
                 booking_selectors.access_appointment(crawler, uuid.uuid4())
-            except (NotFound, PermissionDenied):
-                pass
     subjects = [m.subject for m in mail.outbox]
     assert any("enumeration (warning)" in s for s in subjects)
     critical = next(m for m in mail.outbox if "critical" in m.subject)
