@@ -35,9 +35,9 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
+        # No "already exists" error: the page must not tell whether an address has an account (the
+        # signup view writes to the owner of an existing address instead).
         email: str = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account already exists with this email address. Sign in instead."))
         return email
 
     def clean(self) -> dict[str, Any]:

@@ -51,6 +51,21 @@ def signup(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        existing = User.objects.filter(email__iexact=form.cleaned_data["email"]).first()
+        if existing is not None:
+            # Same page as a new sign-up (no account enumeration); the owner learns of the attempt by email.
+            send_mail(
+                subject=_("Someone tried to create a creneau account with your address"),
+                message=_(
+                    "You already have a creneau account with this email address. To use it, sign in:\n\n"
+                    "%(link)s\n\nIf this was not you, you can ignore this message: nothing has changed on your "
+                    "account."
+                )
+                % {"link": request.build_absolute_uri(reverse("accounts:login"))},
+                from_email=None,
+                recipient_list=[existing.email],
+            )
+            return render(request, "accounts/check_email.html", {"email": form.cleaned_data["email"]})
         user = User.objects.create_user(form.cleaned_data["email"], form.cleaned_data["password1"], is_active=False)
         user.language = (request.LANGUAGE_CODE or "fr")[:2]
         user.save(update_fields=["language"])
