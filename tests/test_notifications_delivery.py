@@ -8,10 +8,16 @@ in the first pass of `make test`, PostgreSQL in the second)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
@@ -181,3 +187,41 @@ def test_two_workers_at_once_never_send_the_same_message_twice(world: dict, sett
     assert len(email_ids) == 12 and set(email_ids.values()) == {1}
     assert len(LocmemSmsBackend.calls) == 12 and len(set(LocmemSmsBackend.calls)) == 12
     assert OutboundMessage.objects.filter(status=MessageStatus.SENT).count() == 24
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgresql://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_on_the_same_database_send_each_message_once(world: dict) -> None:
+    """The real command, twice, as separate OS processes (console e-mail and console SMS: neither
+    deduplicates, so a double send would show in their output)."""
+    people = [f.patient_account(given_name=f"P{i}") for i in range(12)]
+    for i, (_user, patient, actor) in enumerate(people):
+        start = f.paris(2026, 3, 2, 9, 0) + dt.timedelta(minutes=30 * (i % 6), days=i // 6)
+        book(world, start, actor=actor, patient=patient)
+    ids = {str(pk) for pk in OutboundMessage.objects.values_list("pk", flat=True)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "DATABASE_URL": _database_url(),
+        "CRENEAU_SMS_BACKEND": "creneau.notifications.sms.ConsoleSmsBackend",
+    }
+    cmd = [sys.executable, "manage.py", "notifications_worker", "--once"]
+    procs = [
+        subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err.decode()[-2000:] for _out, err in outputs]
+    stdout = b"".join(out for out, _err in outputs).decode()
+    domain = "127.0.0.1"
+    sent = re.findall(rf"Message-ID: <([0-9a-f-]+)@{re.escape(domain)}>", stdout)
+    sent += re.findall(r"--- SMS ([0-9a-f-]+) to ", stdout)
+    assert Counter(sent) == Counter(ids)  # every message exactly once, reminders included (real clock)
+    assert OutboundMessage.objects.exclude(status=MessageStatus.SENT).count() == 0

@@ -252,3 +252,21 @@ def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: dict, 
         sms.refresh_from_db()
         assert sms.status == MessageStatus.SENT and len(gateway.delivered) == 1
         assert gateway.requests[-1]["auth"] == "Bearer test-token"
+
+
+def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: dict) -> None:
+    from creneau.patients.services import patient_create_for_account
+
+    child = patient_create_for_account(
+        actor=world["patient_actor"],
+        relationship="child",
+        family_name="Patiente",
+        given_name="Léo",
+        birth_date=dt.date(2018, 6, 1),
+    )
+    book(world, f.paris(2026, 3, 2, 10, 0), patient=child)
+    outbox.deliver_due()
+    (email,) = mail.outbox
+    assert email.to == [world["user"].email] and "Le rendez-vous de Léo est confirmé" in email.body
+    ((to, sms),) = LocmemSmsBackend.outbox.values()
+    assert to == world["patient"].phone and "Léo" not in sms
