@@ -50,3 +50,16 @@ class ApiGrant(PublicModel):
     @property
     def scope_list(self) -> list[str]:
         return self.scopes.split()
+
+
+class ApiClientKey(PublicModel):
+    """The public keys (JWKS) a client signs its authentication assertions with (private_key_jwt,
+    SMART Backend Services). A client with keys may still authenticate with its secret."""
+
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="creneau_jwks"
+    )
+    jwks = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"jwks {self.pk}"

@@ -3,11 +3,15 @@ client access to one organization with chosen scopes; revoking takes effect on t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from jwcrypto import jwk
+from jwcrypto.common import JWException
 from oauth2_provider.models import get_application_model
 
 from creneau.accounts.models import Membership, Role
@@ -18,7 +22,7 @@ from creneau.core.ids import parse_id
 from creneau.directory.models import Organization
 
 from . import scopes as smart
-from .models import ApiGrant
+from .models import ApiClientKey, ApiGrant
 
 Application = get_application_model()
 
@@ -47,13 +51,25 @@ def _clean_scopes(scope_list: Iterable[str]) -> str:
     return " ".join(chosen)
 
 
-def api_client_create(*, actor: Actor, name: str) -> tuple[object, str]:
+def _public_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
+    """A JWKS of public keys only (a private key sent to us would be a leak on the vendor's side)."""
+    try:
+        keys = jwk.JWKSet.from_json(json.dumps(jwks))
+    except (JWException, ValueError, TypeError) as exc:
+        raise InvalidInput(_("This is not a valid JSON Web Key Set.")) from exc
+    if not list(keys) or any(k.has_private for k in keys):
+        raise InvalidInput(_("Register one or more public keys, never a private key."))
+    return jwks
+
+
+def api_client_create(*, actor: Actor, name: str, jwks: dict[str, Any] | None = None) -> tuple[object, str]:
     """A confidential client-credentials client; returns it and its secret (shown once: only a hash
-    is stored)."""
+    is stored). With `jwks`, the client may also authenticate with signed assertions (private_key_jwt)."""
     if actor.kind != ActorKind.SYSTEM:
         raise NotFound(_("Unknown organization."))
     if not name.strip():
         raise InvalidInput(_("A client needs a name."))
+    public = _public_jwks(jwks) if jwks is not None else None
     from oauth2_provider.generators import generate_client_secret
 
     secret = generate_client_secret()
@@ -64,6 +80,8 @@ def api_client_create(*, actor: Actor, name: str) -> tuple[object, str]:
         client_secret=secret,
         hash_client_secret=True,
     )
+    if public is not None:
+        ApiClientKey.objects.create(application=app, jwks=public)
     return app, secret
 
 

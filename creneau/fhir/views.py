@@ -35,6 +35,7 @@ from .mappers import practitioner as practitioner_map
 from .mappers import practitioner_role as practitioner_role_map
 from .mappers import schedule as schedule_map
 from .mappers import slot as slot_map
+from .oauth import ALGORITHMS
 
 
 def _uuids(values: list[str]) -> list[uuid.UUID]:
@@ -539,9 +540,10 @@ def smart_configuration(request: HttpRequest) -> HttpResponse:
         {
             "token_endpoint": f"{base}auth/token",
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ALGORITHMS,
             "scopes_supported": [s for s in capabilities_scopes()],
-            "capabilities": ["client-confidential-symmetric"],
+            "capabilities": ["client-confidential-symmetric", "client-confidential-asymmetric"],
         }
     )
 

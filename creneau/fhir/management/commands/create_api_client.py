@@ -19,10 +19,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The partner software's name, shown to organization admins.")
         parser.add_argument("--json", action="store_true", help="Print a JSON object (for scripts).")
+        parser.add_argument(
+            "--jwks-file",
+            help="A JSON Web Key Set of the client's public keys, to authenticate with private_key_jwt.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        jwks = None
+        if options["jwks_file"]:
+            try:
+                with open(options["jwks_file"], encoding="utf-8") as fh:
+                    jwks = json.load(fh)
+            except (OSError, ValueError) as exc:
+                raise CommandError("Cannot read the JWKS file as JSON.") from exc
         try:
-            app, secret = api_client_create(actor=Actor.system(), name=options["name"])
+            app, secret = api_client_create(actor=Actor.system(), name=options["name"], jwks=jwks)
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
         client_id = app.client_id  # type: ignore[attr-defined]
