@@ -20,6 +20,7 @@ from creneau.notifications.models import (
     MessageStatus,
     OfferStatus,
     OutboundMessage,
+    WaitingListEntry,
     WaitingListOffer,
 )
 from creneau.notifications.sms import LocmemSmsBackend
@@ -148,3 +149,31 @@ def test_the_offer_page_is_only_for_its_patient_and_books_the_slot(queue: dict, 
     offer.refresh_from_db()
     assert offer.status == OfferStatus.ACCEPTED
     assert Appointment.objects.get(pk=offer.hold_id).status == Status.BOOKED
+
+
+def test_joining_from_an_appointment_waits_for_an_earlier_slot_and_can_be_left(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+    mine = book(world, f.paris(2026, 3, 6, 11, 0))
+    client.force_login(world["user"])
+    response = client.post("/en/account/waiting-list/join/", {"appointment_id": str(mine.pk)})
+    assert response.status_code == 302
+    entry = WaitingListEntry.objects.get(status=EntryStatus.ACTIVE)
+    assert (entry.patient_id, entry.motif_id, entry.before) == (world["patient"].pk, world["motif"].pk, mine.start_at)
+    page = client.get("/en/account/waiting-list/").content.decode()
+    assert world["doc"].display_name in page and "Leave" in page
+    # Someone else's earlier appointment is cancelled: the slot is offered to us.
+    _u, bob, bob_actor = f.patient_account(given_name="Bob")
+    earlier = book(world, f.paris(2026, 3, 4, 9, 0), actor=bob_actor, patient=bob)
+    services.appointment_cancel(actor=bob_actor, appointment_id=earlier.pk)
+    assert WaitingListOffer.objects.get().entry == entry
+    client.post("/en/account/waiting-list/", {"entry": str(entry.pk)})
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.CANCELLED
+
+
+def test_one_cannot_join_with_another_accounts_appointment(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+    _u, bob, bob_actor = f.patient_account(given_name="Bob")
+    theirs = book(world, f.paris(2026, 3, 6, 11, 0), actor=bob_actor, patient=bob)
+    client.force_login(world["user"])
+    response = client.post("/en/account/waiting-list/join/", {"appointment_id": str(theirs.pk)})
+    assert response.status_code == 404
+    assert not WaitingListEntry.objects.exists()

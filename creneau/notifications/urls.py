@@ -7,5 +7,7 @@ from . import views
 app_name = "notifications"
 urlpatterns = [
     path("account/messages/", views.messages, name="messages"),
+    path("account/waiting-list/", views.waitlist_page, name="waitlist"),
+    path("account/waiting-list/join/", views.waitlist_join, name="waitlist_join"),
     path("account/waiting-list/offers/<str:offer_id>/", views.offer, name="offer"),
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError
@@ -49,3 +52,30 @@ def offer(request: HttpRequest, offer_id: str) -> HttpResponse:
         {"offer": the_offer, "error": error, "open": the_offer.status == OfferStatus.OFFERED},
         status=422 if error else 200,
     )
+
+
+@login_required
+def waitlist_page(request: HttpRequest) -> HttpResponse:
+    """The account's waiting lists, each with a button to leave it."""
+    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    if request.method == "POST":
+        try:
+            waitlist.waitlist_leave(actor=actor, entry_id=request.POST.get("entry", ""))
+        except DomainError as exc:
+            return render(request, "notifications/waitlist.html", {"error": exc.message}, status=exc.http_status)
+        flash.success(request, _("You left this waiting list."))
+        return redirect("notifications:waitlist")
+    return render(request, "notifications/waitlist.html", {"entries": waitlist.waitlist_entries_of_account(actor)})
+
+
+@login_required
+@require_POST
+def waitlist_join(request: HttpRequest) -> HttpResponse:
+    """Join from an appointment (`appointment_id`): be offered an earlier slot if one frees up."""
+    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    try:
+        waitlist.waitlist_join_for_appointment(actor=actor, appointment_id=request.POST.get("appointment_id", ""))
+    except DomainError as exc:
+        return render(request, "notifications/waitlist.html", {"error": exc.message}, status=exc.http_status)
+    flash.success(request, _("You are on the waiting list. We will write to you if an earlier slot frees up."))
+    return redirect("notifications:waitlist")

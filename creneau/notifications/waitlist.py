@@ -67,6 +67,34 @@ def waitlist_join(
     )
 
 
+def waitlist_join_for_appointment(*, actor: Actor, appointment_id: uuid.UUID | str) -> WaitingListEntry:
+    """ "Tell me if an earlier slot frees up" from one of the account's booked appointments: same
+    patient, practitioner, visit reason and place, only slots before this appointment."""
+    from creneau.booking.selectors import access_appointment
+
+    appointment = access_appointment(actor, appointment_id)
+    if appointment.status != Status.BOOKED or appointment.patient_id is None or appointment.start_at <= clock.now():
+        raise PolicyViolation(_("Only an upcoming booked appointment can be brought forward."))
+    return waitlist_join(
+        actor=actor,
+        patient_id=appointment.patient_id,
+        motif_id=appointment.motif_id,
+        site_id=appointment.site_id,
+        before=appointment.start_at,
+    )
+
+
+def waitlist_entries_of_account(actor: Actor) -> list[WaitingListEntry]:
+    """The account's active waiting-list entries, oldest first."""
+    if actor.user is None:
+        return []
+    return list(
+        WaitingListEntry.objects.filter(account=actor.user, status=EntryStatus.ACTIVE)
+        .select_related("practitioner", "motif", "site", "patient")
+        .order_by("created_at")
+    )
+
+
 def waitlist_leave(*, actor: Actor, entry_id: uuid.UUID | str) -> None:
     entry = access_entry(actor, entry_id)
     WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
