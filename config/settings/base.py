@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "creneau.booking",
     "creneau.audit",
     "creneau.incidents",
+    "creneau.exports",
     "creneau.demo",
     "creneau.web",
     "django_tasks_db",
@@ -267,3 +268,6 @@ CRENEAU_RETENTION = {
     # Patients without an account (created by a practice) are anonymized this long after their last visit.
     "inactive_patient_days": 3 * 365,
 }
+
+# --- bulk exports (creneau.exports) ----------------------------------------------------------------
+CRENEAU_EXPORT_DIR = os.environ.get("CRENEAU_EXPORT_DIR", str(VAR_DIR / "exports"))

@@ -45,8 +45,9 @@ def limits_for(kind: str) -> Limits:
     return Limits(**conf)
 
 
-# Writes (a secretary creating callers) are not extraction; reads, searches and exports are.
-READ_ACTIONS = (Action.READ, Action.SEARCH, Action.EXPORT)
+# Writes (a secretary creating callers) are not extraction; reads and searches are. Exports are
+# either one patient's own data or a four-eyes bulk export (creneau.exports), audited on their own.
+READ_ACTIONS = (Action.READ, Action.SEARCH)
 
 # Called with the principal key when it is suspended, so each channel can cut it off (API tokens...).
 SUSPEND_HOOKS: list[Callable[[str], None]] = []

@@ -11,8 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from creneau.accounts.reauth import recent_auth_required
-from creneau.core.errors import DomainError
-from creneau.web.common import patient_actor
+from creneau.web.common import domain_errors, patient_actor
 
 from .rights import account_erase, patient_data_bundle, patient_data_export
 from .selectors import patients_of_account
@@ -26,13 +25,11 @@ def my_data(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @recent_auth_required
+@domain_errors
 def export(request: HttpRequest, patient_id: str, fmt: str) -> HttpResponse:
     """JSON or FHIR download of one patient's data. The filename carries no personal data."""
     actor = patient_actor(request)
-    try:
-        data = (patient_data_bundle if fmt == "fhir" else patient_data_export)(actor=actor, patient_id=patient_id)
-    except DomainError as exc:
-        return render(request, "web/error.html", {"message": exc.message}, status=exc.http_status)
+    data = (patient_data_bundle if fmt == "fhir" else patient_data_export)(actor=actor, patient_id=patient_id)
     content_type = "application/fhir+json" if fmt == "fhir" else "application/json"
     response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="creneau-data-{fmt}.json"'
@@ -43,14 +40,12 @@ def export(request: HttpRequest, patient_id: str, fmt: str) -> HttpResponse:
 @login_required
 @recent_auth_required
 @require_http_methods(["GET", "POST"])
+@domain_errors
 def erase(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("confirm") != "yes":
             return render(request, "patients/erase.html", {"error": True}, status=400)
-        try:
-            account_erase(actor=patient_actor(request))
-        except DomainError as exc:
-            return render(request, "web/error.html", {"message": exc.message}, status=exc.http_status)
+        account_erase(actor=patient_actor(request))
         logout(request)
         return redirect("web:home")
     return render(request, "patients/erase.html", {})
