@@ -69,10 +69,12 @@ def export_request(
         raise InvalidInput(_("Give the reason for the export and who receives it."))
     _public_key(public_key_pem)
     _require_step_up(actor, mfa_code)
+    user = actor.user
+    assert user is not None  # _require_admin checked it
     with transaction.atomic():
         export = BulkExport.objects.create(
             organization_id=org_id,
-            requested_by=actor.user,
+            requested_by=user,
             reason=reason.strip()[:200],
             recipient=recipient.strip()[:200],
             recipient_public_key=public_key_pem.strip(),

@@ -19,7 +19,7 @@ from . import services
 
 def _admin_org(request: HttpRequest) -> uuid.UUID:
     org = (
-        Membership.objects.filter(user_id=request.user.pk, role=Role.ORG_ADMIN)
+        Membership.objects.filter(user_id=str(request.user.pk), role=Role.ORG_ADMIN)
         .order_by("organization__name")
         .values_list("organization_id", flat=True)
         .first()
