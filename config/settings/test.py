@@ -1,6 +1,7 @@
 """Test settings: fast hashing, a file-backed SQLite test database so threads share it."""
 
 import os
+import tempfile
 
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR
@@ -19,3 +20,7 @@ else:
 # Tests sign staff in with force_login: the second-factor step is exercised by tests that turn it on
 # (tests/test_mfa.py). Lockout counters live in the per-process local cache.
 CRENEAU_MFA_ENFORCED = False
+
+# Signed audit checkpoints go to a file of this test process, never to the development one.
+CRENEAU_AUDIT_CHECKPOINT_FILE = os.path.join(tempfile.mkdtemp(prefix="creneau-audit-"), "checkpoints.log")
+CRENEAU_EXPORT_DIR = os.path.join(tempfile.mkdtemp(prefix="creneau-exports-"), "exports")

@@ -19,6 +19,7 @@ from django.db import close_old_connections
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 
+from creneau.core import periodic
 from creneau.notifications import outbox, waitlist
 
 logger = logging.getLogger("creneau.notifications")
@@ -61,6 +62,7 @@ class Command(BaseCommand):
             worker_id=worker_id,
             excluded_queue_names=[],
         ).run()
+        periodic.run_due()  # audit sealing and checkpoints, availability index, retention
         return waitlist.offers_expire() + outbox.deliver_due()
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:

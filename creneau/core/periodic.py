@@ -1,0 +1,61 @@
+"""Periodic maintenance run by the background worker: each job at most once per interval across all
+workers (the first to take the cache key runs it; with Redis the key is shared between machines)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.core.cache import cache
+
+logger = logging.getLogger("creneau.periodic")
+
+
+def _seal() -> object:
+    from creneau.audit.services import audit_seal
+
+    return audit_seal()
+
+
+def _checkpoint() -> object:
+    from creneau.audit.services import audit_checkpoint
+
+    return audit_checkpoint()
+
+
+def _availability() -> object:
+    from creneau.directory.models import Practitioner
+    from creneau.scheduling.services import availability_refresh
+
+    ids = list(Practitioner.objects.filter(is_active=True).values_list("pk", flat=True))
+    return sum(availability_refresh(practitioner_ids=ids[i : i + 200]) for i in range(0, len(ids), 200))
+
+
+def _retention() -> object:
+    from creneau.patients.retention import retention_run
+
+    return retention_run()
+
+
+# (name, seconds between runs, job)
+JOBS: list[tuple[str, int, Callable[[], object]]] = [
+    ("audit-seal", 30, _seal),
+    ("audit-checkpoint", 3600, _checkpoint),
+    ("availability-refresh", 300, _availability),
+    ("retention", 86400, _retention),
+]
+
+
+def run_due() -> int:
+    """Run every job whose interval has elapsed; returns how many ran. A failing job is logged and
+    retried at its next interval, never allowed to stop the worker."""
+    ran = 0
+    for name, every, job in JOBS:
+        if not cache.add(f"periodic:{name}", 1, timeout=every):
+            continue
+        try:
+            job()
+            ran += 1
+        except Exception:
+            logger.exception("periodic job %s failed", name)
+    return ran
