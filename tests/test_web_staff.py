@@ -256,3 +256,25 @@ def test_settings_invalid_form_is_a_400(world: dict) -> None:
     )
     assert response.status_code == 400
     assert "An absence must end after it starts." in response.content.decode()
+
+
+def test_secretary_edits_a_visit_reason(world: dict) -> None:
+    client = secretary(world)
+    url = f"/practice/motifs/{world['motif'].pk}/"
+    assert client.get(url).status_code == 200
+    data = {
+        "name": "Consultation longue",
+        "duration_minutes": "45",
+        "buffer_minutes": "5",
+        "audience": "all",
+        "channel": "in_person",
+        "min_notice_minutes": "0",
+        "max_horizon_days": "90",
+        "bookable_online": "on",
+    }
+    assert client.post(url, data).status_code == 302
+    world["motif"].refresh_from_db()
+    assert (world["motif"].name, world["motif"].duration_minutes) == ("Consultation longue", 45)
+    bad = client.post("/en" + url, {**data, "duration_minutes": "2"})
+    assert bad.status_code == 400 and "greater than or equal to 5" in bad.content.decode()
+    assert signed_in(world["outsider"].user).get(url).status_code == 404

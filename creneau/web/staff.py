@@ -354,3 +354,42 @@ def _apply_setting(
     else:
         raise InvalidInput(_("Unknown action."))
     return True
+
+
+MOTIF_EDIT_FIELDS = (
+    "name",
+    "duration_minutes",
+    "buffer_minutes",
+    "audience",
+    "channel",
+    "min_notice_minutes",
+    "max_horizon_days",
+    "bookable_online",
+)
+
+
+@login_required
+@domain_errors
+def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
+    """Change a visit reason of a practitioner of the user's organizations (`motif_update`)."""
+    actor = staff_actor(request)
+    try:
+        motif = Motif.objects.select_related("practitioner").get(
+            pk=parse_id(motif_id), practitioner__in=practitioners_managed_by(actor)
+        )
+    except Motif.DoesNotExist as exc:
+        raise NotFound(_("Unknown visit reason.")) from exc
+    initial = {k: getattr(motif, k) for k in MOTIF_EDIT_FIELDS}
+    form = MotifForm(request.POST or None, initial=initial)
+    error: DomainError | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            scheduling.motif_update(actor=actor, motif_id=motif.pk, **form.cleaned_data)
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("web:staff_settings", practitioner_id=motif.practitioner_id)
+    status = error.http_status if error else (400 if request.method == "POST" else 200)
+    context = {"motif": motif, "doc": motif.practitioner, "form": form, "error": error}
+    return render(request, "web/staff/motif.html", context, status=status)

@@ -37,4 +37,5 @@ urlpatterns = [
     path("practice/agenda/<str:practitioner_id>/book/", staff.book_for_caller, name="staff_book"),
     path("practice/appointments/<str:appointment_id>/", staff.appointment_view, name="staff_appointment"),
     path("practice/practitioners/<str:practitioner_id>/settings/", staff.settings_view, name="staff_settings"),
+    path("practice/motifs/<str:motif_id>/", staff.motif_edit, name="staff_motif"),
 ]
