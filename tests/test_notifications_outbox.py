@@ -270,3 +270,13 @@ def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: dict) 
     assert email.to == [world["user"].email] and "Le rendez-vous de Léo est confirmé" in email.body
     ((to, sms),) = LocmemSmsBackend.outbox.values()
     assert to == world["patient"].phone and "Léo" not in sms
+
+
+def test_html_part_escapes_text_and_links_only_full_platform_urls(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CRENEAU_PUBLIC_URL = "https://creneau.com"
+    rendered = rendering.render(Kind.INCIDENT_NOTICE, "en", {"code": "ABCD-EFGH", "reference": "<script>x</script>"})
+    assert "(reference <script>x</script>)" in rendered.text  # plain text is not HTML-escaped
+    assert "<script>" not in rendered.html and "(reference &lt;script&gt;x&lt;/script&gt;)" in rendered.html
+    # The footer names the bare domain: it stays text, it is not turned into a link.
+    assert "only lead to creneau.com." in rendered.html
+    assert rendered.html.count("<a href=") == rendered.text.count("https://creneau.com/")

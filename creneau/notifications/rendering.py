@@ -21,6 +21,8 @@ from django.template.exceptions import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 LANGUAGES = ("fr", "en")
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
@@ -83,6 +85,23 @@ def check_links(*texts: str) -> None:
                 raise UnsafeLink("a message template links outside CRENEAU_PUBLIC_URL")
 
 
+def _html_paragraphs(text: str) -> SafeString:
+    """Escape, turn our full URLs (only those) into links, keep line breaks. Unlike `urlize`, a bare
+    domain name in the text never becomes a link with a guessed scheme."""
+    out = []
+    for paragraph in text.split("\n\n"):
+        pieces: list[str] = []
+        last = 0
+        for match in URL_RE.finditer(paragraph):
+            pieces.append(escape(paragraph[last : match.start()]))
+            url = escape(match.group(0))
+            pieces.append(f'<a href="{url}">{url}</a>')
+            last = match.end()
+        pieces.append(escape(paragraph[last:]))
+        out.append("<p>" + "".join(pieces).replace("\n", "<br>") + "</p>")
+    return mark_safe("\n".join(out))  # noqa: S308 (every piece above is escaped)
+
+
 def render(kind: str, language: str, context: dict[str, Any], *, time_zone: str | None = None) -> Rendered:
     """Render all parts of a message in `language`, showing times in `time_zone` (site's zone)."""
     lang = language_of(language)
@@ -95,19 +114,28 @@ def render(kind: str, language: str, context: dict[str, Any], *, time_zone: str 
             "account_url": context.get("account_url") or page_url("web:account", fallback="/"),
         }
         engine = _text_engine()
-        full = engine.get_template(f"notifications/messages/{lang}/{kind}.txt").render(Context(ctx))
-        footer = engine.get_template(f"notifications/messages/{lang}/_footer.txt").render(Context(ctx))
+        full = engine.get_template(f"notifications/messages/{lang}/{kind}.txt").render(Context(ctx, autoescape=False))
+        footer = engine.get_template(f"notifications/messages/{lang}/_footer.txt").render(
+            Context(ctx, autoescape=False)
+        )
         subject, _, body = full.strip().partition("\n")
         text = body.strip() + "\n\n-- \n" + footer.strip() + "\n"
         try:
             sms: str | None = (
-                engine.get_template(f"notifications/messages/{lang}/{kind}.sms.txt").render(Context(ctx)).strip()
+                engine.get_template(f"notifications/messages/{lang}/{kind}.sms.txt")
+                .render(Context(ctx, autoescape=False))
+                .strip()
             )
         except TemplateDoesNotExist:
             sms = None
         html = render_to_string(
             "notifications/messages/email.html",
-            {"subject": subject.strip(), "body": body.strip(), "footer": footer.strip(), "language": lang},
+            {
+                "subject": subject.strip(),
+                "body": _html_paragraphs(body.strip()),
+                "footer": _html_paragraphs(footer.strip()),
+                "language": lang,
+            },
         )
     check_links(text, html, sms or "")
     return Rendered(subject=subject.strip(), text=text, html=html, sms=sms)
