@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def prod_env() -> dict[str, str]:
     key = lambda: base64.b64encode(os.urandom(32)).decode()  # noqa: E731
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}  # set by the e2e conftest
     return {
-        **os.environ,
+        **env,
         "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "CRENEAU_FIELD_KEYS": f"k1:{key()}",
         "CRENEAU_BLIND_INDEX_KEY": key(),

@@ -4,16 +4,27 @@ answer whether or not the email has an account."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.accounts.models import User
 
 from . import factories as f
 
 pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    # The language active in this thread must match LANGUAGE_CODE, or reverse() adds a /fr/ prefix.
+    with override_settings(LANGUAGE_CODE="en"), translation.override("en"):
+        yield
+
+
 PASSWORD = "correct horse battery 42"
 LOCKED = "sign-in is paused for this account"
 
@@ -32,7 +43,6 @@ def comparable(answer: tuple[int, str], email: str) -> tuple[int, str]:
     return status, body
 
 
-@override_settings(LANGUAGE_CODE="en")
 def test_an_account_locks_after_five_failures_even_for_the_right_password() -> None:
     user, _p, _a = f.patient_account()
     client = Client()
@@ -43,7 +53,6 @@ def test_an_account_locks_after_five_failures_even_for_the_right_password() -> N
     assert LOCKED in body and "_auth_user_id" not in client.session
 
 
-@override_settings(LANGUAGE_CODE="en")
 def test_locked_known_and_unknown_emails_get_the_same_answer() -> None:
     user, _p, _a = f.patient_account()
     answers = []
@@ -58,7 +67,6 @@ def test_locked_known_and_unknown_emails_get_the_same_answer() -> None:
     assert known_locked == unknown_locked and LOCKED in known_locked[1]
 
 
-@override_settings(LANGUAGE_CODE="en")
 def test_a_success_clears_the_failures() -> None:
     user, _p, _a = f.patient_account()
     client = Client()
@@ -70,7 +78,7 @@ def test_a_success_clears_the_failures() -> None:
         assert LOCKED not in attempt(client, user.email, "wrong")[1]
 
 
-@override_settings(CRENEAU_RATE_LIMITS={"login-ip": (3, 900)}, LANGUAGE_CODE="en")
+@override_settings(CRENEAU_RATE_LIMITS={"login-ip": (3, 900)})
 def test_one_address_cannot_spray_many_accounts() -> None:
     client = Client(REMOTE_ADDR="192.0.2.7")
     for i in range(3):

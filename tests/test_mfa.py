@@ -12,6 +12,7 @@ from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.accounts.mfa import MFADevice, RecoveryCode
 from creneau.accounts.models import User
@@ -26,7 +27,8 @@ PASSWORD = "correct horse battery 42"
 
 @pytest.fixture
 def enforced() -> object:
-    with override_settings(CRENEAU_MFA_ENFORCED=True, LANGUAGE_CODE="en"):
+    # English pages: the language active in this thread must match, or reverse() adds a /fr/ prefix.
+    with override_settings(CRENEAU_MFA_ENFORCED=True, LANGUAGE_CODE="en"), translation.override("en"):
         yield
 
 

@@ -14,9 +14,18 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from config.settings import base
 from creneau.accounts.passwords import is_breached
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    # Messages asserted in English: the language active in this thread must be English too.
+    with override_settings(LANGUAGE_CODE="en"), translation.override("en"):
+        yield
+
 
 BREACHED_MESSAGE = "appears in lists of passwords exposed in data breaches"
 
@@ -61,8 +70,10 @@ def test_an_easy_to_guess_password_gets_advice() -> None:
 def test_sign_up_shows_the_breached_message_and_creates_no_account(client: object) -> None:
     from creneau.accounts.models import User
 
+    with translation.override("en"):
+        url = reverse("accounts:signup")
     response = client.post(  # type: ignore[attr-defined]
-        reverse("accounts:signup"),
+        url,
         {"email": "nouveau@example.invalid", "password1": "1234567890", "password2": "1234567890"},
         HTTP_ACCEPT_LANGUAGE="en",
     )

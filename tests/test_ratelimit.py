@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.booking import services
 from creneau.booking.services import SlotRef
@@ -18,6 +20,13 @@ from creneau.core.errors import PolicyViolation
 
 from . import factories as f
 from .conftest import REDIS_TEST_URL
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    # Messages asserted in English: the language active in this thread must be English too.
+    with override_settings(LANGUAGE_CODE="en"), translation.override("en"):
+        yield
 
 
 def hammer(limit: ratelimit.Limit, key: str, n: int) -> int:
@@ -64,9 +73,11 @@ def test_a_new_window_starts_afresh() -> None:
 @pytest.mark.django_db
 @override_settings(CRENEAU_RATE_LIMITS={"signup-ip": (2, 3600)}, LANGUAGE_CODE="en")
 def test_sign_up_is_rate_limited_per_address(client: object) -> None:
+    with translation.override("en"):
+        url = reverse("accounts:signup")
     for i in range(2):
-        client.post(reverse("accounts:signup"), {"email": f"n{i}@example.invalid"})  # type: ignore[attr-defined]
-    response = client.post(reverse("accounts:signup"), {"email": "n9@example.invalid"})  # type: ignore[attr-defined]
+        client.post(url, {"email": f"n{i}@example.invalid"})  # type: ignore[attr-defined]
+    response = client.post(url, {"email": "n9@example.invalid"})  # type: ignore[attr-defined]
     assert response.status_code == 429
     assert "Please wait" in response.content.decode()
 

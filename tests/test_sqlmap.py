@@ -51,7 +51,8 @@ def sqlmap(tmp_path: Path, url: str, *args: str) -> str:
 
 def assert_clean(output: str) -> None:
     assert "testing connection to the target URL" in output, output[-2000:]
-    assert not re.search(r"parameter '[^']+' (is|appears to be) .*injectable", output), output[-4000:]
+    # sqlmap's verdict, after its own false-positive checks (intermediate "appears to be" lines may be retracted).
+    assert not re.search(r"parameter '[^']+' is vulnerable", output), output[-4000:]
     assert "sqlmap identified the following injection point" not in output
     forbidden = re.search(r"403 \(Forbidden\) - (\d+) times", output)
     assert not forbidden or int(forbidden.group(1)) < 5, "requests bounced off CSRF: the view was not tested"
