@@ -8,12 +8,20 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from creneau.audit.admin_mixins import AuditedAdminMixin
+from creneau.audit.services import Touched
+
 from .models import Appointment
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
     list_display = ("id", "practitioner", "start_at", "status", "source", "organization")
+    audit_object_type = "appointment"
+
+    def audit_touched(self, obj: Appointment) -> Touched:
+        return Touched(obj.patient_id, obj.pk, obj.organization_id)
+
     list_filter = ("status", "source")
     date_hierarchy = "start_at"
     list_select_related = ("practitioner", "organization")

@@ -15,6 +15,8 @@ class ActorKind(enum.StrEnum):
     PATIENT = "patient"
     STAFF = "staff"
     API_CLIENT = "api_client"
+    # A platform operator in the Django admin: sees across organizations, audited and watched.
+    OPERATOR = "operator"
     SYSTEM = "system"
 
 
@@ -52,6 +54,10 @@ class Actor:
     @classmethod
     def system(cls, channel: Channel = Channel.COMMAND) -> Actor:
         return cls(kind=ActorKind.SYSTEM, channel=channel)
+
+    @classmethod
+    def for_operator(cls, user: User, *, ip: str | None = None) -> Actor:
+        return cls(kind=ActorKind.OPERATOR, channel=Channel.ADMIN, user=user, ip=ip, role="operator")
 
     @classmethod
     def for_patient(cls, user: User, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:

@@ -8,15 +8,22 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from creneau.audit.admin_mixins import AuditedAdminMixin
+from creneau.audit.services import Touched
+
 from .models import IDENTITY_FIELDS, Patient
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
     list_display = ("id", "relationship", "created_by_organization", "created_at")
     list_filter = ("relationship",)
     fields = ("id", *IDENTITY_FIELDS, "relationship", "account", "created_by_organization", "created_at")
     readonly_fields = fields
+    audit_object_type = "patient"
+
+    def audit_touched(self, obj: Patient) -> Touched:
+        return Touched(patient_id=obj.pk, organization_id=obj.created_by_organization_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
