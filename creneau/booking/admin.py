@@ -15,7 +15,7 @@ from .models import Appointment
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
+class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "practitioner", "start_at", "status", "source", "organization")
     audit_object_type = "appointment"
 

@@ -15,7 +15,7 @@ from .models import IDENTITY_FIELDS, Patient
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
+class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "relationship", "created_by_organization", "created_at")
     list_filter = ("relationship",)
     fields = ("id", *IDENTITY_FIELDS, "relationship", "account", "created_by_organization", "created_at")
