@@ -25,7 +25,7 @@ from .conftest import REDIS_TEST_URL
 @pytest.fixture(autouse=True)
 def english() -> Iterator[None]:
     # Messages asserted in English: the language active in this thread must be English too.
-    with override_settings(LANGUAGE_CODE="en"), translation.override("en"):
+    with translation.override("en"):
         yield
 
 
@@ -71,7 +71,7 @@ def test_a_new_window_starts_afresh() -> None:
 
 
 @pytest.mark.django_db
-@override_settings(CRENEAU_RATE_LIMITS={"signup-ip": (2, 3600)}, LANGUAGE_CODE="en")
+@override_settings(CRENEAU_RATE_LIMITS={"signup-ip": (2, 3600)})
 def test_sign_up_is_rate_limited_per_address(client: object) -> None:
     with translation.override("en"):
         url = reverse("accounts:signup")
@@ -105,7 +105,7 @@ def test_a_patient_cannot_sweep_the_agenda_hold_after_hold(world: dict) -> None:
     assert exc.value.http_status == 429
 
 
-@override_settings(CRENEAU_MAX_FUTURE_APPOINTMENTS=2, LANGUAGE_CODE="en")
+@override_settings(CRENEAU_MAX_FUTURE_APPOINTMENTS=2)
 def test_an_account_cannot_hoard_future_appointments(world: dict) -> None:
     actor, patient = world["patient_actor"], world["patient"]
     for day in (3, 4):
