@@ -206,12 +206,12 @@ def _finish(message_id: uuid.UUID | str, token: uuid.UUID, **fields: Any) -> boo
 
 
 def _obsolete(message: OutboundMessage) -> bool:
-    """Reminders of an appointment no longer booked, offers whose hold is gone: do not send."""
+    """Reminders of an appointment no longer booked or already begun, offers whose hold is gone."""
     from creneau.booking.models import Status
 
     appointment = message.appointment
-    if message.kind == Kind.REMINDER:
-        return appointment is None or appointment.status != Status.BOOKED
+    if message.kind == Kind.REMINDER:  # also: a worker outage must not remind of a past appointment
+        return appointment is None or appointment.status != Status.BOOKED or appointment.start_at <= clock.now()
     if message.kind == Kind.WAITLIST_OFFER:
         return appointment is None or appointment.status != Status.HELD
     return False
@@ -285,3 +285,15 @@ def retry_failed(ids: Iterable[uuid.UUID | str]) -> int:
     return OutboundMessage.objects.filter(pk__in=list(ids), status=MessageStatus.FAILED).update(
         status=MessageStatus.PENDING, attempts=0, send_after=clock.now(), updated_at=clock.now()
     )
+
+
+def prune(*, limit: int = 1000) -> int:
+    """Data minimisation: forget finished messages after `CRENEAU_OUTBOX_RETENTION_DAYS` (their
+    bodies hold personal data; the account's "messages we sent you" shows that period)."""
+    cutoff = clock.now() - dt.timedelta(days=settings.CRENEAU_OUTBOX_RETENTION_DAYS)
+    finished = (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
+    ids = list(
+        OutboundMessage.objects.filter(status__in=finished, created_at__lt=cutoff).values_list("pk", flat=True)[:limit]
+    )
+    deleted, _ = OutboundMessage.objects.filter(pk__in=ids).delete()
+    return deleted

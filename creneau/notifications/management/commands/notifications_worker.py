@@ -1,7 +1,8 @@
 """`manage.py notifications_worker`: run background tasks and deliver the outbox.
 
 Each pass runs the ready Django tasks (django_tasks_db's worker, batch mode), then sweeps: due
-messages, messages whose worker died (expired lease), expired waiting-list offers. Any number of
+messages, messages whose worker died (expired lease), expired waiting-list offers; and it forgets
+messages past their retention period. Any number of
 these processes may run on any number of machines: tasks are claimed by django_tasks_db's row
 locking, messages by a conditional UPDATE."""
 
@@ -23,6 +24,7 @@ from creneau.core import periodic
 from creneau.notifications import outbox, waitlist
 
 logger = logging.getLogger("creneau.notifications")
+PRUNE_EVERY_PASSES = 900  # about every 30 minutes when idle
 
 
 class Command(BaseCommand):
@@ -34,6 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
         self.running = True
+        self.passes = 0
         if options.get("verbosity", 1) < 2:  # its per-pass "starting/no more tasks" lines are noise here
             logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
         if not once:
@@ -63,7 +66,11 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         ).run()
         periodic.run_due()  # audit sealing and checkpoints, availability index, retention
-        return waitlist.offers_expire() + outbox.deliver_due()
+        done = waitlist.offers_expire() + outbox.deliver_due()
+        if self.passes % PRUNE_EVERY_PASSES == 0:
+            outbox.prune()
+        self.passes += 1
+        return done
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.running = False
