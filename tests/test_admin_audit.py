@@ -37,3 +37,16 @@ def test_operators_cannot_edit_identity_fields(operator: Client, world: dict) ->
     assert r.status_code == 403
     world["patient"].refresh_from_db()
     assert world["patient"].family_name == "Patiente"
+
+
+def test_an_operators_change_in_the_admin_is_audited(operator: Client, world: dict) -> None:
+    motif = world["motif"]
+    page = operator.get(f"/admin/scheduling/motif/{motif.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update({"name": "Consultation longue", "duration_minutes": 45, "practitioner": str(motif.practitioner_id)})
+    r = operator.post(f"/admin/scheduling/motif/{motif.pk}/change/", data)
+    assert r.status_code == 302, r.content[:500]
+    event = AuditEvent.objects.get(actor_kind="operator", action="update", object_type="motif")
+    assert str(motif.pk) in event.via

@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "creneau.audit.middleware.AdminAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Second factor enforcement (staff, admins, patients who opted in) and the staff idle timeout.
@@ -154,6 +155,14 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "creneau.fhir.scopes.SmartScopes",
     # Adds private_key_jwt (signed assertions) to client secret authentication.
     "OAUTH2_VALIDATOR_CLASS": "creneau.fhir.oauth.SmartOAuth2Validator",
+    # RFC 9700 (OAuth 2.0 Security BCP): the compliant behaviours now (tokens only in headers, hashed
+    # token storage, no implicit or password grants).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # Anonymous directory and free-slot reads: requests per window per client address.
