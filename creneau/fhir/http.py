@@ -16,10 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
+from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError
 
-from . import ratelimit, scopes
+from . import scopes
 from .models import ApiGrant
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def _challenge(error: str | None = None) -> dict[str, str]:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
+    return ratelimit.client_ip(request)
 
 
 def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
@@ -138,8 +139,8 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         if not anonymous_ok:
             raise FhirError(401, _("This interaction needs an access token."), _challenge())
         limit, window = settings.CRENEAU_FHIR_ANON_RATE
-        allowed, retry = ratelimit.hit("fhir-anon", _client_ip(request), limit=limit, window=window)
-        if not allowed:
+        if not ratelimit.allow(ratelimit.Limit("fhir-anon", limit, window), _client_ip(request)):
+            retry = window - int(clock.now().timestamp()) % window
             raise FhirError(429, _("Too many requests; slow down or use an access token."), {"Retry-After": str(retry)})
         return Caller(client_id=None, token_permissions=frozenset(), grants=(), ip=_client_ip(request))
     if not header.startswith("Bearer "):
