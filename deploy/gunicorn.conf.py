@@ -1,0 +1,30 @@
+"""Gunicorn configuration for creneau: `gunicorn -c deploy/gunicorn.conf.py config.wsgi`.
+
+Workers are sized to the machine: one process per core (a Django request is CPU-bound Python; more
+processes than cores only add context switches) plus gthread threads to overlap database and Redis
+waits. Each process keeps its own psycopg pool (DB_POOL_MAX, default 8 ≥ threads), so the database
+sees at most workers × DB_POOL_MAX connections: size PostgreSQL's max_connections (or PgBouncer's
+pool) from that. Every value can be overridden from the environment."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Recycle workers now and then (bounded memory growth), staggered so they do not restart together.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Load the application before forking: faster worker starts, shared memory pages. Database connections
+# are opened lazily in each worker, never inherited.
+preload_app = True
+# Access log without query strings: search terms and ids stay out of logs (personal data rule).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
