@@ -27,7 +27,9 @@ def run(w: World, *, n: int = 40) -> dict[str, Any]:
 
     actor = Actor.for_staff(User.objects.get(email=w.secretary_email))
     on_p, off_p = w.booking_ids[38], w.booking_ids[39]
-    samples: dict[str, list[float]] = {k: [] for k in ("book_on", "book_off", "agenda_on", "agenda_off", "psearch_on", "psearch_off")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("book_on", "book_off", "agenda_on", "agenda_off", "psearch_on", "psearch_off")
+    }
     starts = slots(20, n + 3)
     patients = w.clinic_patients
 

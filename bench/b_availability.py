@@ -28,8 +28,13 @@ def live_four_weeks(practitioner_ids: list[Any]) -> int:
     for m in motifs:
         found += len(
             selectors.compute_slots(
-                motif=m, rules=rules.get(m.practitioner_id, []), busy=busy.get(m.practitioner_id, []),
-                tzs=tzs, start=now, end=end, now=now,
+                motif=m,
+                rules=rules.get(m.practitioner_id, []),
+                busy=busy.get(m.practitioner_id, []),
+                tzs=tzs,
+                start=now,
+                end=end,
+                now=now,
             )
         )
     return found

@@ -51,7 +51,7 @@ def _service_client(job: dict[str, Any]) -> dict[str, int | float]:
     from creneau.core.errors import Conflict
 
     actor = Actor.for_staff(User.objects.get(email=job["secretary"]))
-    org, site, motif = job["agenda"]
+    _org, site, motif = job["agenda"]
     rng = random.Random(job["seed"])
     ok = conflicts = 0
     starts = slots(job["day"], 4000)
@@ -98,7 +98,18 @@ def _raw_client(job: dict[str, Any]) -> dict[str, int | float]:
             try:
                 conn.execute(
                     RAW_INSERT,
-                    (uuid.uuid4(), job["practitioner"], site, org, motif, rng.choice(job["patients"]), start, stop, stop, "raw"),
+                    (
+                        uuid.uuid4(),
+                        job["practitioner"],
+                        site,
+                        org,
+                        motif,
+                        rng.choice(job["patients"]),
+                        start,
+                        stop,
+                        stop,
+                        "raw",
+                    ),
                     prepare=True,
                 )
                 ok += 1
@@ -112,8 +123,13 @@ def _run(pool: Any, fn: Any, jobs: list[dict[str, Any]]) -> dict[str, float]:
     seconds = max(r["seconds"] for r in results)
     ok = sum(int(r["ok"]) for r in results)
     conflicts = sum(int(r["conflicts"]) for r in results)
-    return {"ok": ok, "conflicts": conflicts, "seconds": round(seconds, 2), "per_second": round(ok / seconds, 1),
-            "attempts_per_second": round((ok + conflicts) / seconds, 1)}
+    return {
+        "ok": ok,
+        "conflicts": conflicts,
+        "seconds": round(seconds, 2),
+        "per_second": round(ok / seconds, 1),
+        "attempts_per_second": round((ok + conflicts) / seconds, 1),
+    }
 
 
 def double_bookings(practitioner_ids: list[uuid.UUID]) -> int:
@@ -134,7 +150,9 @@ def double_bookings(practitioner_ids: list[uuid.UUID]) -> int:
 def rows_of(practitioner_ids: list[uuid.UUID]) -> int:
     from creneau.booking.models import Appointment
 
-    return Appointment.objects.filter(practitioner_id__in=practitioner_ids, start_at__gt=dt.datetime.now(dt.UTC)).count()
+    return Appointment.objects.filter(
+        practitioner_id__in=practitioner_ids, start_at__gt=dt.datetime.now(dt.UTC)
+    ).count()
 
 
 def run(w: World, seconds: float) -> dict[str, Any]:
@@ -160,7 +178,9 @@ def run(w: World, seconds: float) -> dict[str, Any]:
         out["raw_contended"] = _run(pool, _raw_client, jobs([ids[36]] * CLIENTS, 1))
     used = ids[0:17] + ids[20:37]
     out["double_bookings"] = double_bookings(used)
-    succeeded = sum(out[k]["ok"] for k in ("service_uncontended", "raw_uncontended", "service_contended", "raw_contended"))
+    succeeded = sum(
+        out[k]["ok"] for k in ("service_uncontended", "raw_uncontended", "service_contended", "raw_contended")
+    )
     out["rows_match_successes"] = rows_of(used) == succeeded
     for kind in ("uncontended", "contended"):
         raw = out[f"raw_{kind}"]["per_second"]

@@ -72,9 +72,16 @@ def run(n: int = 1000, repeats: int = 30) -> dict[str, Any]:
         fields = {f: getattr(p, f) for f in IDENTITY_FIELDS}
         rows.append(
             Plain(
-                id=p.pk, created_at=p.created_at, updated_at=p.updated_at, relationship=p.relationship,
-                account_id=p.account_id, created_by_organization_id=p.created_by_organization_id,
-                email_bidx=p.email_bidx, phone_bidx=p.phone_bidx, name_birth_bidx=p.name_birth_bidx, **fields,
+                id=p.pk,
+                created_at=p.created_at,
+                updated_at=p.updated_at,
+                relationship=p.relationship,
+                account_id=p.account_id,
+                created_by_organization_id=p.created_by_organization_id,
+                email_bidx=p.email_bidx,
+                phone_bidx=p.phone_bidx,
+                name_birth_bidx=p.name_birth_bidx,
+                **fields,
             )
         )
     Plain.objects.bulk_create(rows)

@@ -33,11 +33,19 @@ end
 
 
 def start_server(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
-    environ = {**os.environ, **env.VARS, "WEB_CONCURRENCY": str(workers), "GUNICORN_BIND": f"127.0.0.1:{port}",
-               "GUNICORN_ACCESS_LOG": "", "GUNICORN_LOG_LEVEL": "warning"}
+    environ = {
+        **os.environ,
+        **env.VARS,
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "config.wsgi"],
-        cwd=ROOT, env=environ, start_new_session=True,
+        cwd=ROOT,
+        env=environ,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -59,7 +67,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wrk(url: str, *, seconds: int, connections: int, script: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def wrk(
+    url: str, *, seconds: int, connections: int, script: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script + P95_SCRIPT)
         path = fh.name
@@ -88,7 +98,9 @@ def api_client(w: World) -> tuple[str, str]:
 
     app, secret = api_client_create(actor=Actor.system(), name="Banc d'essai")
     api_grant_create(
-        actor=Actor.system(), client_id=app.client_id, organization_id=w.clinic_id,  # type: ignore[attr-defined]
+        actor=Actor.system(),
+        client_id=app.client_id,
+        organization_id=w.clinic_id,  # type: ignore[attr-defined]
         scope_list=["system/Slot.rs", "system/Patient.rs", "system/Appointment.cruds"],
     )
     return app.client_id, secret  # type: ignore[attr-defined]
@@ -118,7 +130,9 @@ def booking_script(w: World, bearer: str, count: int) -> str:
                 "resourceType": "Appointment",
                 "status": "booked",
                 "slot": [{"reference": f"Slot/{slot_id(motif, site, start)}"}],
-                "participant": [{"actor": {"reference": f"Patient/{w.clinic_patients[len(bodies) % 100]}"}, "status": "accepted"}],
+                "participant": [
+                    {"actor": {"reference": f"Patient/{w.clinic_patients[len(bodies) % 100]}"}, "status": "accepted"}
+                ],
             }
             bodies.append(json.dumps(body))
     lua_bodies = ",\n".join("[==[" + b + "]==]" for b in bodies)
@@ -156,14 +170,19 @@ def run(w: World, *, seconds: int = 8, connections: int = 8) -> dict[str, Any]:
             "fhir_slot_search": f"{base}/fhir/R4/Slot?specialty={urllib.parse.quote(SPECIALTY_SYSTEM)}%7CSM15"
             f"&start=lt{week}&_count=20",
         }
-        out: dict[str, Any] = {"server": "gunicorn gthread, 2 workers x 4 threads", "wrk": f"1 thread, {connections} connections, {seconds}s"}
+        out: dict[str, Any] = {
+            "server": "gunicorn gthread, 2 workers x 4 threads",
+            "wrk": f"1 thread, {connections} connections, {seconds}s",
+        }
         for name, url in targets.items():
             with urllib.request.urlopen(url, timeout=30) as r:  # warm-up and sanity check
                 assert r.status == 200, (name, r.status)
             out[name] = wrk(url, seconds=seconds, connections=connections, script="")
         bearer = token(port, client_id, secret)
         script = booking_script(w, bearer, count=6000)
-        out["fhir_booking"] = wrk(f"{base}/fhir/R4/Appointment", seconds=seconds, connections=connections, script=script)
+        out["fhir_booking"] = wrk(
+            f"{base}/fhir/R4/Appointment", seconds=seconds, connections=connections, script=script
+        )
         out["ping_after"] = wrk(targets["ping"], seconds=seconds, connections=connections, script="")
     finally:
         stop_server(proc)

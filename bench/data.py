@@ -132,7 +132,11 @@ def build_world(rng: random.Random) -> World:
 
     for i in range(N_SEARCH):
         org, site = org_site(
-            f"Cabinet de dermatologie {i}", "Lyon", "69003", 45.76 + rng.uniform(-0.03, 0.03), 4.84 + rng.uniform(-0.04, 0.04)
+            f"Cabinet de dermatologie {i}",
+            "Lyon",
+            "69003",
+            45.76 + rng.uniform(-0.03, 0.03),
+            4.84 + rng.uniform(-0.04, 0.04),
         )
         p = practitioner(SPECIALTY)
         links.append(PractitionerSite(practitioner=p, site=site))
@@ -217,10 +221,9 @@ def _copy(buf: io.StringIO) -> None:
     from django.db import connection
 
     buf.seek(0)
-    with connection.cursor() as cur:
-        with cur.cursor.copy(f"COPY booking_appointment ({COLUMNS}) FROM STDIN") as copy:
-            while chunk := buf.read(1 << 20):
-                copy.write(chunk)
+    with connection.cursor() as cur, cur.cursor.copy(f"COPY booking_appointment ({COLUMNS}) FROM STDIN") as copy:
+        while chunk := buf.read(1 << 20):
+            copy.write(chunk)
 
 
 @contextlib.contextmanager

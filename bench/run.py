@@ -126,7 +126,10 @@ def main() -> None:
         data.analyze()
         loads[str(level)] = round(time.perf_counter() - t, 1)
         t = step(f"availability at {data.appointment_count():,} appointments")
-        report["availability"][str(level)] = {"appointments": data.appointment_count(), **b_availability.run(w, quick=args.quick)}
+        report["availability"][str(level)] = {
+            "appointments": data.appointment_count(),
+            **b_availability.run(w, quick=args.quick),
+        }
     report["load_seconds"] = loads
     secs = 4 if args.quick else 8
     step("booking: 16 clients, service vs raw INSERT")
@@ -179,41 +182,81 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def print_table(r: dict[str, Any]) -> None:
     m = r["machine"]
-    print(f"\nMachine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, {m['memory_gb']} GB; load {m['load_average_at_start']} → {m.get('load_average_at_end')}")
+    load = f"load {m['load_average_at_start']} -> {m.get('load_average_at_end')}"
+    print(f"\nMachine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, {m['memory_gb']} GB; {load}")
     print(f"Versions: {r['versions']}")
     rows: list[tuple[str, str, str, str]] = []
     b = r["booking"]
     for kind in ("uncontended", "contended"):
         s, raw = b[f"service_{kind}"], b[f"raw_{kind}"]
-        rows.append((f"booking {kind} (16 clients)", f"{s['per_second']}/s", f"raw INSERT {raw['per_second']}/s", f"{b[f'ratio_{kind}']}"))
+        rows.append(
+            (
+                f"booking {kind} (16 clients)",
+                f"{s['per_second']}/s",
+                f"raw INSERT {raw['per_second']}/s",
+                f"{b[f'ratio_{kind}']}",
+            )
+        )
     rows.append(("double bookings", str(b["double_bookings"]), "rows = successes", str(b["rows_match_successes"])))
     base = r["availability"]["10000"]
     for level, a in r["availability"].items():
-        rows.append((
-            f"availability 50 practitioners @{int(level):,}",
-            f"p50 {a['index_query']['p50_ms']} / p95 {a['index_query']['p95_ms']} ms",
-            f"@10k p95 {base['index_query']['p95_ms']} ms",
-            f"{round(a['index_query']['p95_ms'] / base['index_query']['p95_ms'], 2)}",
-        ))
-        rows.append((
-            f"  search queries @{int(level):,}",
-            f"p50 {a['search_queries']['p50_ms']} / p95 {a['search_queries']['p95_ms']} ms",
-            f"live 4 weeks p50 {a['live_compute']['p50_ms']} ms",
-            f"{round(a['search_queries']['p50_ms'] / a['live_compute']['p50_ms'], 3)}",
-        ))
+        rows.append(
+            (
+                f"availability 50 practitioners @{int(level):,}",
+                f"p50 {a['index_query']['p50_ms']} / p95 {a['index_query']['p95_ms']} ms",
+                f"@10k p95 {base['index_query']['p95_ms']} ms",
+                f"{round(a['index_query']['p95_ms'] / base['index_query']['p95_ms'], 2)}",
+            )
+        )
+        rows.append(
+            (
+                f"  search queries @{int(level):,}",
+                f"p50 {a['search_queries']['p50_ms']} / p95 {a['search_queries']['p95_ms']} ms",
+                f"live 4 weeks p50 {a['live_compute']['p50_ms']} ms",
+                f"{round(a['search_queries']['p50_ms'] / a['live_compute']['p50_ms'], 3)}",
+            )
+        )
     h = r["http"]
     if "ping_reference_rps" in h:
         for name in ("search_page", "fhir_slot_search", "fhir_booking"):
             x = h[name]
-            rows.append((f"HTTP {name}", f"{x['requests_per_second']}/s p95 {x['p95_ms']} ms" + (f" ({x['non_2xx']} non-2xx)" if x["non_2xx"] else ""), f"ping {h['ping_reference_rps']}/s", str(x["ratio_to_ping"])))
+            rows.append(
+                (
+                    f"HTTP {name}",
+                    f"{x['requests_per_second']}/s p95 {x['p95_ms']} ms"
+                    + (f" ({x['non_2xx']} non-2xx)" if x["non_2xx"] else ""),
+                    f"ping {h['ping_reference_rps']}/s",
+                    str(x["ratio_to_ping"]),
+                )
+            )
     else:
         rows.append(("HTTP", h.get("skipped", "?"), "", ""))
     e = r["encryption"]
-    rows.append(("read 1,000 patients decrypted", f"p50 {e['encrypted']['p50_ms']} ms", f"plaintext {e['plaintext']['p50_ms']} ms", str(e["ratio"])))
+    rows.append(
+        (
+            "read 1,000 patients decrypted",
+            f"p50 {e['encrypted']['p50_ms']} ms",
+            f"plaintext {e['plaintext']['p50_ms']} ms",
+            str(e["ratio"]),
+        )
+    )
     a = r["audit"]
-    for op, label in (("book", "booking"), ("agenda", f"agenda day ({a['agenda_rows']} rows)"), ("psearch", "patient search")):
-        rows.append((f"audit on: {label}", f"p50 {a[f'{op}_on']['p50_ms']} ms", f"off {a[f'{op}_off']['p50_ms']} ms", str(a[f"ratio_{op}"])))
-    widths = [max(len(x[i]) for x in rows + [("benchmark", "measured", "reference (same run)", "ratio")]) for i in range(4)]
+    for op, label in (
+        ("book", "booking"),
+        ("agenda", f"agenda day ({a['agenda_rows']} rows)"),
+        ("psearch", "patient search"),
+    ):
+        rows.append(
+            (
+                f"audit on: {label}",
+                f"p50 {a[f'{op}_on']['p50_ms']} ms",
+                f"off {a[f'{op}_off']['p50_ms']} ms",
+                str(a[f"ratio_{op}"]),
+            )
+        )
+    widths = [
+        max(len(x[i]) for x in [*rows, ("benchmark", "measured", "reference (same run)", "ratio")]) for i in range(4)
+    ]
     header = ("benchmark", "measured", "reference (same run)", "ratio")
     print("\n" + "  ".join(h.ljust(widths[i]) for i, h in enumerate(header)))
     print("  ".join("-" * w for w in widths))

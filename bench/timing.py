@@ -12,7 +12,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
 
     def pick(q: float) -> float:
-        return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
     return {
         "n": len(s),

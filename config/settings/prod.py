@@ -26,3 +26,19 @@ SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):  # e.g. "HTTP_X_FORWARDED_PROTO" behind a TLS proxy
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+
+# --- Scale-out (deploy/, docs/scaling.md) ---------------------------------------------------------------
+# Sessions in Redis with the database behind them: shared by every web process and node, survive a
+# Redis restart.
+if REDIS_URL:  # noqa: F405
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# A streaming replica for read-only pages (search, availability, FHIR directory); read-your-writes by a
+# short sticky-primary cookie after any write (config/routers.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    from .base import database_from_env as _db_from_env
+
+    DATABASES["replica"] = _db_from_env(os.environ["DATABASE_REPLICA_URL"])  # noqa: F405
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # noqa: F405
+    DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+    MIDDLEWARE = [*MIDDLEWARE, "config.routers.ReplicaRoutingMiddleware"]  # noqa: F405
+    CRENEAU_REPLICA_STICKY_SECONDS = int(os.environ.get("CRENEAU_REPLICA_STICKY_SECONDS", "15"))
