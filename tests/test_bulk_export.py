@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.test import Client
+from django.utils import translation
 
 from creneau.accounts.mfa import MFADevice
 from creneau.accounts.models import Role
@@ -26,6 +27,13 @@ from creneau.exports.models import ExportStatus
 from . import factories as f
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> object:
+    """The messages asserted below are the English msgids; French is the default language."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -73,7 +73,12 @@ class WhoForm(forms.Form):
 
 
 class StaffPatientSearchForm(forms.Form):
-    family_name = forms.CharField(label=_("Family name"), max_length=100, required=False)
+    family_name = forms.CharField(
+        label=_("Family name"),
+        max_length=100,
+        required=False,
+        help_text=_("With the date of birth; or search by phone number alone."),
+    )
     birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DateInput())
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
 

@@ -32,8 +32,10 @@ ARGS = [
 PASSWORD = "a long passphrase 4 creneau"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    """One browser per test: a Playwright instance left running would hold an event loop in this
+    worker and break other tests that start their own."""
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
