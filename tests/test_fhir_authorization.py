@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils import translation
 
 from creneau.accounts.models import Role
 from creneau.fhir.ids import pair_id, slot_id
@@ -352,3 +354,29 @@ def test_only_the_organizations_admins_reach_its_grant_page(world2: dict[str, An
     assert ApiGrant.objects.active().filter(organization=a.org).exists()
     anonymous = Client().get(f"/en/practice/api-access/{a.org.pk}/")
     assert anonymous.status_code == 302
+
+
+def test_granting_asks_for_the_password_again_after_a_while_but_revoking_never(
+    world2: dict[str, Any], settings: Any
+) -> None:
+    a: Tenant = world2["a"]
+    b: Tenant = world2["b"]
+    admin = f.staff(b.org, Role.ORG_ADMIN)
+    web = Client()
+    assert admin.user is not None
+    web.force_login(admin.user)
+    settings.CRENEAU_REAUTH_SECONDS = -1  # the sign-in is now "too old"
+    response = web.post(
+        f"/en/practice/api-access/{b.org.pk}/", {"client_id": world2["client_id"], "scopes": ["system/Slot.rs"]}
+    )
+    assert response.status_code == 302
+    with translation.override("en"):
+        assert response["Location"].startswith(reverse("accounts:reauth"))
+    assert not ApiGrant.objects.active().filter(organization=b.org).exists()
+    a_admin = f.staff(a.org, Role.ORG_ADMIN)
+    assert a_admin.user is not None
+    web.force_login(a_admin.user)
+    settings.CRENEAU_REAUTH_SECONDS = -1
+    grant_id = ApiGrant.objects.active().get(organization=a.org).pk
+    assert web.post(f"/en/practice/api-access/{a.org.pk}/revoke/{grant_id}/").status_code == 302
+    assert not ApiGrant.objects.active().filter(organization=a.org).exists()

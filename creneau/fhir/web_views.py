@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 from typing import cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from creneau.accounts import reauth
 from creneau.accounts.models import Membership, Role, User
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError
@@ -66,6 +69,10 @@ def organizations(request: HttpRequest) -> HttpResponse:
 @login_required
 def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
     org = _admin_org(request, organization_id)
+    if request.method == "POST" and not reauth.recently_authenticated(request):
+        # Opening patient data to a software is sensitive: ask for the password again first.
+        # (Revoking never asks: it must be instant.)
+        return redirect(f"{reverse('accounts:reauth')}?{urlencode({'next': request.get_full_path()})}")
     form = GrantForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
