@@ -42,3 +42,6 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
     MIDDLEWARE = [*MIDDLEWARE, "config.routers.ReplicaRoutingMiddleware"]  # noqa: F405
     CRENEAU_REPLICA_STICKY_SECONDS = int(os.environ.get("CRENEAU_REPLICA_STICKY_SECONDS", "15"))
+# Behind PgBouncer in transaction pooling mode (deploy/pgbouncer.ini): no server-side cursors.
+if os.environ.get("DATABASE_PGBOUNCER") == "1":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True  # noqa: F405
