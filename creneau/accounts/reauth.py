@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 
 SESSION_AUTH_AT = "auth_at"
@@ -36,10 +36,10 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return isinstance(at, int) and time.time() - at <= settings.CRENEAU_REAUTH_SECONDS
 
 
-def recent_auth_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def recent_auth_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
     @login_required
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not recently_authenticated(request):
             return HttpResponseRedirect(f"{reverse('accounts:reauth')}?{urlencode({'next': request.get_full_path()})}")
         return view(request, *args, **kwargs)

@@ -8,7 +8,7 @@ import segno
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -132,7 +132,7 @@ def _setup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def mfa_setup(request: HttpRequest) -> HttpResponse:
+def mfa_setup(request: HttpRequest) -> HttpResponseBase:
     """Add an authenticator app. Replacing an existing one is a sensitive change: re-authenticate first."""
     if mfa.has_mfa(request.user):
         return recent_auth_required(_setup)(request)

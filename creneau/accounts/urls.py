@@ -4,7 +4,7 @@ from django.urls import path
 
 from creneau.core.ratelimit import ratelimit
 
-from . import security_views, views
+from . import password_views, security_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -20,4 +20,11 @@ urlpatterns = [
     path("two-step/recovery-codes/", security_views.mfa_recovery_codes, name="mfa_recovery_codes"),
     path("two-step/disable/", security_views.mfa_disable, name="mfa_disable"),
     path("confirm-it-is-you/", security_views.reauth, name="reauth"),
+    # Forgotten and changed passwords (password_views)
+    path("password/reset/", password_views.password_reset, name="password_reset"),
+    path("password/reset/sent/", password_views.password_reset_done, name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", password_views.password_reset_confirm, name="password_reset_confirm"),
+    path("password/reset/done/", password_views.password_reset_complete, name="password_reset_complete"),
+    path("password/change/", password_views.password_change, name="password_change"),
+    path("password/change/done/", password_views.password_change_done, name="password_change_done"),
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -154,12 +154,12 @@ def limited_response(request: HttpRequest, message: Any = TOO_MANY) -> HttpRespo
     return render(request, "core/rate_limited.html", {"message": message}, status=429)
 
 
-def ratelimit(name: str, *, methods: tuple[str, ...] = ("POST",)) -> Callable[[Callable[..., HttpResponse]], Any]:
+def ratelimit(name: str, *, methods: tuple[str, ...] = ("POST",)) -> Callable[[Callable[..., HttpResponseBase]], Any]:
     """View decorator: count requests per client IP (for `methods`) and answer 429 past the limit."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method in methods and not allow(get(name), client_ip(request)):
                 return limited_response(request)
             return view(request, *args, **kwargs)
