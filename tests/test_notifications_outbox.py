@@ -280,3 +280,17 @@ def test_html_part_escapes_text_and_links_only_full_platform_urls(settings) -> N
     # The footer names the bare domain: it stays text, it is not turned into a link.
     assert "only lead to creneau.com." in rendered.html
     assert rendered.html.count("<a href=") == rendered.text.count("https://creneau.com/")
+
+
+def test_system_checks_guard_the_public_url_and_production_channels(settings) -> None:  # type: ignore[no-untyped-def]
+    from creneau.notifications import checks
+
+    settings.CRENEAU_PUBLIC_URL = "rdv.creneau.example/app"
+    assert [m.id for m in checks.check_public_url()] == ["notifications.E001"]
+    settings.CRENEAU_PUBLIC_URL = "http://rdv.creneau.example"
+    settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.FileSmsBackend"
+    assert checks.check_public_url() == []
+    assert [m.id for m in checks.check_production_channels()] == ["notifications.W002", "notifications.W003"]
+    settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
+    settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.HttpGatewaySmsBackend"
+    assert checks.check_production_channels() == []

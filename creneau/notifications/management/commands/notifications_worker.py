@@ -46,7 +46,13 @@ class Command(BaseCommand):
         logger.info("notifications worker %s started", worker_id)
         while self.running:
             close_old_connections()
-            done = self.one_pass(worker_id)
+            try:
+                done = self.one_pass(worker_id)
+            except Exception as exc:  # database restarting, locked SQLite file...: keep the worker alive
+                if once:
+                    raise
+                logger.error("notifications worker pass failed (%s); retrying", type(exc).__name__)
+                done = 0
             close_old_connections()
             if once:
                 break
