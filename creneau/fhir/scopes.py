@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from oauth2_provider.scopes import BaseScopes
 
 RESOURCE_TYPES = (
@@ -29,7 +30,7 @@ LETTERS = "cruds"
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 _SCOPE = re.compile(r"^system/(?P<type>\*|[A-Za-z]+)\.(?P<perms>[cruds]+|read|write|\*)$")
 
-# Scopes an organization admin picks from in the grant form, and their meaning.
+# Scopes an organization admin picks from in the grant form.
 GRANTABLE = (
     "system/Organization.rs",
     "system/Location.rs",
@@ -43,6 +44,20 @@ GRANTABLE = (
     "system/Patient.rs",
     "system/Patient.crs",
 )
+# What each grantable scope lets the software do, in the admin's words.
+GRANTABLE_LABELS = {
+    "system/Organization.rs": gettext_lazy("See your organization's public details"),
+    "system/Location.rs": gettext_lazy("See your sites and addresses"),
+    "system/Practitioner.rs": gettext_lazy("See your practitioners' public profiles"),
+    "system/PractitionerRole.rs": gettext_lazy("See who works at which site"),
+    "system/HealthcareService.rs": gettext_lazy("See your visit reasons"),
+    "system/Schedule.rs": gettext_lazy("See your agendas"),
+    "system/Slot.rs": gettext_lazy("See free slots"),
+    "system/Appointment.rs": gettext_lazy("See appointments"),
+    "system/Appointment.cruds": gettext_lazy("See, book and cancel appointments"),
+    "system/Patient.rs": gettext_lazy("See your patients' names, birth dates and contact details"),
+    "system/Patient.crs": gettext_lazy("See and add patients"),
+}
 
 
 def parse_scope(scope: str) -> set[tuple[str, str]] | None:

@@ -391,7 +391,10 @@ def slot_search(request: HttpRequest) -> HttpResponse:
                 start = dt.datetime.fromisoformat(raw)
                 if start > now:
                     found.append((start, motif_id, site_id))
-    found = sorted(r for r in found if all(b.accepts(r[0]) for b in bounds))
+    # Many agendas share start times: compare the ids as integers (the order UUID comparison gives).
+    found = sorted(
+        (r for r in found if all(b.accepts(r[0]) for b in bounds)), key=lambda r: (r[0], r[1].int, r[2].int)
+    )
     pg = params.page(q)
     rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
     motifs = {

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -23,7 +24,7 @@ from creneau.core.errors import DomainError
 from creneau.directory.models import Organization
 
 from . import services
-from .scopes import GRANTABLE
+from .scopes import GRANTABLE, GRANTABLE_LABELS
 from .selectors import grants_of_organization
 
 
@@ -33,7 +34,7 @@ class GrantForm(forms.Form):
     )
     scopes = forms.MultipleChoiceField(
         label=gettext_lazy("Allowed access"),
-        choices=[(s, s) for s in GRANTABLE],
+        choices=[(s, format_lazy("{} ({})", GRANTABLE_LABELS[s], s)) for s in GRANTABLE],
         widget=forms.CheckboxSelectMultiple,
         initial=["system/Slot.rs", "system/Schedule.rs", "system/Appointment.cruds", "system/Patient.crs"],
     )
