@@ -177,6 +177,10 @@ def test_moving_sends_one_move_message_and_reminders_follow_the_new_time(world: 
     }
     outbox.deliver_due()
     moved = [m for m in mail.outbox if "déplacé" in m.subject]
+    calendar = moved[0].attachments[0][1]
+    # Same calendar event as the first confirmation, newer sequence: the calendar moves it in place.
+    assert f"UID:{appt.pk}@rdv.creneau.example" in calendar and "SEQUENCE:1" in calendar
+    assert "DTSTART:20260306T100000Z" in calendar
     assert (
         len(moved) == 1
         and "jeudi 5 mars 2026 à 10:00" in moved[0].body.lower()
@@ -294,3 +298,19 @@ def test_system_checks_guard_the_public_url_and_production_channels(settings) ->
     settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.HttpGatewaySmsBackend"
     assert checks.check_production_channels() == []
+
+
+def test_calendar_attachments_parse_as_rfc5545(world: dict) -> None:
+    import icalendar
+
+    appt = book(world, f.paris(2026, 3, 5, 10, 0))
+    services.appointment_cancel(actor=world["patient_actor"], appointment_id=appt.pk)
+    outbox.deliver_due()
+    parsed = {str(c["METHOD"]): c for c in (icalendar.Calendar.from_ical(m.attachments[0][1]) for m in mail.outbox)}
+    (booked_event,) = parsed["PUBLISH"].walk("VEVENT")
+    (cancelled_event,) = parsed["CANCEL"].walk("VEVENT")
+    assert booked_event.decoded("DTSTART") == appt.start_at == cancelled_event.decoded("DTSTART")
+    assert str(booked_event["UID"]) == str(cancelled_event["UID"])
+    assert str(cancelled_event["STATUS"]) == "CANCELLED"
+    assert int(cancelled_event["SEQUENCE"]) > int(booked_event["SEQUENCE"])
+    assert "Consultation" not in str(booked_event["SUMMARY"])  # no visit reason in synced calendars

@@ -36,6 +36,7 @@ def domain() -> str:
 def appointment_ics(
     *,
     uid: str,
+    sequence: int = 0,
     start: dt.datetime,
     end: dt.datetime,
     summary: str,
@@ -54,6 +55,7 @@ def appointment_ics(
         f"METHOD:{'CANCEL' if cancelled else 'PUBLISH'}",
         "BEGIN:VEVENT",
         f"UID:{uid}@{domain()}",
+        f"SEQUENCE:{sequence}",
         f"DTSTAMP:{_utc(stamp)}",
         f"DTSTART:{_utc(start)}",
         f"DTEND:{_utc(end)}",
