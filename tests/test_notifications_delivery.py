@@ -74,6 +74,21 @@ def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(worl
 
 
 @pytest.mark.django_db
+def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_lease(world: dict) -> None:
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    email = _confirmation(MessageChannel.EMAIL)
+    with outbox.fault_hook("before_send", crash), pytest.raises(WorkerKilled):
+        outbox.deliver_ids([email.pk])
+    email.refresh_from_db()
+    assert email.status == MessageStatus.SENDING and not mail.outbox
+    with clock.frozen_at(email.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+        outbox.deliver_due()
+        outbox.deliver_due()
+    email.refresh_from_db()
+    assert email.status == MessageStatus.SENT and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
 def test_file_sms_backend_is_idempotent_too(world: dict, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.FileSmsBackend"
     settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)

@@ -226,6 +226,7 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
     if _obsolete(message):
         _finish(message_id, token, status=MessageStatus.CANCELLED)
         return False
+    _fault("before_send", message)
     try:
         provider_id = _send(message)
     except SendError as exc:
