@@ -276,3 +276,27 @@ def test_searches_run_a_constant_number_of_queries(setup: dict[str, Any], path: 
                     patient_id=a.patient.pk,
                 )
     assert count(1) == count(3)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("Slot/" + "_" * 48, {}, 404),
+        ("Slot/////////////////////////////////////////////////", {}, 404),
+        ("Slot/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", {}, 404),
+        ("Slot/" + "." * 48, {}, 404),  # decodes to a start beyond year 9999
+        ("Slot", {"service-type": "x", "start": "ge9999-12-31"}, 400),
+        ("Slot", {"service-type": "x", "start": "le0001-01-01"}, 400),
+        ("Appointment", {"date": "ge9999-12-31T23:59:59+00:00"}, 400),
+        ("Appointment", {"date": "2026-13-01"}, 400),
+        ("Appointment", {"_count": "99999999999999999999999"}, 200),
+        ("Appointment", {"_offset": "-1"}, 400),
+        ("PractitionerRole/" + "g" * 64, {}, 404),
+        ("Appointment/not-a-uuid", {}, 404),
+    ],
+)
+def test_edge_inputs_get_a_clean_answer(setup: dict[str, Any], path: str, params: dict[str, str], status: int) -> None:
+    response = setup["api"].get(path, params)
+    assert response.status_code == status, response.content
+    if status != 200:
+        assert response.json()["resourceType"] == "OperationOutcome"

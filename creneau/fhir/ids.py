@@ -48,4 +48,8 @@ def parse_slot_id(value: str) -> tuple[uuid.UUID, uuid.UUID, dt.datetime]:
     if len(raw) != 36:
         raise NotFound("Not found.")
     minutes = int.from_bytes(raw[32:], "big")
-    return uuid.UUID(bytes=raw[:16]), uuid.UUID(bytes=raw[16:32]), _EPOCH + dt.timedelta(minutes=minutes)
+    try:
+        start = _EPOCH + dt.timedelta(minutes=minutes)
+    except OverflowError as exc:
+        raise NotFound("Not found.") from exc
+    return uuid.UUID(bytes=raw[:16]), uuid.UUID(bytes=raw[16:32]), start

@@ -17,6 +17,8 @@ from .http import FhirError
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 _DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?(?P<value>\d{4}(-\d{2}(-\d{2}(T.+)?)?)?)$")
 DEFAULT_COUNT = 20
+# Dates outside these years are refused: nothing is scheduled there, and date arithmetic stays safe.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,8 @@ def parse_date(name: str, raw: str) -> DateBound:
             hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=PARIS)
     except (ValueError, OverflowError):
         raise FhirError(400, _("Invalid date in parameter %(name)s.") % {"name": name}) from None
+    if not (lo.year >= MIN_YEAR and hi.year <= MAX_YEAR):
+        raise FhirError(400, _("The date in parameter %(name)s is out of range.") % {"name": name})
     return DateBound(prefix, lo.astimezone(dt.UTC), hi.astimezone(dt.UTC))
 
 

@@ -392,9 +392,7 @@ def slot_search(request: HttpRequest) -> HttpResponse:
                 if start > now:
                     found.append((start, motif_id, site_id))
     # Many agendas share start times: compare the ids as integers (the order UUID comparison gives).
-    found = sorted(
-        (r for r in found if all(b.accepts(r[0]) for b in bounds)), key=lambda r: (r[0], r[1].int, r[2].int)
-    )
+    found = sorted((r for r in found if all(b.accepts(r[0]) for b in bounds)), key=lambda r: (r[0], r[1].int, r[2].int))
     pg = params.page(q)
     rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
     motifs = {
