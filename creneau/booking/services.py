@@ -27,7 +27,7 @@ from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient
 from creneau.scheduling import selectors as slots
 from creneau.scheduling.models import Audience, Motif
-from creneau.scheduling.services import schedule_availability_refresh
+from creneau.scheduling.services import schedule_availability_refresh, schedule_availability_taken
 
 from .models import Appointment, CancelledBy, Source, Status
 from .selectors import access_appointment, access_hold, is_known_patient
@@ -169,7 +169,10 @@ def _insert(actor: Actor, appointment: Appointment) -> Appointment:
                 appointment.save(force_insert=True)
                 if appointment.status != Status.HELD:
                     _audit(actor, Action.CREATE, appointment)
-            schedule_availability_refresh(appointment.practitioner_id)
+            if purged or appointment.rescheduled_from_id is not None:
+                schedule_availability_refresh(appointment.practitioner_id)  # time was also freed
+            else:
+                schedule_availability_taken(appointment.practitioner_id, appointment.start_at, appointment.busy_until)
             return appointment
         except OperationalError as exc:
             # Concurrent inserts checked against the same exclusion constraint can deadlock on

@@ -187,8 +187,7 @@ def next_availabilities(
         qs = qs.filter(site_id__in=list(site_ids))
     best: dict[uuid.UUID, NextAvailability] = {}
     for pid, mid, sid, starts in qs.values_list("practitioner_id", "motif_id", "site_id", "starts"):
-        parsed = [s for s in (dt.datetime.fromisoformat(x) for x in starts) if s > now and (until is None or s < until)]
-        candidate = NextAvailability(pid, mid, sid, parsed[:per_practitioner])
+        candidate = NextAvailability(pid, mid, sid, _upcoming(starts, now, until, per_practitioner))
         current = best.get(pid)
         if current is None or (
             candidate.next_start is not None
@@ -196,6 +195,22 @@ def next_availabilities(
         ):
             best[pid] = candidate
     return best
+
+
+def _upcoming(starts: list[str], now: dt.datetime, until: dt.datetime | None, limit: int) -> list[dt.datetime]:
+    """The first `limit` starts after `now` (and before `until`). The index keeps starts ascending, so
+    parsing stops as soon as enough are found."""
+    out: list[dt.datetime] = []
+    for raw in starts:
+        start = dt.datetime.fromisoformat(raw)
+        if start <= now:
+            continue
+        if until is not None and start >= until:
+            break
+        out.append(start)
+        if len(out) >= limit:
+            break
+    return out
 
 
 def practitioners_by_next_availability(

@@ -81,6 +81,48 @@ def schedule_availability_refresh(practitioner_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: availability_refresh(practitioner_ids=[practitioner_id]))
 
 
+def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_until: dt.datetime) -> int:
+    """A new booking or hold only takes time away: drop from the practitioner's index rows the starts
+    whose slot ([start, start + duration + buffer), as the engine requires) meets [start, busy_until),
+    instead of recomputing the agenda. Rows are locked while edited, so concurrent bookings of one
+    practitioner cannot undo each other's removals. When a full row would run short, recompute it all.
+    Returns rows changed."""
+    cap = settings.CRENEAU_INDEX_MAX_SLOTS
+    with transaction.atomic():
+        rows = list(
+            AvailabilityIndex.objects.select_for_update(of=("self",))
+            .select_related("motif")
+            .filter(practitioner_id=practitioner_id)
+            .order_by("pk")
+        )
+        changed: list[AvailabilityIndex] = []
+        for row in rows:
+            span = dt.timedelta(minutes=row.motif.duration_minutes + row.motif.buffer_minutes)
+            kept = []
+            for raw in row.starts:
+                s = dt.datetime.fromisoformat(raw)
+                if not (s < busy_until and s + span > start):
+                    kept.append(raw)
+            if len(kept) == len(row.starts):
+                continue
+            if len(row.starts) >= cap and len(kept) < cap // 2:
+                break  # later free starts exist beyond the cap: recompute below
+            row.starts = kept
+            row.next_start = dt.datetime.fromisoformat(kept[0]) if kept else None
+            changed.append(row)
+        else:
+            AvailabilityIndex.objects.bulk_update(changed, ["starts", "next_start"])
+            return len(changed)
+    return availability_refresh(practitioner_ids=[practitioner_id])
+
+
+def schedule_availability_taken(practitioner_id: uuid.UUID, start: dt.datetime, busy_until: dt.datetime) -> None:
+    """`availability_taken` once the current transaction commits."""
+    transaction.on_commit(
+        lambda: availability_taken(practitioner_id=practitioner_id, start=start, busy_until=busy_until)
+    )
+
+
 def _full_clean(obj: Any) -> None:
     try:
         obj.full_clean()
