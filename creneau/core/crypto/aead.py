@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +26,12 @@ class DecryptionError(Exception):
     """A stored value does not authenticate: wrong row/field, altered bytes, or an unknown key."""
 
 
+@functools.lru_cache(maxsize=32)
+def _cipher(key: bytes) -> AESGCM:
+    """One AES-GCM object per key (its key schedule is computed once; it is stateless between calls)."""
+    return AESGCM(key)
+
+
 def associated_data(table: str, row_pk: object, field: str) -> bytes:
     return f"creneau.v1|{table}|{row_pk}|{field}".encode()
 
@@ -35,7 +42,7 @@ def seal(plaintext: str, *, aad: bytes, keys: KeyProvider | None = None) -> str:
     nonce = os.urandom(NONCE_BYTES)
     data = plaintext.encode("utf-8") + b"\x80"
     data += b"\x00" * (-len(data) % PAD_TO)
-    blob = AESGCM(keys.data_key(kid)).encrypt(nonce, data, aad)
+    blob = _cipher(keys.data_key(kid)).encrypt(nonce, data, aad)
     return f"{kid}:{base64.urlsafe_b64encode(nonce + blob).decode('ascii')}"
 
 
@@ -53,7 +60,7 @@ def unseal(token: str, *, aad: bytes, keys: KeyProvider | None = None) -> str:
         raw = base64.urlsafe_b64decode(body.encode("ascii"))
         if len(raw) < NONCE_BYTES + 16:
             raise DecryptionError("malformed value (too short)")
-        padded = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+        padded = _cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         return padded[: padded.rindex(b"\x80")].decode("utf-8")
     except UnknownKey as exc:
         raise DecryptionError(f"no configured key has id {kid!r}") from exc
