@@ -25,7 +25,7 @@ def run(w: World, *, n: int = 40) -> dict[str, Any]:
     from creneau.patients.models import Patient
     from creneau.patients.selectors import patient_search_for_organization
 
-    actor = Actor.for_staff(User.objects.get(email=w.secretary_email))
+    actor = Actor.for_staff(User.objects.by_email(w.secretary_email).get())
     on_p, off_p = w.booking_ids[38], w.booking_ids[39]
     samples: dict[str, list[float]] = {
         k: [] for k in ("book_on", "book_off", "agenda_on", "agenda_off", "psearch_on", "psearch_off")

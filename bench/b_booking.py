@@ -50,7 +50,7 @@ def _service_client(job: dict[str, Any]) -> dict[str, int | float]:
     from creneau.core.actors import Actor
     from creneau.core.errors import Conflict
 
-    actor = Actor.for_staff(User.objects.get(email=job["secretary"]))
+    actor = Actor.for_staff(User.objects.by_email(job["secretary"]).get())
     _org, site, motif = job["agenda"]
     rng = random.Random(job["seed"])
     ok = conflicts = 0

@@ -187,13 +187,20 @@ def test_rotation_re_encrypts_everything_and_the_old_key_can_then_go(practice: t
         # Interrupted after one batch of one row: resumable, the next run finishes the job.
         call_command("rotate_keys", batch_size=1, max_batches=1, stdout=out)
         assert "run again to resume" in out.getvalue()
-        on_new = [raw_row(p.pk)["email"].startswith("k2027:") for p in patients]  # type: ignore[union-attr]
-        assert sum(on_new) == 1
+        with connection.cursor() as cursor:  # accounts and patients: exactly one row moved so far
+            cursor.execute(
+                "SELECT (SELECT COUNT(*) FROM accounts_user WHERE email LIKE 'k2027:%%')"
+                " + (SELECT COUNT(*) FROM patients_patient WHERE email LIKE 'k2027:%%')"
+            )
+            assert cursor.fetchone()[0] == 1
         call_command("rotate_keys", batch_size=2, stdout=StringIO())
     with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY]):
         for p in patients:
             assert all(v.startswith("k2027:") for v in raw_row(p.pk).values())  # type: ignore[union-attr]
             assert fresh(p).given_name == "Zoé"
+        from creneau.accounts.models import User
+
+        assert User.objects.by_email(staff.user.email).get().email == staff.user.email  # type: ignore[attr-defined]
         assert [x.pk for x in patient_search_for_organization(staff, email="p1@exemple.invalid")] == [patients[1].pk]
         out = StringIO()
         call_command("rotate_keys", dry_run=True, stdout=out)
@@ -233,3 +240,22 @@ def test_keys_come_from_a_secret_file(tmp_path: object, monkeypatch: pytest.Monk
     monkeypatch.delenv("CRENEAU_FIELD_KEYS", raising=False)
     monkeypatch.setenv("CRENEAU_FIELD_KEYS_FILE", str(secret))
     assert [kid for kid, _ in envkeys.field_keys_from_env()] == ["new", "old"]
+
+
+def test_account_emails_are_encrypted_unique_and_still_sign_in() -> None:
+    from django.contrib.auth import authenticate
+    from django.db import IntegrityError, transaction
+
+    from creneau.accounts.models import User
+
+    user = User.objects.create_user("camille.durand@example.invalid", "gravier mistral lanterne 47")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT email FROM accounts_user WHERE email_bidx = %s", [user.email_bidx])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("dev:") and "camille" not in stored
+    assert User.objects.by_email(" Camille.Durand@EXAMPLE.invalid").get() == user
+    assert authenticate(None, username="CAMILLE.durand@example.invalid", password="gravier mistral lanterne 47") == user
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User(email="Camille.Durand@example.invalid").save()
+    with pytest.raises(EncryptedFieldQueryError):
+        User.objects.filter(email="camille.durand@example.invalid").exists()

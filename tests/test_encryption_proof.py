@@ -3,7 +3,7 @@
 Seeds demo data, decrypts the patients through the ORM to learn what to look for, then searches the raw
 bytes. Practitioner, organization and site data are a public directory and may appear; a patient value
 that also occurs in that public text is left out of the search (a patient named like a street). Account
-login emails (accounts_user.email) are outside this guarantee for now: see docs/decisions/0003."""
+login emails (accounts_user) are searched for too."""
 
 from __future__ import annotations
 
@@ -39,14 +39,12 @@ def seed_and_collect() -> tuple[list[str], str]:
             *(m.name for m in Motif.objects.all()),
         ]
     ).casefold()
-    logins = set(User.objects.values_list("email", flat=True))
-    secrets: list[str] = []
+    secrets: list[str] = [u.email for u in User.objects.all()]
+    assert "patient@creneau.test" in secrets and "secretaire@creneau.test" in secrets
     for p in Patient.objects.all():
-        values = [p.family_name, p.given_name, p.phone, p.birth_date.isoformat()]
-        if p.email and p.email not in logins:
-            values.append(p.email)
+        values = [p.family_name, p.given_name, p.phone, p.email, p.birth_date.isoformat()]
         secrets += [v for v in values if v and v.casefold() not in public]
-    me = Patient.objects.get(account__email="patient@creneau.test", relationship="self")
+    me = Patient.objects.get(account=User.objects.by_email("patient@creneau.test").get(), relationship="self")
     assert {me.family_name, me.given_name, me.phone, me.address_line} <= {
         "Démo",
         "Alice",

@@ -76,7 +76,7 @@ def test_sign_up_shows_the_breached_message_and_creates_no_account(client: objec
     )
     assert response.status_code == 200
     assert BREACHED_MESSAGE in response.content.decode()
-    assert not User.objects.filter(email="nouveau@example.invalid").exists()
+    assert not User.objects.by_email("nouveau@example.invalid").exists()
 
 
 class RangeServer:

@@ -25,7 +25,7 @@ def test_signup_sends_a_verification_link_and_the_link_signs_in(client: Client) 
     )
     assert response.status_code == 200
     assert "Check your email" in response.content.decode()
-    user = User.objects.get(email="nina@example.invalid")
+    user = User.objects.by_email("nina@example.invalid").get()
     assert not user.is_active
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nina@example.invalid"]
     link = re.search(r"http://testserver(\S+)", mail.outbox[0].body)
@@ -61,7 +61,7 @@ def test_signup_with_a_taken_email_looks_the_same_and_warns_the_owner(client: Cl
     assert "already exists" not in taken.content.decode()
     assert [m.to for m in mail.outbox] == [["taken@example.invalid"], ["fresh@example.invalid"]]
     assert "already have a creneau account" in mail.outbox[0].body
-    assert f.User.objects.filter(email="taken@example.invalid").count() == 1
+    assert f.User.objects.by_email("taken@example.invalid").count() == 1
 
 
 def test_a_forged_verification_link_is_a_400(client: Client) -> None:

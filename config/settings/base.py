@@ -242,6 +242,9 @@ from django.utils.csp import CSP  # noqa: E402
 
 # Sign-in throttling and lockout happen in the backend, so every login form (admin included) gets them.
 AUTHENTICATION_BACKENDS = ["creneau.accounts.throttle.ThrottledModelBackend"]
+# User.email is encrypted; its uniqueness is the unique email blind index (User.email_bidx), which is what
+# the backend looks accounts up by (UserManager.get_by_natural_key).
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # TOTP second factor: required for practice staff and operators (middleware), optional for patients.
 CRENEAU_MFA_ENFORCED = True
 # Sensitive changes (email, phone, password, second factor) need a password typed this recently.

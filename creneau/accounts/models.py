@@ -8,10 +8,20 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.crypto.blind import blind_index
+from creneau.core.crypto.fields import BlindIndexField, EncryptedEmailField
 from creneau.core.models import PublicModel
 
 
 class UserManager(BaseUserManager["User"]):
+    """Emails are encrypted: look accounts up through the email blind index, never by the column."""
+
+    def by_email(self, email: str) -> models.QuerySet[User]:
+        return self.filter(email_bidx=blind_index("email", email or ""))
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.by_email(username or "").get()
+
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
@@ -27,7 +37,10 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin, PublicModel):
     """A person who signs in. `is_staff` means platform operator (Django admin), not practice staff."""
 
-    email = models.EmailField(_("email address"), unique=True)
+    # Encrypted like patient identities (the login email is personal data too); uniqueness and sign-in
+    # lookups go through the blind index of the normalized (case-folded) address.
+    email = EncryptedEmailField(_("email address"))
+    email_bidx = BlindIndexField(kind="email", sources=["email"], unique=True, null=False, blank=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     language = models.CharField(_("language"), max_length=8, default="fr")

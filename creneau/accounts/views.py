@@ -51,7 +51,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        existing = User.objects.filter(email__iexact=form.cleaned_data["email"]).first()
+        existing = User.objects.by_email(form.cleaned_data["email"]).first()
         if existing is not None:
             # Same page as a new sign-up (no account enumeration); the owner learns of the attempt by email.
             send_mail(
