@@ -99,3 +99,52 @@ def test_a_fhir_client_searches_slots_books_and_cancels(live_server: Any, frozen
     )
     assert blocked.status_code == 404
     assert blocked.headers["Content-Type"].startswith("application/fhir+json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_bookings_of_one_slot_give_one_201_and_409s(live_server: Any, frozen: None) -> None:
+    """Several partner requests race for the same slot over HTTP: the database lets exactly one win;
+    the others get a 409 OperationOutcome."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from creneau.patients.services import patient_create_for_organization
+
+    reset_rate_limits()
+    a = tenant("Cabinet A")
+    patients = [
+        patient_create_for_organization(
+            actor=a.staff,
+            organization_id=a.org.pk,
+            family_name=f"Course{i}",
+            given_name="Zoé",
+            birth_date=dt.date(1990, 1, 1 + i),
+        )
+        for i in range(4)
+    ]
+    client_id, secret = register_client()
+    grant(client_id, a.org, "system/Appointment.cruds")
+    base = f"{live_server.url}/fhir/R4"
+    access = requests.post(
+        f"{base}/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+    ).json()["access_token"]
+    slot = a.slot_id(f.paris(2026, 3, 4, 10, 0))
+
+    def book(patient_id: object) -> tuple[int, str]:
+        response = requests.post(
+            f"{base}/Appointment",
+            json={
+                "resourceType": "Appointment",
+                "status": "booked",
+                "slot": [{"reference": f"Slot/{slot}"}],
+                "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+            },
+            headers={"Authorization": f"Bearer {access}", "Content-Type": "application/fhir+json"},
+            timeout=30,
+        )
+        return response.status_code, response.json()["resourceType"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(book, [p.pk for p in patients]))
+    assert sorted(status for status, _type in results) == [201, 409, 409, 409]
+    assert {rtype for status, rtype in results if status == 409} == {"OperationOutcome"}
