@@ -278,3 +278,18 @@ def test_secretary_edits_a_visit_reason(world: dict) -> None:
     bad = client.post("/en" + url, {**data, "duration_minutes": "2"})
     assert bad.status_code == 400 and "greater than or equal to 5" in bad.content.decode()
     assert signed_in(world["outsider"].user).get(url).status_code == 404
+
+
+def test_organization_admins_find_api_access_and_exports_from_the_practice_home(client, db, monday_morning) -> None:  # type: ignore[no-untyped-def]
+    from creneau.accounts.models import Role
+
+    org = f.organization("Cabinet Admin")
+    f.practitioner(f.site(org))
+    admin = f.staff(org, Role.ORG_ADMIN)
+    secretary = f.staff(org)
+    client.force_login(admin.user)
+    page = client.get("/practice/").content.decode()
+    assert "/practice/api-access/" in page and "/practice/exports/" in page
+    client.force_login(secretary.user)
+    page = client.get("/practice/").content.decode()
+    assert "/practice/exports/" not in page

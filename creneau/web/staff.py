@@ -67,7 +67,8 @@ def _org_sites(actor: Actor, practitioner: Practitioner) -> list[Site]:
 def staff_home(request: HttpRequest) -> HttpResponse:
     actor = staff_actor(request)
     doctors = list(practitioners_managed_by(actor).select_related("specialty").order_by("family_name"))
-    return render(request, "web/staff/home.html", {"doctors": doctors})
+    is_admin = "org_admin" in actor.role.split(",")
+    return render(request, "web/staff/home.html", {"doctors": doctors, "is_admin": is_admin})
 
 
 def _motifs(practitioner: Practitioner) -> list[Motif]:
