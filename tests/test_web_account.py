@@ -118,3 +118,26 @@ def test_profile_updates_own_details(world: dict) -> None:
     world["patient"].refresh_from_db()
     assert world["patient"].family_name == "Martin"
     assert clock.now()  # the frozen clock stays in place for the page
+
+
+def test_account_links_to_messages_waiting_lists_journal_and_data(client, world) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(world["user"])
+    page = client.get("/account/").content.decode()
+    for url in ("/account/messages/", "/account/waiting-list/", "/account/access-journal/", "/account/my-data/"):
+        assert url in page
+
+
+def test_a_booked_appointment_offers_to_join_the_waiting_list(client, world) -> None:  # type: ignore[no-untyped-def]
+    from creneau.booking import services
+    from creneau.booking.services import SlotRef
+
+    appt = services.appointment_book(
+        actor=world["patient_actor"],
+        patient_id=world["patient"].pk,
+        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 5, 9, 0)),
+    )
+    client.force_login(world["user"])
+    page = client.get(f"/account/appointments/{appt.pk}/").content.decode()
+    assert "/account/waiting-list/join/" in page and str(appt.pk) in page
+    r = client.post("/account/waiting-list/join/", {"appointment_id": str(appt.pk)})
+    assert r.status_code == 302 and r["Location"].endswith("/account/waiting-list/")
