@@ -37,9 +37,11 @@ from . import factories as f
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_PORTS = (8018, 8019)
-GATEWAY_PORT = 8017
-REDIS_URL = os.environ.get("MULTINODE_REDIS_URL", "redis://127.0.0.1:6379/6")
+# Under pytest-xdist each worker may run a cluster of its own: its own ports and Redis db.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 2
+NODE_PORTS = (8014 + 3 * _WORKER, 8015 + 3 * _WORKER)
+GATEWAY_PORT = 8016 + 3 * _WORKER
+REDIS_URL = os.environ.get("MULTINODE_REDIS_URL", f"redis://127.0.0.1:6379/{6 + _WORKER}")
 PASSWORD = "correct horse battery 42"
 FIELD_KEYS = [("multinode", base64.b64encode(os.urandom(32)).decode())]
 BLIND_INDEX_KEY = base64.b64encode(os.urandom(32)).decode()

@@ -82,24 +82,22 @@ def test_security_tables_read_the_primary_even_on_a_search_page(replica: None) -
     assert db == PRIMARY
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_reads_inside_a_transaction_read_the_primary(replica: None) -> None:
-    def view_in_transaction(req: HttpRequest) -> str:
-        with transaction.atomic():
-            return ReplicaRouter().db_for_read(Appointment)
-
     seen: dict[str, str] = {}
     middleware = ReplicaRoutingMiddleware(lambda r: HttpResponse())
 
     def get_response(req: HttpRequest) -> HttpResponse:
         req.resolver_match = resolve(req.path_info)
         middleware.process_view(req, None, (), {})
-        seen["db"] = view_in_transaction(req)
+        seen["outside"] = ReplicaRouter().db_for_read(Appointment)
+        with transaction.atomic():
+            seen["inside"] = ReplicaRouter().db_for_read(Appointment)
         return HttpResponse()
 
     middleware.get_response = get_response
     middleware(rf.get("/"))
-    assert seen["db"] == PRIMARY
+    assert seen == {"outside": REPLICA, "inside": PRIMARY}
 
 
 def test_writes_always_go_to_the_primary(replica: None) -> None:

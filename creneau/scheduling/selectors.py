@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import uuid
@@ -199,18 +200,11 @@ def next_availabilities(
 
 def _upcoming(starts: list[str], now: dt.datetime, until: dt.datetime | None, limit: int) -> list[dt.datetime]:
     """The first `limit` starts after `now` (and before `until`). The index keeps starts ascending, so
-    parsing stops as soon as enough are found."""
-    out: list[dt.datetime] = []
-    for raw in starts:
-        start = dt.datetime.fromisoformat(raw)
-        if start <= now:
-            continue
-        if until is not None and start >= until:
-            break
-        out.append(start)
-        if len(out) >= limit:
-            break
-    return out
+    the bounds are found by bisection and only the starts returned are parsed."""
+    parse = dt.datetime.fromisoformat
+    lo = bisect.bisect_right(starts, now, key=parse)
+    hi = len(starts) if until is None else bisect.bisect_left(starts, until, lo=lo, key=parse)
+    return [parse(raw) for raw in starts[lo : min(hi, lo + limit)]]
 
 
 def practitioners_by_next_availability(
