@@ -95,3 +95,11 @@ def test_the_admin_login_is_locked_too() -> None:
         client.post(reverse("admin:login"), {"username": admin.email, "password": "wrong"})
     client.post(reverse("admin:login"), {"username": admin.email, "password": PASSWORD})
     assert "_auth_user_id" not in client.session
+
+
+@override_settings(CRENEAU_RATE_LIMITS={"login-ip": (3, 900)})
+def test_a_practice_behind_one_address_is_not_locked_out_by_its_own_sign_ins() -> None:
+    users = [f.patient_account()[0] for _ in range(5)]
+    for user in users:
+        client = Client(REMOTE_ADDR="198.51.100.4")
+        assert attempt(client, user.email, PASSWORD)[0] == 302

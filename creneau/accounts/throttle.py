@@ -1,7 +1,7 @@
 """Sign-in throttling and lockout (credential stuffing, password guessing), without account enumeration.
 
 Failures are counted per typed email (normalized and HMAC'd, whether or not an account exists) and
-attempts per client IP. Past `login-account` failures the email is locked for LOCKOUT_SECONDS; past
+per client IP. Past `login-account` failures the email is locked for LOCKOUT_SECONDS; past
 `login-ip` attempts the IP is refused. A locked or unknown email gets exactly the same answer.
 Enforced twice: `ThrottledModelBackend` refuses to check passwords while locked (covers every login
 form, the Django admin's included) and `ThrottledLoginFormMixin` turns that into a clear message."""
@@ -53,6 +53,8 @@ def login_failed(email: str | None) -> None:
 @receiver(user_login_failed)
 def _on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kw: Any) -> None:
     login_failed(credentials.get("username") or credentials.get("email"))
+    # Only failures count against an address: a practice behind one NAT signs in many times a day.
+    login_attempted(request)
 
 
 @receiver(user_logged_in)
@@ -69,7 +71,6 @@ class ThrottledModelBackend(ModelBackend):
         email = username or kwargs.get("email")
         if login_blocked(request, email):
             raise PermissionDenied  # stops authenticate(); user_login_failed is still sent
-        login_attempted(request)
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 

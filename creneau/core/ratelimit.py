@@ -44,9 +44,9 @@ class Limit:
 
 
 DEFAULTS: dict[str, tuple[int, int]] = {
-    # Sign-in: failures per account (any email typed, existing or not) and attempts per IP.
+    # Sign-in: failures per account (any email typed, existing or not) and failures per IP.
     "login-account": (5, 15 * 60),
-    "login-ip": (30, 15 * 60),
+    "login-ip": (50, 15 * 60),
     "signup-ip": (10, 60 * 60),
     "password-reset-ip": (5, 60 * 60),
     "password-reset-account": (3, 60 * 60),
