@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.urls import reverse_lazy
 
 from creneau.core import ratelimit
+from creneau.notifications.services import notify_password_changed
 
 from .models import User
 from .reauth import recent_auth_required
@@ -46,12 +47,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         ratelimit.unlock("login-account", form.user.email.strip().casefold())
+        notify_password_changed(user=form.user)
         return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:password_change_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        notify_password_changed(user=form.user)
+        return response
 
 
 password_reset = ratelimit.ratelimit("password-reset-ip")(PasswordResetView.as_view())

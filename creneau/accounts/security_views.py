@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from creneau.core import ratelimit
+from creneau.notifications.services import notify_mfa_changed
 
 from . import mfa, throttle
 from .middleware import SESSION_ENROLLED
@@ -118,6 +119,7 @@ def _setup(request: HttpRequest) -> HttpResponse:
             request.session.pop(PENDING_SECRET, None)
             request.session[SESSION_ENROLLED] = True
             mfa.mark_verified(request)
+            notify_mfa_changed(user=user)  # type: ignore[arg-type]  # login_required
             return render(request, "accounts/mfa_recovery_codes.html", {"codes": codes, "next": _next(request)})
         form.add_error("code", _("This code does not match. Check your phone's clock and type the current code."))
     uri = mfa.provisioning_uri_for(secret, getattr(user, "email", ""))
@@ -163,6 +165,7 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Practice and operator accounts must keep a second factor."))
         return redirect("accounts:mfa_manage")
     mfa.disable(request.user)
+    notify_mfa_changed(user=request.user)  # type: ignore[arg-type]  # login_required
     request.session.pop(mfa.SESSION_VERIFIED, None)
     request.session[SESSION_ENROLLED] = False
     messages.success(request, _("Two-step verification is off."))

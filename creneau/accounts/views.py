@@ -4,6 +4,8 @@ Kept on Django's auth views and forms so that stronger hashing, MFA and rate lim
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -19,6 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_de
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creneau.notifications.services import notify_new_login
+
+from . import devices
 from .forms import ConfirmPasswordForm, LoginForm, SignupForm
 from .models import User
 
@@ -29,6 +34,15 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """Sign in; a browser this account never used gets its owner a "new sign-in" message."""
+        user = form.get_user()
+        response = super().form_valid(form)
+        if not devices.seen_here(self.request, user.pk):
+            notify_new_login(user=user)
+        devices.remember(self.request, response, user.pk)
+        return response
 
     def get_default_redirect_url(self) -> str:
         """Practice staff land on their agenda list, patients on their appointments."""
