@@ -85,7 +85,7 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
     """A new booking or hold only takes time away: drop from the practitioner's index rows the starts
     whose slot ([start, start + duration + buffer), as the engine requires) meets [start, busy_until),
     instead of recomputing the agenda. Rows are locked while edited, so concurrent bookings of one
-    practitioner cannot undo each other's removals. When a full row would run short, recompute it all.
+    practitioner cannot undo each other's removals. When a row runs short, recompute the practitioner's rows.
     Returns rows changed."""
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
     with transaction.atomic():
@@ -105,8 +105,8 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
                     kept.append(raw)
             if len(kept) == len(row.starts):
                 continue
-            if len(row.starts) >= cap and len(kept) < cap // 2:
-                break  # later free starts exist beyond the cap: recompute below
+            if len(kept) < cap // 2:
+                break  # running short (there may be free starts past the kept ones): recompute below
             row.starts = kept
             row.next_start = dt.datetime.fromisoformat(kept[0]) if kept else None
             changed.append(row)
