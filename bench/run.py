@@ -86,7 +86,15 @@ def step(label: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller and shorter: a smoke run, not results")
+    parser.add_argument("--report", metavar="JSON", help="print the table of an earlier run (targets re-evaluated)")
     args = parser.parse_args()
+    if args.report:
+        path = Path(args.report)
+        report = json.loads(path.read_text())
+        report["targets"] = targets(report)
+        path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print_table(report)
+        return
     started = time.perf_counter()
     preflight()
     from . import data
@@ -168,6 +176,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"availability p95 at {int(top):,} ≤ 50 ms", p95, "≤ 50 ms", p95 <= 50)
     growth = round(p95 / av["10000"]["index_query"]["p95_ms"], 2)
     add(f"availability p95 growth 10k→{int(top):,} ≤ 2×", growth, "≤ 2.0", growth <= 2)
+    # p95 on a shared 2-vCPU machine mostly measures the neighbours; the median shows the query's growth.
+    growth50 = round(av[top]["index_query"]["p50_ms"] / av["10000"]["index_query"]["p50_ms"], 2)
+    add(f"availability p50 growth 10k→{int(top):,} ≤ 2× (context)", growth50, "≤ 2.0", growth50 <= 2)
     h = r["http"]
     if "fhir_slot_search" in h:
         ratio = h["fhir_slot_search"]["ratio_to_ping"]
