@@ -111,7 +111,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 CRENEAU_BREACHED_PASSWORDS_ONLINE = os.environ.get("CRENEAU_BREACHED_PASSWORDS_ONLINE", "0") == "1"
-CRENEAU_BREACHED_PASSWORDS_URL = os.environ.get("CRENEAU_BREACHED_PASSWORDS_URL", "https://api.pwnedpasswords.com/range/")
+CRENEAU_BREACHED_PASSWORDS_URL = os.environ.get(
+    "CRENEAU_BREACHED_PASSWORDS_URL", "https://api.pwnedpasswords.com/range/"
+)
 CRENEAU_BREACHED_PASSWORDS_TIMEOUT = 2.0
 CRENEAU_SITE_WORD = "creneau"
 
