@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import resolve
+from django.utils import translation
 
 from config.routers import PRIMARY, REPLICA, ReplicaRouter, ReplicaRoutingMiddleware
 from creneau.audit.models import AuditEvent
@@ -23,6 +24,14 @@ def replica(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As if DATABASE_REPLICA_URL configured a `replica` alias (the router only asks whether it exists)."""
     monkeypatch.setattr("config.routers.replica_configured", lambda: True)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """URLs resolve as LocaleMiddleware would leave them for a French visitor (another test may have
+    left another language active in this thread)."""
+    with translation.override("fr"):
+        yield
 
 
 def serve(request: HttpRequest, model: type = Practitioner) -> tuple[str, HttpResponse]:
