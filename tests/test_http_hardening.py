@@ -26,6 +26,7 @@ def prod_env() -> dict[str, str]:
         "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "CRENEAU_FIELD_KEYS": f"k1:{key()}",
         "CRENEAU_BLIND_INDEX_KEY": key(),
+        "CRENEAU_AUDIT_SIGNING_KEY": key(),
         "ALLOWED_HOSTS": "creneau.example",
         "DJANGO_SETTINGS_MODULE": "config.settings.prod",
     }
