@@ -52,3 +52,16 @@ def test_if_empty_does_not_load_twice(monday_morning: None) -> None:
     call_command("seed_demo", practitioners=20, patients=10, weeks=1, verbosity=0)
     call_command("seed_demo", practitioners=20, patients=10, weeks=1, if_empty=True, verbosity=0)
     assert Practitioner.objects.count() == 20
+
+
+def test_the_demo_patient_has_a_small_history_and_can_still_book(monday_morning: None, settings) -> None:  # type: ignore[no-untyped-def]
+    from creneau.accounts.models import User
+    from creneau.booking.selectors import account_appointments
+    from creneau.core.actors import Actor
+
+    call_command("seed_demo", practitioners=40, patients=50, weeks=2, seed=7, verbosity=0)
+    actor = Actor.for_patient(User.objects.get_by_natural_key("patient@creneau.test"))
+    upcoming = account_appointments(actor, upcoming=True)
+    past = account_appointments(actor, upcoming=False)
+    assert len(upcoming) == 2 and len(past) == 2
+    assert len(upcoming) < settings.CRENEAU_MAX_FUTURE_APPOINTMENTS

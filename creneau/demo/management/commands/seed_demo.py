@@ -293,6 +293,7 @@ class Seeder:
         """Fill about an eighth of each agenda for the coming weeks, and a week of past visits."""
         rng = self.rng
         now = clock.now()
+        others, demo_patients = patients[:-2], patients[-2:]  # the demo account's people come last
         start = now - dt.timedelta(days=7)
         end = now + dt.timedelta(weeks=self.weeks)
         motifs_of: dict[uuid.UUID, list[Motif]] = {}
@@ -332,7 +333,7 @@ class Seeder:
                                 site_id=site_id,
                                 organization_id=org_of[site_id],
                                 motif=motif,
-                                patient=rng.choice(patients),
+                                patient=rng.choice(others),
                                 start_at=t,
                                 end_at=end_at,
                                 busy_until=busy_until,
@@ -349,8 +350,24 @@ class Seeder:
                         t = busy_until
                     else:
                         t += length
+        self.give_demo_account_a_history(rows, demo_patients, now)
         Appointment.objects.bulk_create(rows, batch_size=1000)
         return rows
+
+    @staticmethod
+    def give_demo_account_a_history(rows: list[Appointment], demo: list[Patient], now: dt.datetime) -> None:
+        """The demo account (Alice and her son) gets a believable history: two visits done, two coming,
+        and stays under the cap on future appointments so that it can book in the demo."""
+        me, child = demo
+        past = [r for r in rows if r.status == Status.FULFILLED and r.start_at < now]
+        future = [r for r in rows if r.status == Status.BOOKED and r.start_at > now + dt.timedelta(days=2)]
+        for row, who in (
+            (past[0], me),
+            (past[len(past) // 2], child),
+            (future[0], me),
+            (future[len(future) // 3], child),
+        ):
+            row.patient = who
 
     def staff_accounts(
         self, orgs: list[Organization], practitioners: list[Practitioner], links: list[PractitionerSite]
