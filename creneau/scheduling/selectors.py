@@ -220,10 +220,6 @@ def index_horizon() -> dt.timedelta:
     return dt.timedelta(days=settings.CRENEAU_INDEX_DAYS)
 
 
-def active_motifs(practitioner_id: uuid.UUID) -> list[Motif]:
-    return list(Motif.objects.filter(practitioner_id=practitioner_id, is_active=True))
-
-
 def practitioner_or_404(practitioner_id: uuid.UUID | str) -> Practitioner:
     try:
         return Practitioner.objects.select_related("specialty").get(pk=parse_id(practitioner_id), is_active=True)
