@@ -82,8 +82,10 @@ def after_record(*, actor: Actor, event: AuditEvent) -> None:
             .distinct()
             .count()
         )
-        baseline = _baseline(actor.key, now) * conf["baseline_factor"]
-        alert_at = max(limits.alert_patients, int(baseline))
+        alert_at = limits.alert_patients
+        if limits.alert_patients <= distinct < limits.suspend_patients:
+            # Only a count past the fixed threshold needs the principal's own, costlier baseline.
+            alert_at = max(alert_at, int(_baseline(actor.key, now) * conf["baseline_factor"]))
         if distinct >= limits.suspend_patients:
             _fire(actor, "mass-read", Severity.CRITICAL, distinct, limits.suspend_patients, since, suspend=True)
         elif distinct >= alert_at:

@@ -48,7 +48,8 @@ def audit_record(
         return AuditEvent(action=action, object_type=object_type)
     now = clock.now()
     unique = list(dict.fromkeys(touched))
-    with transaction.atomic():
+    # Inside the caller's transaction no savepoint is needed: a failure here fails the caller too.
+    with transaction.atomic(savepoint=False):
         event = AuditEvent.objects.create(
             at=now,
             principal=actor.key,
