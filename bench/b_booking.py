@@ -113,7 +113,9 @@ def _raw_client(job: dict[str, Any]) -> dict[str, int | float]:
                     prepare=True,
                 )
                 ok += 1
-            except psycopg.errors.ExclusionViolation:
+            except (psycopg.errors.ExclusionViolation, psycopg.errors.DeadlockDetected):
+                # Concurrent inserts checked against the same exclusion constraint can deadlock; the
+                # victim lost the slot exactly as with a plain violation (the service retries instead).
                 conflicts += 1
         return {"ok": ok, "conflicts": conflicts, "seconds": time.perf_counter() - t0}
 
