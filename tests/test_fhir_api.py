@@ -245,6 +245,53 @@ def test_broad_slot_searches_read_the_availability_index(setup: dict[str, Any], 
     assert indexed["total"] == 5  # 09:30 to 11:30 the next day; 09:00 is booked
 
 
+def test_paging_a_broad_slot_search_gives_every_start_once_in_time_order(
+    setup: dict[str, Any], settings: Any, client: Client
+) -> None:
+    """Two practices' agendas interleave: pages of 3 read back-to-back are the one big page, in order."""
+    settings.CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 0
+    anonymous = Api(client)
+    query = {"specialty": "SM15", "start": ["ge2026-03-03", "lt2026-03-05"]}
+    whole = anonymous.get("Slot", {**query, "_count": 100}).json()
+    assert_valid(whole)
+    starts = [(e["resource"]["start"], e["resource"]["schedule"]["reference"]) for e in whole["entry"]]
+    assert len({ref for _s, ref in starts}) == 2
+    assert [s for s, _r in starts] == sorted(s for s, _r in starts)
+    # Six half hours a day each, over two days, less the 09:00 booking each practice has on the 3rd.
+    assert whole["total"] == len(starts) == 2 * (2 * 6 - 1)
+    paged = []
+    for offset in range(0, whole["total"], 3):
+        page = anonymous.get("Slot", {**query, "_count": 3, "_offset": offset}).json()
+        assert page["total"] == whole["total"]
+        paged += [e["fullUrl"] for e in page["entry"]]
+    assert paged == [e["fullUrl"] for e in whole["entry"]]
+
+
+def test_a_booking_is_seen_by_the_next_broad_slot_search_though_answers_are_cached(
+    setup: dict[str, Any], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A repeated search is answered without reading the index again; a booking in the searched
+    specialty changes the index version, so the very next search no longer offers the booked slot."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 0
+    api: Api = setup["api"]
+    a: Tenant = setup["a"]
+    query = {"specialty": "SM15", "start": ["ge2026-03-03", "lt2026-03-04"], "_count": 100}
+    before = api.get("Slot", query).json()
+    with CaptureQueriesContext(connection) as ctx:
+        again = api.get("Slot", query).json()
+    assert again == before
+    assert not [q for q in ctx.captured_queries if "availabilityindex" in q["sql"]]
+    first = before["entry"][0]["resource"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("Appointment", booking_body(first["id"], a.patient.pk)).status_code == 201
+    after = api.get("Slot", query).json()
+    assert after["total"] == before["total"] - 1
+    assert first["id"] not in {e["resource"]["id"] for e in after["entry"]}
+
+
 @pytest.mark.parametrize("path", ["Appointment", "Slot", "Practitioner", "Schedule", "HealthcareService"])
 def test_searches_run_a_constant_number_of_queries(setup: dict[str, Any], path: str) -> None:
     """More rows on the page never means more queries."""

@@ -43,7 +43,7 @@ def test_concurrent_hits_never_exceed_the_limit_on_the_local_cache() -> None:
 def test_concurrent_hits_never_exceed_the_limit_on_redis() -> None:
     redis_cache = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "creneau.core.cache.RedisCache",  # the production backend
             "LOCATION": REDIS_TEST_URL,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }

@@ -129,7 +129,7 @@ STATIC_ROOT = VAR_DIR / "static"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "creneau.core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -178,6 +178,9 @@ CRENEAU_FHIR_MAX_COUNT = 100
 # at most this many days.
 CRENEAU_FHIR_LIVE_SLOT_AGENDAS = 40
 CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31
+# Slot search answers are cached this long (0: off), keyed by the index versions they come from; a
+# booking invalidates them at once, so this only bounds how long a start that has just passed may show.
+CRENEAU_FHIR_SLOT_CACHE_SECONDS = 15
 
 # --- audit trail and detection (creneau.audit) ----------------------------------------------------
 CRENEAU_AUDIT_ENABLED = True

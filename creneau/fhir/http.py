@@ -55,12 +55,17 @@ class FhirError(Exception):
         self.headers = headers or {}
 
 
+def fhir_json(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def fhir_body_response(text: str, status: int = 200) -> HttpResponse:
+    """An answer whose JSON is already serialized (e.g. from a cache)."""
+    return HttpResponse(text, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+
+
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        content_type=f"{FHIR_JSON}; charset=utf-8",
-    )
+    response = fhir_body_response(fhir_json(body), status)
     for k, v in (headers or {}).items():
         response[k] = v
     return response

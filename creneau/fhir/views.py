@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import hashlib
+import heapq
+import itertools
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from creneau.booking import selectors as booking_selectors
@@ -20,11 +27,12 @@ from creneau.core.ids import parse_id
 from creneau.patients import selectors as patient_selectors
 from creneau.patients import services as patient_services
 from creneau.scheduling import selectors as slot_selectors
+from creneau.scheduling import versions as index_versions
 from creneau.scheduling.models import AvailabilityIndex, Motif
 
 from . import capabilities, ids, openapi, params
 from . import selectors as scoped
-from .http import Caller, FhirError, authenticate, endpoint, fhir_response, read_body
+from .http import Caller, FhirError, authenticate, endpoint, fhir_body_response, fhir_json, fhir_response, read_body
 from .mappers import appointment as appointment_map
 from .mappers import common
 from .mappers import healthcare_service as healthcare_service_map
@@ -345,10 +353,82 @@ def _live_slots(
     return found
 
 
+def _index_bounds(bounds: list[params.DateBound], now: dt.datetime) -> tuple[dt.datetime, dt.datetime | None]:
+    """Every supported date prefix is a half-open interval: their intersection, after `now`, is
+    [lo, hi) (hi None: unbounded), exactly the starts `DateBound.accepts` would keep."""
+    lo, hi = now + dt.timedelta(microseconds=1), None
+    for b in bounds:
+        match b.prefix:
+            case "eq":
+                lo, hi = max(lo, b.lo), b.hi if hi is None else min(hi, b.hi)
+            case "ge":
+                lo = max(lo, b.lo)
+            case "gt" | "sa":
+                lo = max(lo, b.hi)
+            case "le":
+                hi = b.hi if hi is None else min(hi, b.hi)
+            case _:
+                hi = b.lo if hi is None else min(hi, b.lo)
+    return lo, hi
+
+
+def _index_slots(
+    rows: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[str]]],
+    bounds: list[params.DateBound],
+    now: dt.datetime,
+    stop: int,
+) -> tuple[int, list[tuple[dt.datetime, uuid.UUID, uuid.UUID]]]:
+    """(number of indexed starts matching, the first `stop` of them in order). Each row's starts are
+    ascending: bisection finds its matching run without parsing it, a lazy merge parses only what is
+    returned."""
+    lo, hi = _index_bounds(bounds, now)
+    parse = dt.datetime.fromisoformat
+    total = 0
+    runs = []
+    for _pid, motif_id, site_id, starts in rows:
+        i = bisect.bisect_left(starts, lo, key=parse)
+        j = len(starts) if hi is None else bisect.bisect_left(starts, hi, lo=i, key=parse)
+        if j <= i:
+            continue
+        total += j - i
+        runs.append(_run(starts, i, j, motif_id, site_id))
+    first = itertools.islice(heapq.merge(*runs), stop)
+    return total, [(start, m, site) for start, _m, _s, m, site in first]
+
+
+def _run(
+    starts: list[str], i: int, j: int, motif_id: uuid.UUID, site_id: uuid.UUID
+) -> Iterator[tuple[dt.datetime, int, int, uuid.UUID, uuid.UUID]]:
+    # Many agendas share start times: ties break on the ids as integers (the order of UUIDs).
+    m, s = motif_id.int, site_id.int
+    for raw in itertools.islice(starts, i, j):
+        yield dt.datetime.fromisoformat(raw), m, s, motif_id, site_id
+
+
+def _slot_cache_key(request: HttpRequest, orgs: scoped.Orgs, specialties: list[str], now: dt.datetime) -> str:
+    """What an answer depends on: the query, the caller's scope, the language, the time window and the
+    index versions of the specialties searched (the global version when no specialty narrows it).
+    Hashed: the key holds no parameter value."""
+    ttl = settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS
+    scopes = sorted(set(specialties)) if request.GET.getlist("specialty") else [index_versions.GLOBAL]
+    parts = [
+        params.base_url(request),
+        "&".join(sorted(f"{k}={v}" for k in request.GET for v in request.GET.getlist(k))),
+        "public" if orgs is None else ",".join(sorted(str(o) for o in orgs)),
+        translation.get_language() or "",
+        str(int(now.timestamp()) // ttl),
+        *scopes,
+        *index_versions.availability_versions(scopes),
+    ]
+    return "fhir:slot-search:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 def slot_search(request: HttpRequest) -> HttpResponse:
     """Free slots. A search narrowed to a few agendas (schedule, service-type, a small specialty) is
     computed live over the requested window; a broad one reads the availability index (the next
-    CRENEAU_INDEX_DAYS days, as the search pages do)."""
+    CRENEAU_INDEX_DAYS days, as the search pages do). Answers are cached for a few seconds under the
+    index versions they were computed from, so a booking anywhere in the searched specialties is seen
+    by the next search on every node."""
     _c, orgs = _orgs(request, "Slot", "s")
     q = request.GET
     schedules = q.getlist("schedule")
@@ -358,6 +438,11 @@ def slot_search(request: HttpRequest) -> HttpResponse:
         raise FhirError(400, _("Search slots by schedule, specialty or service-type."))
     statuses = [c for _s, c in params.tokens(q, "status")]
     bounds = params.dates(q, "start")
+    pg = params.page(q)
+    now = clock.now()
+    key = _slot_cache_key(request, orgs, specialties, now) if settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS else ""
+    if key and (body := cache.get(key)) is not None:
+        return fhir_body_response(body)
     index = AvailabilityIndex.objects.filter(
         site__in=scoped.sites(orgs),
         motif__is_active=True,
@@ -379,27 +464,25 @@ def slot_search(request: HttpRequest) -> HttpResponse:
         index = index.filter(motif_id__in=_uuids(services))
     if statuses and "free" not in statuses:
         index = index.none()
-    now = clock.now()
     rows_ = list(index.values_list("practitioner_id", "motif_id", "site_id", "starts"))
-    found: list[tuple[dt.datetime, uuid.UUID, uuid.UUID]] = []
     if len(rows_) <= settings.CRENEAU_FHIR_LIVE_SLOT_AGENDAS:
         lo, hi = _slot_window(bounds, now)
-        found = _live_slots([(p, m, s) for p, m, s, _st in rows_], lo, hi, now)
+        live = _live_slots([(p, m, s) for p, m, s, _st in rows_], lo, hi, now)
+        found = sorted(
+            (r for r in live if all(b.accepts(r[0]) for b in bounds)), key=lambda r: (r[0], r[1].int, r[2].int)
+        )
+        total, rows = len(found), found[pg.offset : pg.offset + pg.count] if pg.count else []
     else:
-        for _pid, motif_id, site_id, starts in rows_:
-            for raw in starts:
-                start = dt.datetime.fromisoformat(raw)
-                if start > now:
-                    found.append((start, motif_id, site_id))
-    # Many agendas share start times: compare the ids as integers (the order UUID comparison gives).
-    found = sorted((r for r in found if all(b.accepts(r[0]) for b in bounds)), key=lambda r: (r[0], r[1].int, r[2].int))
-    pg = params.page(q)
-    rows = found[pg.offset : pg.offset + pg.count] if pg.count else []
+        total, first = _index_slots(rows_, bounds, now, pg.offset + pg.count)
+        rows = first[pg.offset :] if pg.count else []
     motifs = {
         m.pk: m for m in Motif.objects.select_related("practitioner__specialty").filter(pk__in={r[1] for r in rows})
     }
     resources = [slot_map.to_fhir(motifs[m], s, start) for start, m, s in rows]
-    return fhir_response(params.bundle(request, "Slot", resources, total=len(found), pg=pg))
+    body = fhir_json(params.bundle(request, "Slot", resources, total=total, pg=pg))
+    if key:
+        cache.set(key, body, settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS)
+    return fhir_body_response(body)
 
 
 # --- Appointment ------------------------------------------------------------------------------------

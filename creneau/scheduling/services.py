@@ -25,6 +25,7 @@ from creneau.directory.selectors import (
 
 from . import selectors
 from .models import Absence, AvailabilityIndex, Motif, OpeningRule
+from .versions import availability_changed
 
 
 def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
@@ -73,6 +74,7 @@ def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
     with transaction.atomic():
         AvailabilityIndex.objects.filter(practitioner_id__in=ids).delete()
         AvailabilityIndex.objects.bulk_create(rows, batch_size=500)
+        availability_changed(practitioner_ids=ids)
     return len(rows)
 
 
@@ -112,6 +114,8 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
             changed.append(row)
         else:
             AvailabilityIndex.objects.bulk_update(changed, ["starts", "next_start"])
+            if changed:
+                availability_changed(practitioner_ids=[practitioner_id])
             return len(changed)
     return availability_refresh(practitioner_ids=[practitioner_id])
 
