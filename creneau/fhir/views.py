@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import translation
@@ -405,20 +404,15 @@ def _run(
         yield dt.datetime.fromisoformat(raw), m, s, motif_id, site_id
 
 
-def _slot_cache_key(request: HttpRequest, orgs: scoped.Orgs, specialties: list[str], now: dt.datetime) -> str:
-    """What an answer depends on: the query, the caller's scope, the language, the time window and the
-    index versions of the specialties searched (the global version when no specialty narrows it).
-    Hashed: the key holds no parameter value."""
-    ttl = settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS
-    scopes = sorted(set(specialties)) if request.GET.getlist("specialty") else [index_versions.GLOBAL]
+def _slot_cache_key(request: HttpRequest, orgs: scoped.Orgs, now: dt.datetime) -> str:
+    """What an answer depends on besides the index versions: the query, the caller's scope, the
+    language and the time window. Hashed: the key holds no parameter value."""
     parts = [
         params.base_url(request),
         "&".join(sorted(f"{k}={v}" for k in request.GET for v in request.GET.getlist(k))),
         "public" if orgs is None else ",".join(sorted(str(o) for o in orgs)),
         translation.get_language() or "",
-        str(int(now.timestamp()) // ttl),
-        *scopes,
-        *index_versions.availability_versions(scopes),
+        str(int(now.timestamp()) // settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS),
     ]
     return "fhir:slot-search:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -440,9 +434,15 @@ def slot_search(request: HttpRequest) -> HttpResponse:
     bounds = params.dates(q, "start")
     pg = params.page(q)
     now = clock.now()
-    key = _slot_cache_key(request, orgs, specialties, now) if settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS else ""
-    if key and (body := cache.get(key)) is not None:
-        return fhir_body_response(body)
+    key = ""
+    versions: tuple[str, ...] = ()
+    if settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS:
+        # Index versions of the specialties searched; the global one when no specialty narrows it.
+        scopes = sorted(set(specialties)) if q.getlist("specialty") else [index_versions.GLOBAL]
+        key = _slot_cache_key(request, orgs, now)
+        body, versions = index_versions.versioned_get(key, scopes)
+        if body is not None:
+            return fhir_body_response(body)
     index = AvailabilityIndex.objects.filter(
         site__in=scoped.sites(orgs),
         motif__is_active=True,
@@ -481,7 +481,7 @@ def slot_search(request: HttpRequest) -> HttpResponse:
     resources = [slot_map.to_fhir(motifs[m], s, start) for start, m, s in rows]
     body = fhir_json(params.bundle(request, "Slot", resources, total=total, pg=pg))
     if key:
-        cache.set(key, body, settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS)
+        index_versions.versioned_set(key, versions, body, settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS)
     return fhir_body_response(body)
 
 

@@ -1,15 +1,18 @@
-"""Version tokens of the availability index, kept in the shared cache (Redis in production).
+"""Version tokens of the availability index, kept in the shared cache (Redis in production), and answers
+cached under them.
 
 Every write to the index replaces the token of each specialty it touched and the global token, once the
-write has committed. An answer cached from the index carries the tokens it was computed under in its
-key: once a booking, cancellation or agenda change moves one of them, the old answer is never served
-again, on any node. Readers take the tokens *before* reading the index, so an answer computed from
-data older than a token can only be stored under an older token."""
+write has committed. A cached answer is stored with the tokens it was computed under and served only
+while they are still the current ones: once a booking, cancellation or agenda change moves one of them,
+the old answer is never served again, on any node. Readers take the tokens *before* reading the index
+(in the same round trip as the cached answer), so an answer computed from data older than a token can
+only be stored with an older token."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -21,11 +24,20 @@ def _key(scope: str) -> str:
     return f"availability:version:{scope}"
 
 
-def availability_versions(scopes: Sequence[str]) -> tuple[str, ...]:
-    """Current tokens of these scopes (specialty codes, or GLOBAL), in order; one cache round trip."""
-    keys = [_key(s) for s in scopes]
-    got = cache.get_many(keys)
-    return tuple(str(got.get(k, "0")) for k in keys)
+def versioned_get(key: str, scopes: Sequence[str]) -> tuple[Any, tuple[str, ...]]:
+    """(the answer cached at `key` if still current else None, the current tokens of `scopes`: specialty
+    codes or GLOBAL), in one cache round trip. Pass the tokens to `versioned_set` with the new answer."""
+    version_keys = [_key(s) for s in scopes]
+    got = cache.get_many([key, *version_keys])
+    versions = tuple(str(got.get(k, "0")) for k in version_keys)
+    entry = got.get(key)
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == versions:
+        return entry[1], versions
+    return None, versions
+
+
+def versioned_set(key: str, versions: tuple[str, ...], value: Any, timeout: int) -> None:
+    cache.set(key, (versions, value), timeout)
 
 
 def _bump(practitioner_ids: list[uuid.UUID]) -> None:
