@@ -1,7 +1,8 @@
 """Two app nodes and two workers on one machine, sharing one PostgreSQL and one Redis, as in production:
-a sign-in lockout earned on one node holds on the other, a hold taken through node 1 blocks node 2, a
-session opened on node 1 works on node 2, and two workers delivering the same outbox send each message
-once (an SMS gateway in this test counts what it receives).
+a sign-in lockout earned on one node holds on the other, a hold taken through node 1 blocks node 2 and
+leaves node 2's cached slot searches at once, a session opened on node 1 works on node 2, and two
+workers delivering the same outbox send each message once (an SMS gateway in this test counts what
+it receives).
 
 The nodes are real gunicorn processes with the production settings (deploy/gunicorn.conf.py) and the
 workers real `manage.py notifications_worker` processes."""
@@ -232,6 +233,48 @@ def test_a_hold_taken_through_node_1_blocks_node_2(cluster: dict[str, Any]) -> N
     # Node 2 books normally otherwise.
     status, location, _body = b.request(node2, "POST", "/book/hold/", slot(11))
     assert status == 302 and "/book/" in location
+
+
+def test_a_slot_search_cached_on_node_2_stops_offering_a_slot_held_through_node_1(cluster: dict[str, Any]) -> None:
+    from creneau.fhir.ids import pair_id
+    from creneau.scheduling.services import availability_refresh
+
+    org = f.organization()
+    site = f.site(org)
+    doc = f.practitioner(site)
+    f.every_day(doc, site, start="08:00", end="18:00")
+    motif = f.motif(doc, minutes=30)
+    availability_refresh(practitioner_ids=[doc.pk])
+    node1, node2 = cluster["nodes"]
+    tomorrow = dt.datetime.now(f.PARIS).date() + dt.timedelta(days=1)
+    ten = dt.datetime(tomorrow.year, tomorrow.month, tomorrow.day, 10, 0, tzinfo=f.PARIS)
+    query = urllib.parse.urlencode(
+        [
+            ("schedule", f"Schedule/{pair_id(doc.pk, site.pk)}"),
+            ("start", f"ge{ten.isoformat()}"),
+            ("start", f"lt{(ten + dt.timedelta(hours=1)).isoformat()}"),
+        ]
+    )
+
+    def starts(port: int) -> list[str]:
+        status, _location, body = Browser().request(port, "GET", f"/fhir/R4/Slot?{query}")
+        assert status == 200, body
+        return [e["resource"]["start"] for e in json.loads(body)["entry"]]
+
+    def utc(minutes: int) -> str:
+        return (ten + dt.timedelta(minutes=minutes)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert starts(node2) == [utc(0), utc(30)]  # now in the shared cache
+    browser = Browser()
+    assert browser.sign_in(node1, account().email, PASSWORD) == 302
+    status, _location, _body = browser.request(
+        node1,
+        "POST",
+        "/book/hold/",
+        {"practitioner": str(doc.pk), "motif": str(motif.pk), "site": str(site.pk), "start": ten.isoformat()},
+    )
+    assert status == 302
+    assert starts(node2) == [utc(30)]
 
 
 class _Gateway(http.server.BaseHTTPRequestHandler):

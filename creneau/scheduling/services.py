@@ -91,6 +91,8 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
     Returns rows changed."""
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
     with transaction.atomic():
+        # Even when no indexed start changes: answers computed live from the agenda change too.
+        availability_changed(practitioner_ids=[practitioner_id])
         rows = list(
             AvailabilityIndex.objects.select_for_update(of=("self",))
             .select_related("motif")
@@ -114,8 +116,6 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
             changed.append(row)
         else:
             AvailabilityIndex.objects.bulk_update(changed, ["starts", "next_start"])
-            if changed:
-                availability_changed(practitioner_ids=[practitioner_id])
             return len(changed)
     return availability_refresh(practitioner_ids=[practitioner_id])
 
