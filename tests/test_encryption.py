@@ -297,6 +297,16 @@ def test_a_new_patient_has_the_field_defaults_and_is_validated_as_before() -> No
     assert {"family_name", "email"} <= set(exc.value.message_dict)
 
 
+def test_a_control_character_in_an_identity_field_is_a_validation_error(practice: tuple) -> None:
+    from creneau.patients.services import patient_update
+
+    org, staff = practice
+    p = new_patient(org, staff)
+    with pytest.raises(InvalidInput, match="city"):
+        patient_update(actor=staff, patient_id=p.pk, city="Lyon\x00")
+    assert fresh(p).city == "Lyon"
+
+
 def test_saving_some_identity_fields_keeps_the_others_and_reindexes(practice: tuple) -> None:
     org, staff = practice
     p = fresh(new_patient(org, staff))

@@ -19,12 +19,15 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.translation import gettext_lazy as _
 
 from .aead import (
+    RECORD_NONE,
+    RECORD_SEP,
     DecryptionError,
     associated_data,
     pk_bytes,
@@ -97,6 +100,12 @@ class SealedMemberAttribute:
         return instance.__dict__[self.field.attname]
 
 
+def _no_record_separators(value: Any) -> None:
+    """Record members cannot hold NUL or SOH (the record's separator and None marker): say so at validation."""
+    if isinstance(value, str) and (RECORD_SEP in value or RECORD_NONE in value):
+        raise ValidationError(_("Control characters are not allowed here."), code="null_characters_not_allowed")
+
+
 def _refuse_query(name: str) -> NoReturn:
     raise EncryptedFieldQueryError(
         f"{name} is encrypted: save it through the model instance; search it through its blind index."
@@ -114,6 +123,8 @@ class EncryptedMixin:
     def __init__(self, *args: Any, record: str | None = None, **kwargs: Any) -> None:
         self.record = record
         super().__init__(*args, **kwargs)
+        if record:
+            self.validators.append(_no_record_separators)  # type: ignore[attr-defined]
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
