@@ -1,4 +1,4 @@
-"""Patient identities are encrypted per value, bound to their row and field, and findable by blind index."""
+"""Patient identities are encrypted as one record per row, bound to their row, and findable by blind index."""
 
 from __future__ import annotations
 
@@ -28,22 +28,21 @@ pytestmark = pytest.mark.django_db
 NEW_KEY = ("k2027", base64.b64encode(b"n" * 32).decode())
 
 
-def raw_row(patient_id: object) -> dict[str, str | None]:
-    table = Patient._meta.db_table
-    cols = ", ".join(connection.ops.quote_name(c) for c in IDENTITY_FIELDS)
+def raw_record(patient_id: object) -> str | None:
+    """The stored `identity` column of one patient, as a dump would show it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {cols} FROM {table} WHERE id = %s", [Patient._meta.pk.get_db_prep_value(patient_id, connection)]
+            "SELECT identity FROM patients_patient WHERE id = %s",
+            [Patient._meta.pk.get_db_prep_value(patient_id, connection)],
         )
-        row = cursor.fetchone()
-    return dict(zip(IDENTITY_FIELDS, row, strict=True))
+        (stored,) = cursor.fetchone()
+    return stored
 
 
-def write_raw(patient_id: object, field: str, value: str) -> None:
-    table = Patient._meta.db_table
+def write_raw(patient_id: object, value: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {connection.ops.quote_name(field)} = %s WHERE id = %s",
+            "UPDATE patients_patient SET identity = %s WHERE id = %s",
             [value, Patient._meta.pk.get_db_prep_value(patient_id, connection)],
         )
 
@@ -84,45 +83,60 @@ def test_identity_reads_back_as_python_values_but_is_stored_as_keyed_ciphertext(
         "Zoe.Lefevre@Exemple.invalid",
     )
     assert p.get_sex_display() == "Femme" or p.get_sex_display() == "Female"
-    raw = raw_row(p.pk)
-    for field, stored in raw.items():
-        assert stored is not None and stored.startswith(f"{envkeys.INSECURE_DEV_KEY_ID}:"), field
-    assert "Lef" not in raw["family_name"] and "1979" not in raw["birth_date"]
+    raw = raw_record(p.pk)
+    assert raw is not None and raw.startswith(f"{envkeys.INSECURE_DEV_KEY_ID}:")
+    for clear in ("Lef", "Zo", "1979", "0612", "+33", "exemple", "Lilas", "69007", "Lyon"):
+        assert clear not in raw, clear
 
 
-def test_the_same_value_encrypts_differently_each_time(practice: tuple) -> None:
+def test_the_same_identity_encrypts_differently_each_time(practice: tuple) -> None:
+    from creneau.patients.services import patient_update
+
     org, staff = practice
-    a = new_patient(org, staff)
-    b = new_patient(org, staff, phone="+33 6 00 00 00 01", email="autre@exemple.invalid")
-    assert raw_row(a.pk)["family_name"] != raw_row(b.pk)["family_name"]
+    p = new_patient(org, staff)
+    before = raw_record(p.pk)
+    patient_update(actor=staff, patient_id=p.pk, city="Lyon")  # same value again
+    assert raw_record(p.pk) != before
+    assert fresh(p).city == "Lyon"
 
 
 def test_a_ciphertext_moved_to_another_row_does_not_decrypt(practice: tuple) -> None:
     org, staff = practice
     victim = new_patient(org, staff)
     other = new_patient(org, staff, family_name="Martin", phone="0600000002", email="m@exemple.invalid")
-    write_raw(other.pk, "family_name", raw_row(victim.pk)["family_name"])  # type: ignore[arg-type]
+    write_raw(other.pk, raw_record(victim.pk))  # type: ignore[arg-type]
     with pytest.raises(DecryptionError):
         _ = fresh(other).family_name
 
 
-def test_a_ciphertext_moved_to_another_field_of_the_same_row_does_not_decrypt(practice: tuple) -> None:
+def test_a_ciphertext_from_another_encrypted_column_does_not_decrypt(practice: tuple) -> None:
     org, staff = practice
     p = new_patient(org, staff)
-    write_raw(p.pk, "given_name", raw_row(p.pk)["family_name"])  # type: ignore[arg-type]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT email FROM accounts_user WHERE email_bidx = %s", [staff.user.email_bidx])
+        (account_email_token,) = cursor.fetchone()
+    write_raw(p.pk, account_email_token)
     with pytest.raises(DecryptionError):
         _ = fresh(p).given_name
+
+
+def test_an_emptied_record_is_refused_rather_than_read_as_blank(practice: tuple) -> None:
+    org, staff = practice
+    p = new_patient(org, staff)
+    write_raw(p.pk, "")
+    with pytest.raises(DecryptionError):
+        _ = fresh(p).family_name
 
 
 def test_an_altered_ciphertext_does_not_decrypt(practice: tuple) -> None:
     org, staff = practice
     p = new_patient(org, staff)
-    stored = raw_row(p.pk)["birth_date"]
+    stored = raw_record(p.pk)
     assert stored is not None
     kid, body = stored.split(":", 1)
-    raw = bytearray(base64.urlsafe_b64decode(body))
-    raw[-1] ^= 1
-    write_raw(p.pk, "birth_date", f"{kid}:{base64.urlsafe_b64encode(bytes(raw)).decode()}")
+    raw = bytearray(base64.b64decode(body))
+    raw[20] ^= 1
+    write_raw(p.pk, f"{kid}:{base64.b64encode(bytes(raw)).decode()}")
     with pytest.raises(DecryptionError):
         _ = fresh(p).birth_date
 
@@ -132,6 +146,16 @@ def test_filtering_an_encrypted_column_by_plaintext_is_refused(practice: tuple) 
     new_patient(org, staff)
     with pytest.raises(EncryptedFieldQueryError):
         list(Patient.objects.filter(family_name="Lefèvre-Dupré"))
+    with pytest.raises(EncryptedFieldQueryError):
+        list(Patient.objects.order_by("birth_date"))
+    with pytest.raises(EncryptedFieldQueryError):
+        list(Patient.objects.values_list("email", flat=True))
+    with pytest.raises(EncryptedFieldQueryError):
+        list(Patient.objects.filter(identity="Lefèvre-Dupré"))
+    with pytest.raises(EncryptedFieldQueryError):
+        Patient.objects.update(city="Paris")
+    with pytest.raises(EncryptedFieldQueryError):
+        Patient.objects.bulk_update(list(Patient.objects.all()), ["city"])
 
 
 def test_updating_a_patient_re_encrypts_and_reindexes(practice: tuple) -> None:
@@ -190,13 +214,13 @@ def test_rotation_re_encrypts_everything_and_the_old_key_can_then_go(practice: t
         with connection.cursor() as cursor:  # accounts and patients: exactly one row moved so far
             cursor.execute(
                 "SELECT (SELECT COUNT(*) FROM accounts_user WHERE email LIKE 'k2027:%%')"
-                " + (SELECT COUNT(*) FROM patients_patient WHERE email LIKE 'k2027:%%')"
+                " + (SELECT COUNT(*) FROM patients_patient WHERE identity LIKE 'k2027:%%')"
             )
             assert cursor.fetchone()[0] == 1
         call_command("rotate_keys", batch_size=2, stdout=StringIO())
     with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY]):
         for p in patients:
-            assert all(v.startswith("k2027:") for v in raw_row(p.pk).values())  # type: ignore[union-attr]
+            assert (raw_record(p.pk) or "").startswith("k2027:")
             assert fresh(p).given_name == "Zoé"
         from creneau.accounts.models import User
 
@@ -259,3 +283,114 @@ def test_account_emails_are_encrypted_unique_and_still_sign_in() -> None:
         User(email="Camille.Durand@example.invalid").save()
     with pytest.raises(EncryptedFieldQueryError):
         User.objects.filter(email="camille.durand@example.invalid").exists()
+
+
+def test_a_new_patient_has_the_field_defaults_and_is_validated_as_before() -> None:
+    from django.core.exceptions import ValidationError
+
+    p = Patient(family_name="Martin", given_name="Léa", birth_date=dt.date(1990, 1, 2))
+    assert (p.family_name, p.sex, p.phone, p.city) == ("Martin", "U", "", "")
+    p.family_name = "x" * 101
+    p.email = "not an address"
+    with pytest.raises(ValidationError) as exc:
+        p.full_clean(exclude=["account", "created_by_organization"])
+    assert {"family_name", "email"} <= set(exc.value.message_dict)
+
+
+def test_a_control_character_in_an_identity_field_is_a_validation_error(practice: tuple) -> None:
+    from creneau.patients.services import patient_update
+
+    org, staff = practice
+    p = new_patient(org, staff)
+    with pytest.raises(InvalidInput, match="city"):
+        patient_update(actor=staff, patient_id=p.pk, city="Lyon\x00")
+    assert fresh(p).city == "Lyon"
+
+
+def test_saving_some_identity_fields_keeps_the_others_and_reindexes(practice: tuple) -> None:
+    org, staff = practice
+    p = fresh(new_patient(org, staff))
+    p.phone = "07 11 22 33 44"
+    p.save(update_fields=["phone"])
+    again = fresh(p)
+    assert (again.phone, again.family_name, again.city) == ("07 11 22 33 44", "Lefèvre-Dupré", "Lyon")
+    assert [x.pk for x in patient_search_for_organization(staff, phone="+33711223344")] == [p.pk]
+    assert patient_search_for_organization(staff, phone="0612345678") == []
+
+
+def test_a_reloaded_or_deferred_patient_shows_what_is_stored(practice: tuple) -> None:
+    org, staff = practice
+    p = fresh(new_patient(org, staff))
+    assert p.city == "Lyon"
+    elsewhere = fresh(p)
+    elsewhere.city = "Grenoble"
+    elsewhere.save()
+    p.refresh_from_db()
+    assert p.city == "Grenoble"
+    p.city = "Annecy"
+    p.refresh_from_db(fields=["city"])
+    assert p.city == "Grenoble"
+    assert Patient.objects.only("id").get(pk=p.pk).given_name == "Zoé"
+    deferred = Patient.objects.only("id").get(pk=p.pk)
+    deferred.city = "Chambéry"
+    deferred.save()
+    assert (fresh(p).city, fresh(p).given_name) == ("Chambéry", "Zoé")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_turns_per_field_tokens_into_one_record_and_back() -> None:
+    import uuid
+
+    from django.db.migrations.executor import MigrationExecutor
+
+    from creneau.core import clock
+    from creneau.core.crypto.aead import associated_data, seal, unseal
+    from creneau.core.crypto.blind import blind_index
+
+    identity = {
+        "family_name": "Moreau",
+        "given_name": "Anaïs",
+        "birth_date": "1961-02-03",
+        "sex": "F",
+        "phone": "+33611223344",
+        "email": "anais.moreau@exemple.invalid",
+        "address_line": "8 rue Pasteur",
+        "postcode": "38000",
+        "city": "Grenoble",
+    }
+    pk = uuid.uuid4()
+    db_pk = Patient._meta.pk.get_db_prep_value(pk, connection)
+    MigrationExecutor(connection).migrate([("patients", "0002_encrypt_identity")])
+    try:
+        now = connection.ops.adapt_datetimefield_value(clock.now())
+        sealed = [seal(v, aad=associated_data("patients_patient", pk, f)) for f, v in identity.items()]
+        indexes = [
+            blind_index("email", identity["email"]),
+            blind_index("phone", identity["phone"]),
+            blind_index("name_birth", identity["family_name"], identity["birth_date"]),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO patients_patient (id, created_at, updated_at, relationship, {', '.join(identity)}, "
+                "email_bidx, phone_bidx, name_birth_bidx) VALUES (%s, %s, %s, 'self', "
+                + ", ".join(["%s"] * (len(identity) + 3))
+                + ")",
+                [db_pk, now, now, *sealed, *indexes],
+            )
+    finally:
+        MigrationExecutor(connection).migrate([("patients", "0003_identity_record")])
+    p = Patient.objects.get(pk=pk)
+    assert [getattr(p, f) for f in IDENTITY_FIELDS] == [
+        dt.date(1961, 2, 3) if f == "birth_date" else v for f, v in identity.items()
+    ]
+    assert (raw_record(pk) or "").startswith(f"{envkeys.INSECURE_DEV_KEY_ID}:")
+    MigrationExecutor(connection).migrate([("patients", "0002_encrypt_identity")])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(identity)} FROM patients_patient WHERE id = %s", [db_pk])
+            row = cursor.fetchone()
+        assert [
+            unseal(t, aad=associated_data("patients_patient", pk, f)) for f, t in zip(identity, row, strict=True)
+        ] == list(identity.values())
+    finally:
+        MigrationExecutor(connection).migrate([("patients", "0003_identity_record")])

@@ -5,11 +5,20 @@ exactly these fields and nothing identifying hides elsewhere."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from creneau.core.crypto.fields import BlindIndexField, EncryptedCharField, EncryptedDateField, EncryptedEmailField
+from creneau.core.crypto.fields import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedDateField,
+    EncryptedEmailField,
+    SealedRecordField,
+    expand_update_fields,
+)
 from creneau.core.models import PublicModel
 
 from .querysets import PatientQuerySet
@@ -45,21 +54,50 @@ IDENTITY_FIELDS = (
 
 
 class PatientIdentity(models.Model):
-    """Every field here is encrypted at rest (AES-256-GCM, bound to table, row and field); the
+    """Every field here is encrypted at rest, all together in the `identity` column: one AES-256-GCM
+    token per row, bound to table, row and column, opened once on the first read of any of them. The
     `*_bidx` columns of `Patient` are the only way to find a row by one of them."""
 
-    family_name = EncryptedCharField(_("family name"), max_length=100)
-    given_name = EncryptedCharField(_("given name"), max_length=100)
-    birth_date = EncryptedDateField(_("date of birth"))
-    sex = EncryptedCharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
-    phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
-    email = EncryptedEmailField(_("email"), blank=True)
-    address_line = EncryptedCharField(_("address"), max_length=250, blank=True)
-    postcode = EncryptedCharField(_("postcode"), max_length=10, blank=True)
-    city = EncryptedCharField(_("city"), max_length=120, blank=True)
+    identity = SealedRecordField(layout=IDENTITY_FIELDS)
+    family_name = EncryptedCharField(_("family name"), max_length=100, record="identity")
+    given_name = EncryptedCharField(_("given name"), max_length=100, record="identity")
+    birth_date = EncryptedDateField(_("date of birth"), record="identity")
+    sex = EncryptedCharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN, record="identity")
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True, record="identity")
+    email = EncryptedEmailField(_("email"), blank=True, record="identity")
+    address_line = EncryptedCharField(_("address"), max_length=250, blank=True, record="identity")
+    postcode = EncryptedCharField(_("postcode"), max_length=10, blank=True, record="identity")
+    city = EncryptedCharField(_("city"), max_length=120, blank=True, record="identity")
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # `update_fields=["phone"]` means: re-seal the identity record and recompute the phone index.
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = expand_update_fields(type(self), kwargs["update_fields"])
+        elif "identity" not in self.__dict__ and not self._state.adding:
+            # Loaded with .only()/.defer(): load the record, or Django would save the row without it
+            # and drop identity values assigned meanwhile.
+            _ = self.identity
+        super().save(*args, **kwargs)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        # Members have no column: reloading one reloads the record, whose old opened values then go.
+        fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
+        if fields is not None:
+            fields = expand_update_fields(type(self), fields)
+            if len(args) > 1:
+                args = (args[0], fields, *args[2:])
+            else:
+                kwargs["fields"] = fields
+        reloads = fields is None or "identity" in fields
+        loaded = "identity" in self.__dict__
+        super().refresh_from_db(*args, **kwargs)
+        if reloads and loaded:
+            field = self._meta.get_field("identity")
+            assert isinstance(field, SealedRecordField)
+            field.forget_members(self)
 
 
 class Patient(PatientIdentity, PublicModel):
