@@ -134,3 +134,21 @@ class SuspendedPrincipal(models.Model):
 
     def __str__(self) -> str:
         return f"suspended {self.principal}"
+
+
+class DetectionWindowEntry(models.Model):
+    """When a principal last read a patient: the sliding-window count reads these (one row per pair)
+    instead of every access row in the window. Derived from the trail, kept in step with it in the same
+    transaction; not part of the trail itself (it is updated in place and pruned)."""
+
+    id = models.BigAutoField(primary_key=True)
+    principal = models.CharField(max_length=80)
+    patient_id = models.UUIDField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["principal", "patient_id"], name="audit_window_pair")]
+        indexes = [models.Index(fields=["principal", "last_at", "patient_id"], name="audit_window_recent")]
+
+    def __str__(self) -> str:
+        return f"window {self.principal}"
