@@ -147,8 +147,9 @@ class DetectionWindowEntry(models.Model):
     last_at = models.DateTimeField()
 
     class Meta:
+        # last_at is deliberately not indexed: a read then updates its rows in place (PostgreSQL HOT
+        # updates, with the table's fillfactor) instead of adding index entries at every read.
         constraints = [models.UniqueConstraint(fields=["principal", "patient_id"], name="audit_window_pair")]
-        indexes = [models.Index(fields=["principal", "last_at", "patient_id"], name="audit_window_recent")]
 
     def __str__(self) -> str:
         return f"window {self.principal}"
