@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from creneau.core import clock
@@ -87,23 +87,20 @@ def counts_toward_window(actor: Actor, event: AuditEvent) -> bool:
 
 def note_reads(principal: str, patient_ids: list[uuid.UUID], now: dt.datetime) -> int:
     """Mark the patients as read by the principal now; returns the distinct patients in its window.
-    The portable form of what audit_record does in one statement on PostgreSQL."""
+    What audit_record does in one statement on PostgreSQL, for SQLite (dev and tests): one upsert and
+    one count, whatever the number of patients."""
     if patient_ids:
-        later = set(
-            DetectionWindowEntry.objects.filter(
-                principal=principal, patient_id__in=patient_ids, last_at__gte=now
-            ).values_list("patient_id", flat=True)
-        )
-        DetectionWindowEntry.objects.bulk_create(
-            [
-                DetectionWindowEntry(principal=principal, patient_id=p, last_at=now)
-                for p in patient_ids
-                if p not in later
-            ],
-            update_conflicts=True,
-            unique_fields=["principal", "patient_id"],
-            update_fields=["last_at"],
-        )
+        table = DetectionWindowEntry._meta.db_table
+        field = DetectionWindowEntry._meta.get_field("patient_id")
+        at = connection.ops.adapt_datetimefield_value(now)
+        rows = [(principal, field.get_db_prep_value(p, connection), at) for p in patient_ids]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {table} (principal, patient_id, last_at) VALUES "  # noqa: S608 (no user input)
+                + ", ".join(["(%s, %s, %s)"] * len(rows))
+                + " ON CONFLICT (principal, patient_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)",
+                [v for row in rows for v in row],
+            )
     return DetectionWindowEntry.objects.filter(principal=principal, last_at__gte=window_since(now)).count()
 
 
