@@ -4,6 +4,7 @@ in one database statement per audited read on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 from django.db import connection
@@ -106,3 +107,19 @@ def test_an_audited_read_writes_its_trail_and_window_in_one_statement(world: dic
     assert set(AuditAccess.objects.filter(event_id=event_id).values_list("appointment_id", flat=True)) == {
         r.pk for r in rows
     }
+
+
+def test_the_migration_seeds_the_window_from_the_trail(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    """Deploying the window table mid-day loses none of the reads already in the window."""
+    from django.apps import apps
+
+    migration = importlib.import_module("creneau.audit.migrations.0003_detection_window")
+    appts = _phone_bookings(world, 10)
+    _low_limits(settings)
+    sec = world["secretary"]
+    with clock.frozen_at(clock.now() + dt.timedelta(hours=4)):
+        assert _read(sec, appts[:4]) == 4
+        DetectionWindowEntry.objects.all().delete()  # as before the migration
+        migration.backfill(apps, None)
+        assert _read(sec, appts[4:]) == 2
+    assert SuspendedPrincipal.objects.filter(principal=sec.key).exists()

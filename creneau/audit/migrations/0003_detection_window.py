@@ -5,7 +5,8 @@ import datetime as dt
 from django.conf import settings
 from django.db import migrations, models
 from django.db.models import Max
-from django.utils import timezone
+
+from creneau.core import clock
 
 
 def fillfactor(apps, schema_editor):
@@ -18,9 +19,11 @@ def backfill(apps, schema_editor):
     """Seed the window from the trail's reads of the current window, so detection loses nothing."""
     AuditAccess = apps.get_model("audit", "AuditAccess")
     Entry = apps.get_model("audit", "DetectionWindowEntry")
-    since = timezone.now() - dt.timedelta(minutes=settings.CRENEAU_DETECTION["window_minutes"])
+    since = clock.now() - dt.timedelta(minutes=settings.CRENEAU_DETECTION["window_minutes"])
     rows = (
-        AuditAccess.objects.filter(at__gte=since, patient_id__isnull=False, event__action__in=["read", "search"])
+        AuditAccess.objects.filter(
+            event__at__gte=since, at__gte=since, patient_id__isnull=False, event__action__in=["read", "search"]
+        )
         .values("principal", "patient_id")
         .annotate(last=Max("at"))
     )
