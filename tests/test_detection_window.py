@@ -3,6 +3,7 @@ in one database statement per audited read on PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 
@@ -11,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from creneau.audit.detection import detection_window_prune
-from creneau.audit.models import AuditAccess, DetectionAlert, DetectionWindowEntry, SuspendedPrincipal
+from creneau.audit.models import AuditAccess, AuditEvent, DetectionAlert, DetectionWindowEntry, SuspendedPrincipal
 from creneau.booking import selectors as booking_selectors
 from creneau.core import clock
 from creneau.core.errors import PermissionDenied
@@ -123,3 +124,13 @@ def test_the_migration_seeds_the_window_from_the_trail(world: dict, settings) ->
         migration.backfill(apps, None)
         assert _read(sec, appts[4:]) == 2
     assert SuspendedPrincipal.objects.filter(principal=sec.key).exists()
+
+
+def test_a_read_from_an_unknown_address_is_recorded_without_one(world: dict) -> None:
+    """Behind some proxies the client address is empty: the read is still served and recorded."""
+    appts = _phone_bookings(world, 1)
+    sec = dataclasses.replace(world["secretary"], ip="")
+    assert booking_selectors.access_appointment(sec, appts[0].pk).pk == appts[0].pk
+    event = AuditEvent.objects.filter(principal=sec.key, action="read").latest("id")
+    assert event.ip is None
+    assert event.accesses.get().appointment_id == appts[0].pk

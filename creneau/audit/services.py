@@ -129,7 +129,7 @@ def _write_pg(
     e = event
     sql = _PG_EVENT
     params: list[Any] = [
-        e.at, e.principal, e.actor_kind, e.actor_role, e.channel, e.api_client_id, e.ip, e.action,
+        e.at, e.principal, e.actor_kind, e.actor_role, e.channel, e.api_client_id, e.ip or None, e.action,
         e.object_type, e.outcome, e.via, e.record_count,
     ]  # fmt: skip
     if unique:
