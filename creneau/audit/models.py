@@ -134,3 +134,22 @@ class SuspendedPrincipal(models.Model):
 
     def __str__(self) -> str:
         return f"suspended {self.principal}"
+
+
+class DetectionWindowEntry(models.Model):
+    """When a principal last read a patient: the sliding-window count reads these (one row per pair)
+    instead of every access row in the window. Derived from the trail, kept in step with it in the same
+    transaction; not part of the trail itself (it is updated in place and pruned)."""
+
+    id = models.BigAutoField(primary_key=True)
+    principal = models.CharField(max_length=80)
+    patient_id = models.UUIDField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        # last_at is deliberately not indexed: a read then updates its rows in place (PostgreSQL HOT
+        # updates, with the table's fillfactor) instead of adding index entries at every read.
+        constraints = [models.UniqueConstraint(fields=["principal", "patient_id"], name="audit_window_pair")]
+
+    def __str__(self) -> str:
+        return f"window {self.principal}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -10,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,46 +45,114 @@ def audit_record(
     via: str = "",
 ) -> AuditEvent:
     """Append one event and its touched records. Inside the caller's transaction when there is one,
-    so an audited write and its audit row commit or roll back together."""
+    so an audited write and its audit row commit or roll back together. A read also updates the
+    principal's detection window in the same transaction, then the detection rules run."""
     if not getattr(settings, "CRENEAU_AUDIT_ENABLED", True):
         return AuditEvent(action=action, object_type=object_type)
+    from .detection import after_record, counts_toward_window, note_reads, window_since
+
     now = clock.now()
     unique = list(dict.fromkeys(touched))
-    # Inside the caller's transaction no savepoint is needed: a failure here fails the caller too.
-    with transaction.atomic(savepoint=False):
-        event = AuditEvent.objects.create(
-            at=now,
-            principal=actor.key,
-            actor_kind=str(actor.kind),
-            actor_role=actor.role,
-            channel=str(actor.channel),
-            api_client_id=actor.api_client_id or "",
-            ip=actor.ip,
-            action=action,
-            object_type=object_type,
-            outcome=outcome,
-            via=via,
-            record_count=len(unique),
-        )
-        if unique:
-            AuditAccess.objects.bulk_create(
-                [
-                    AuditAccess(
-                        event=event,
-                        at=now,
-                        principal=actor.key,
-                        patient_id=t.patient_id,
-                        appointment_id=t.appointment_id,
-                        organization_id=t.organization_id,
-                    )
-                    for t in unique
-                ],
-                batch_size=500,
-            )
-    from .detection import after_record  # late import: detection reads the trail this module writes
-
-    after_record(actor=actor, event=event)
+    event = AuditEvent(
+        at=now,
+        principal=actor.key,
+        actor_kind=str(actor.kind),
+        actor_role=actor.role,
+        channel=str(actor.channel),
+        api_client_id=actor.api_client_id or "",
+        ip=actor.ip,
+        action=action,
+        object_type=object_type,
+        outcome=outcome,
+        via=via,
+        record_count=len(unique),
+    )
+    window = counts_toward_window(actor, event)
+    # Sorted, so that concurrent reads by one principal lock its window rows in the same order.
+    read_patients = sorted({t.patient_id for t in unique if t.patient_id is not None}) if window else []
+    distinct: int | None = None
+    if connection.vendor == "postgresql":
+        distinct = _write_pg(event, unique, read_patients if window else None, window_since(now))
+    else:
+        # Inside the caller's transaction no savepoint is needed: a failure here fails the caller too.
+        with transaction.atomic(savepoint=False):
+            event.save(force_insert=True)
+            if unique:
+                AuditAccess.objects.bulk_create([_access(event, t) for t in unique], batch_size=500)
+            if window:
+                distinct = note_reads(actor.key, read_patients, now)
+    after_record(actor=actor, event=event, distinct=distinct)
     return event
+
+
+def _access(event: AuditEvent, t: Touched) -> AuditAccess:
+    return AuditAccess(
+        event=event,
+        at=event.at,
+        principal=event.principal,
+        patient_id=t.patient_id,
+        appointment_id=t.appointment_id,
+        organization_id=t.organization_id,
+    )
+
+
+_PG_EVENT = """
+WITH ev AS (
+    INSERT INTO audit_auditevent (at, principal, actor_kind, actor_role, channel, api_client_id, ip, action,
+                                  object_type, outcome, via, record_count)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+)"""
+_PG_ACCESSES = """, acc AS (
+    INSERT INTO audit_auditaccess (event_id, at, principal, patient_id, appointment_id, organization_id)
+    SELECT ev.id, %s, %s, t.p, t.a, t.o
+    FROM ev, unnest(%s::uuid[], %s::uuid[], %s::uuid[]) WITH ORDINALITY AS t(p, a, o, n) ORDER BY t.n
+)"""
+# The window count reads the snapshot from before this statement: rows of the patients read now are
+# left out of it and counted once each instead.
+_PG_WINDOW = """, win AS (
+    INSERT INTO audit_detectionwindowentry (principal, patient_id, last_at)
+    SELECT %s, p, %s FROM unnest(%s::uuid[]) AS p
+    ON CONFLICT (principal, patient_id)
+    DO UPDATE SET last_at = GREATEST(audit_detectionwindowentry.last_at, EXCLUDED.last_at)
+)
+SELECT (SELECT id FROM ev), cardinality(%s::uuid[]) + (
+    SELECT count(*) FROM audit_detectionwindowentry w
+    WHERE w.principal = %s AND w.last_at >= %s AND NOT (w.patient_id = ANY(%s::uuid[]))
+)"""
+
+
+def _write_pg(
+    event: AuditEvent, unique: list[Touched], window: list[uuid.UUID] | None, since: dt.datetime
+) -> int | None:
+    """The event, its access rows and the window update in one statement (one round trip, atomic on
+    its own or part of the caller's transaction); returns the window's distinct patients for a read."""
+    e = event
+    sql = _PG_EVENT
+    params: list[Any] = [
+        e.at, e.principal, e.actor_kind, e.actor_role, e.channel, e.api_client_id, e.ip or None, e.action,
+        e.object_type, e.outcome, e.via, e.record_count,
+    ]  # fmt: skip
+    if unique:
+        sql += _PG_ACCESSES
+        params += [
+            e.at,
+            e.principal,
+            [t.patient_id for t in unique],
+            [t.appointment_id for t in unique],
+            [t.organization_id for t in unique],
+        ]
+    if window is not None:
+        sql += _PG_WINDOW
+        params += [e.principal, e.at, window, window, e.principal, since, window]
+    else:
+        sql += "\nSELECT id, NULL FROM ev"
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
+    return None if row[1] is None else int(row[1])
 
 
 def record_not_found(actor: Actor, *, object_type: str, via: str) -> None:

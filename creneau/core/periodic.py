@@ -23,6 +23,12 @@ def _checkpoint() -> object:
     return audit_checkpoint()
 
 
+def _detection_window() -> object:
+    from creneau.audit.detection import detection_window_prune
+
+    return detection_window_prune()
+
+
 def _availability() -> object:
     from creneau.directory.models import Practitioner
     from creneau.scheduling.services import availability_refresh
@@ -41,6 +47,7 @@ def _retention() -> object:
 JOBS: list[tuple[str, int, Callable[[], object]]] = [
     ("audit-seal", 30, _seal),
     ("audit-checkpoint", 3600, _checkpoint),
+    ("detection-window-prune", 3600, _detection_window),
     ("availability-refresh", 300, _availability),
     ("retention", 86400, _retention),
 ]
