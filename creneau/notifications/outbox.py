@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
+from django_tasks_db.backend import DatabaseBackend
 
 from creneau.core import clock
 
@@ -80,6 +81,35 @@ def queue(
 ) -> list[OutboundMessage]:
     """Render and store one message per available channel, in the current transaction, all sharing
     one verification code. A `dedup` key already queued is skipped (hooks may be replayed)."""
+    return store(
+        compose(
+            kind=kind,
+            recipient=recipient,
+            context=context,
+            dedup=dedup,
+            time_zone=time_zone,
+            send_after=send_after,
+            appointment_id=appointment_id,
+            ics=ics,
+            channels=channels,
+        )
+    )
+
+
+def compose(
+    *,
+    kind: Kind,
+    recipient: Recipient,
+    context: dict[str, Any],
+    dedup: str,
+    time_zone: str | None = None,
+    send_after: dt.datetime | None = None,
+    appointment_id: uuid.UUID | None = None,
+    ics: str = "",
+    channels: Iterable[MessageChannel] = (MessageChannel.EMAIL, MessageChannel.SMS),
+) -> list[OutboundMessage]:
+    """Render one message per available channel, all sharing one verification code, without writing
+    anything: `store` writes them (so an event's messages can be rendered before its transaction)."""
     wanted = set(channels)
     code = new_code()
     rendered = render(kind, recipient.language, {**context, "code": code}, time_zone=time_zone)
@@ -116,30 +146,48 @@ def queue(
                 **common,
             )
         )
-    existing = set(
-        OutboundMessage.objects.filter(dedup_key__in=[r.dedup_key for r in rows]).values_list("dedup_key", flat=True)
-    )
-    rows = [r for r in rows if r.dedup_key not in existing]
-    OutboundMessage.objects.bulk_create(rows)
-    ids = [str(r.pk) for r in rows]
-    if ids:
-        transaction.on_commit(lambda: _wake(ids, when))
     return rows
 
 
-def _wake(ids: list[str], when: dt.datetime) -> None:
-    """Ask the task queue to deliver these rows (at `when`). Only a shortcut: the worker's sweep
-    delivers due rows anyway, so a lost task delays a message, it never loses it."""
+def store(rows: list[OutboundMessage], *, fresh: bool = False) -> list[OutboundMessage]:
+    """Write composed messages in one INSERT, in the current transaction, and wake the delivery once
+    it commits. Dedup keys already queued are skipped, unless the caller knows the event is `fresh`
+    (its keys name a row created in this very transaction; the unique index still guards them)."""
+    if not fresh:
+        existing = set(
+            OutboundMessage.objects.filter(dedup_key__in=[r.dedup_key for r in rows]).values_list(
+                "dedup_key", flat=True
+            )
+        )
+        rows = [r for r in rows if r.dedup_key not in existing]
+    if not rows:
+        return rows
+    OutboundMessage.objects.bulk_create(rows)
+    batches: dict[dt.datetime, list[str]] = {}
+    for r in rows:
+        batches.setdefault(r.send_after, []).append(str(r.pk))
+    transaction.on_commit(lambda: _wake(batches))
+    return rows
+
+
+def _wake(batches: dict[dt.datetime, list[str]]) -> None:
+    """Ask the task queue to deliver these rows (each batch at its time), all tasks in one
+    transaction. Only a shortcut: the worker's sweep delivers due rows anyway, so a lost task delays
+    a message, it never loses it."""
     from .tasks import deliver_messages
 
-    task = deliver_messages
-    if when > clock.now():
-        if not task.get_backend().supports_defer:
-            return
-        task = task.using(run_after=when)
+    now = clock.now()
+    backend = deliver_messages.get_backend()
+    # Database-backed tasks: one commit for all of them rather than one each.
+    together = transaction.atomic() if isinstance(backend, DatabaseBackend) else contextlib.nullcontext()
     try:
-        task.enqueue(message_ids=ids)
-    except Exception:  # the row is committed; the sweep will deliver it
+        with together:
+            for when, ids in batches.items():
+                if when <= now:
+                    deliver_messages.enqueue(message_ids=ids)
+                elif backend.supports_defer:
+                    deliver_messages.using(run_after=when).enqueue(message_ids=ids)
+    except Exception:  # the rows are committed; the sweep will deliver them
         logger.warning("outbox: could not enqueue a delivery task; the sweep will deliver", exc_info=False)
 
 

@@ -19,7 +19,7 @@ from creneau.core.actors import Actor
 from creneau.patients.models import Patient, Relationship
 
 from . import ics, outbox, waitlist
-from .models import Kind, MessageChannel
+from .models import Kind, MessageChannel, OutboundMessage
 from .rendering import language_of, page_url
 
 
@@ -89,15 +89,16 @@ def _ics(appointment: Appointment, *, cancelled: bool = False) -> str:
     )
 
 
-def _schedule_reminders(appointment: Appointment, recipient: outbox.Recipient) -> None:
+def _reminders(appointment: Appointment, recipient: outbox.Recipient) -> list[OutboundMessage]:
     """One reminder per `CRENEAU_REMINDER_HOURS` offset: real elapsed hours before the UTC start, so
     a DST change in between neither shifts nor drops it. Offsets already past are skipped."""
     now = clock.now()
+    rows: list[OutboundMessage] = []
     for hours in settings.CRENEAU_REMINDER_HOURS:
         at = appointment.start_at - dt.timedelta(hours=hours)
         if at <= now:
             continue
-        outbox.queue(
+        rows += outbox.compose(
             kind=Kind.REMINDER,
             recipient=recipient,
             context=_context(appointment),
@@ -106,15 +107,16 @@ def _schedule_reminders(appointment: Appointment, recipient: outbox.Recipient) -
             send_after=at,
             appointment_id=appointment.pk,
         )
+    return rows
 
 
-def on_appointment_booked(*, appointment_id: uuid.UUID, actor: Actor) -> None:
-    """Confirmation now (e-mail with .ics, SMS) and reminders later."""
-    appointment = _load(appointment_id)
+def booking_messages(appointment: Appointment) -> list[OutboundMessage]:
+    """The confirmation (e-mail with .ics, SMS) and the reminders of a booking, rendered but not
+    stored: the booking renders them before its transaction and stores them inside it."""
     if appointment.patient is None:
-        return
+        return []
     recipient = recipient_for_patient(appointment.patient)
-    outbox.queue(
+    confirmation = outbox.compose(
         kind=Kind.BOOKING_CONFIRMATION,
         recipient=recipient,
         context=_context(appointment),
@@ -123,7 +125,12 @@ def on_appointment_booked(*, appointment_id: uuid.UUID, actor: Actor) -> None:
         appointment_id=appointment.pk,
         ics=_ics(appointment),
     )
-    _schedule_reminders(appointment, recipient)
+    return confirmation + _reminders(appointment, recipient)
+
+
+def on_appointment_booked(*, appointment_id: uuid.UUID, actor: Actor) -> None:
+    """Confirmation now (e-mail with .ics, SMS) and reminders later."""
+    outbox.store(booking_messages(_load(appointment_id)))
 
 
 def on_appointment_cancelled(*, appointment_id: uuid.UUID, actor: Actor) -> None:
@@ -150,7 +157,7 @@ def on_appointment_moved(*, old_appointment_id: uuid.UUID, new_appointment_id: u
     outbox.cancel_pending(appointment_id=old.pk, kinds=[Kind.REMINDER])
     if new.patient is not None:
         recipient = recipient_for_patient(new.patient)
-        outbox.queue(
+        moved = outbox.compose(
             kind=Kind.MOVE,
             recipient=recipient,
             context={**_context(new), "old_start": old.start_at},
@@ -159,7 +166,7 @@ def on_appointment_moved(*, old_appointment_id: uuid.UUID, new_appointment_id: u
             appointment_id=new.pk,
             ics=_ics(new),
         )
-        _schedule_reminders(new, recipient)
+        outbox.store(moved + _reminders(new, recipient))
     waitlist.offer_freed_slot(appointment=old)
 
 
