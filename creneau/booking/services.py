@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -22,6 +23,7 @@ from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
+from creneau.notifications import outbox
 from creneau.notifications import services as notify
 from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient
@@ -90,7 +92,7 @@ def _resolve_slot(actor: Actor, ref: SlotRef) -> tuple[Motif, Site, dt.datetime]
             raise PolicyViolation(_("This time is too soon to be booked online."))
         if start > now + dt.timedelta(days=motif.max_horizon_days):
             raise PolicyViolation(_("This time is too far ahead to be booked yet."))
-    rules = slots.rule_specs([motif.practitioner_id]).get(motif.practitioner_id, [])
+    rules = slots.rule_specs_for_motif(motif.practitioner_id, motif_id=motif.pk, site_id=site.pk)
     busy = slots.busy_intervals(
         [motif.practitioner_id],
         start=start - dt.timedelta(hours=1),
@@ -159,9 +161,10 @@ def _audit(actor: Actor, action: str, appointment: Appointment) -> None:
     )
 
 
-def _insert(actor: Actor, appointment: Appointment) -> Appointment:
-    """INSERT the row; the database refuses overlaps. On refusal, expired holds in the way are
-    purged and the insert retried once; a replayed idempotency key returns the first booking."""
+def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object] | None = None) -> Appointment:
+    """INSERT the row, its audit event and `also` (the booking's messages) in one transaction; the
+    database refuses overlaps. On refusal, expired holds in the way are purged and the insert retried
+    once; a replayed idempotency key returns the first booking (and `also` is not run)."""
     purged = False
     for attempt in range(4):
         try:
@@ -169,6 +172,8 @@ def _insert(actor: Actor, appointment: Appointment) -> Appointment:
                 appointment.save(force_insert=True)
                 if appointment.status != Status.HELD:
                     _audit(actor, Action.CREATE, appointment)
+                if also is not None:
+                    also()
             if purged or appointment.rescheduled_from_id is not None:
                 schedule_availability_refresh(appointment.practitioner_id)  # time was also freed
             else:
@@ -317,11 +322,11 @@ def appointment_book(
         booked_at=clock.now(),
         idempotency_key=key,
     )
-    with transaction.atomic():
-        booked = _insert(actor, row)
-        if booked is row:  # not the replay of an earlier request
-            notify.on_appointment_booked(appointment_id=booked.pk, actor=actor)
-    return booked
+    row.practitioner = motif.practitioner
+    # Rendered before the transaction (the data as of booking), stored inside it with the row: the
+    # booking never commits without its confirmation and reminders, and the row's lock is held briefly.
+    messages = notify.booking_messages(row)
+    return _insert(actor, row, also=lambda: outbox.store(messages, fresh=True))
 
 
 def _check_future_appointments_cap(actor: Actor) -> None:

@@ -48,7 +48,13 @@ def access_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
     """The patient if the actor may see it; NotFound otherwise (same answer as a missing id)."""
     try:
         pid = parse_id(patient_id)
-        return patients_visible_to(actor).audited(actor, action="read", via="access_patient").get(pk=pid)
+        # With its account: messages about the patient go there (booking confirmations).
+        return (
+            patients_visible_to(actor)
+            .audited(actor, action="read", via="access_patient")
+            .select_related("account")
+            .get(pk=pid)
+        )
     except (Patient.DoesNotExist, NotFound) as exc:
         record_not_found(actor, object_type="patient", via="access_patient")
         raise NotFound("Unknown patient.") from exc

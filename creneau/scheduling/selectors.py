@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 
 from creneau.core import clock
 from creneau.core.errors import NotFound
@@ -47,6 +48,32 @@ def rule_specs(practitioner_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[en
             )
         )
     return out
+
+
+def rule_specs_for_motif(
+    practitioner_id: uuid.UUID, *, motif_id: uuid.UUID, site_id: uuid.UUID
+) -> list[engine.RuleSpec]:
+    """The practitioner's opening rules at one site that admit one motif, in one query: what a
+    single-slot check needs, without loading every rule's motif list as `rule_specs` does."""
+    links = OpeningRule.motifs.through.objects.filter(openingrule_id=OuterRef("pk"))
+    rows = (
+        OpeningRule.objects.filter(practitioner_id=practitioner_id, site_id=site_id)
+        .annotate(restricted=Exists(links), admits=Exists(links.filter(motif_id=motif_id)))
+        .filter(Q(restricted=False) | Q(admits=True))
+        .values_list("weekday", "start_time", "end_time", "valid_from", "valid_until", "restricted")
+    )
+    return [
+        engine.RuleSpec(
+            weekday=weekday,
+            start_time=start_time,
+            end_time=end_time,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            site_id=site_id,
+            motif_ids=frozenset({motif_id}) if restricted else frozenset(),
+        )
+        for weekday, start_time, end_time, valid_from, valid_until, restricted in rows
+    ]
 
 
 def busy_intervals(
