@@ -28,6 +28,7 @@ from creneau.notifications import services as notify
 from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient
 from creneau.scheduling import selectors as slots
+from creneau.scheduling.engine import Interval
 from creneau.scheduling.models import Audience, Motif
 from creneau.scheduling.services import schedule_availability_refresh, schedule_availability_taken
 
@@ -59,10 +60,11 @@ def _source(actor: Actor) -> Source:
     return Source.WEB
 
 
-def _resolve_slot(actor: Actor, ref: SlotRef) -> tuple[Motif, Site, dt.datetime]:
+def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Motif, Site, dt.datetime]:
     """Check that `ref` is a real slot: motif of that practitioner, a site where it works, start on the
-    grid of an opening rule, outside absences, within notice and horizon. Appointment overlaps are
-    left to the database. Returns (motif, site, end)."""
+    grid of an opening rule, outside absences, within notice and horizon. With `free`, a slot already
+    taken is refused early (a `Conflict`, before any other work); the database still decides
+    overlaps. Returns (motif, site, end)."""
     if ref.start.tzinfo is None:
         raise InvalidInput(_("The start time must include a time zone."))
     start = ref.start.astimezone(dt.UTC)
@@ -93,17 +95,18 @@ def _resolve_slot(actor: Actor, ref: SlotRef) -> tuple[Motif, Site, dt.datetime]
         if start > now + dt.timedelta(days=motif.max_horizon_days):
             raise PolicyViolation(_("This time is too far ahead to be booked yet."))
     rules = slots.rule_specs_for_motif(motif.practitioner_id, motif_id=motif.pk, site_id=site.pk)
-    busy = slots.busy_intervals(
-        [motif.practitioner_id],
-        start=start - dt.timedelta(hours=1),
-        end=start + duration + dt.timedelta(hours=1),
-        include_appointments=False,
-    )
+    window = (start - dt.timedelta(hours=1), start + duration + dt.timedelta(hours=1))
+    if free:
+        span = Interval(start, start + duration + dt.timedelta(minutes=motif.buffer_minutes))
+        absences, taken = slots.absences_and_taken(motif.practitioner_id, start=window[0], end=window[1], span=span)
+    else:
+        busy = slots.busy_intervals([motif.practitioner_id], start=window[0], end=window[1], include_appointments=False)
+        absences, taken = busy.get(motif.practitioner_id, []), False
     # Notice and horizon were checked above for online actors; the grid check ignores them.
     found = slots.compute_slots(
         motif=motif,
         rules=rules,
-        busy=busy.get(motif.practitioner_id, []),
+        busy=absences,
         tzs={site.pk: site.tz},
         start=start,
         end=start + dt.timedelta(seconds=1),
@@ -112,6 +115,8 @@ def _resolve_slot(actor: Actor, ref: SlotRef) -> tuple[Motif, Site, dt.datetime]
     )
     if not any(s.start == start for s in found):
         raise PolicyViolation(_("This time is not an available slot for this visit reason."))
+    if taken:
+        raise Conflict(_("Sorry, this time has just been taken. Please choose another slot."))
     return motif, site, start + duration
 
 
@@ -161,12 +166,30 @@ def _audit(actor: Actor, action: str, appointment: Appointment) -> None:
     )
 
 
+def _taken(appointment: Appointment) -> bool:
+    """Whether a committed active row (or unexpired hold) already overlaps this one's busy range."""
+    return (
+        Appointment.objects.filter(
+            practitioner_id=appointment.practitioner_id,
+            start_at__lt=appointment.busy_until,
+            busy_until__gt=appointment.start_at,
+        )
+        .exclude(status=Status.CANCELLED)
+        .exclude(status=Status.HELD, hold_expires_at__lte=clock.now())
+        .exists()
+    )
+
+
+# Inserts of one row: a deadlock among many takers of one slot may strike the same victim repeatedly.
+_ATTEMPTS = 8
+
+
 def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object] | None = None) -> Appointment:
     """INSERT the row, its audit event and `also` (the booking's messages) in one transaction; the
     database refuses overlaps. On refusal, expired holds in the way are purged and the insert retried
     once; a replayed idempotency key returns the first booking (and `also` is not run)."""
     purged = False
-    for attempt in range(4):
+    for attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():
                 appointment.save(force_insert=True)
@@ -181,15 +204,17 @@ def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object
             return appointment
         except OperationalError as exc:
             # Concurrent inserts checked against the same exclusion constraint can deadlock on
-            # PostgreSQL; the victim retries and then meets the winner's row as a plain conflict.
-            if getattr(exc.__cause__, "sqlstate", "") != "40P01" or attempt == 3:
+            # PostgreSQL; the victim retries, unless the winner's row has committed meanwhile.
+            if getattr(exc.__cause__, "sqlstate", "") != "40P01" or attempt == _ATTEMPTS - 1:
                 raise
+            if appointment.idempotency_key and (previous := _by_key(appointment.idempotency_key)) is not None:
+                return _replay(previous, appointment)
+            if _taken(appointment):
+                raise Conflict(_("Sorry, this time has just been taken. Please choose another slot.")) from exc
             continue
         except IntegrityError as exc:
-            if appointment.idempotency_key:
-                previous = Appointment.objects.filter(idempotency_key=appointment.idempotency_key).first()
-                if previous is not None:
-                    return _replay(previous, appointment)
+            if appointment.idempotency_key and (previous := _by_key(appointment.idempotency_key)) is not None:
+                return _replay(previous, appointment)
             if not _is_overlap(exc):
                 raise
             if not purged and _purge_expired_holds(
@@ -210,6 +235,21 @@ def _replay(previous: Appointment, attempted: Appointment) -> Appointment:
     if not same:
         raise Conflict(_("This idempotency key was already used for a different booking."))
     return previous
+
+
+def _by_key(key: str) -> Appointment | None:
+    return Appointment.objects.filter(idempotency_key=key).first()
+
+
+def _replayed(key: str, slot: SlotRef, patient_id: uuid.UUID | str) -> Appointment | None:
+    """The booking an earlier request with this idempotency key made, if any (checked to match)."""
+    previous = _by_key(key)
+    if previous is None:
+        return None
+    attempted = Appointment(
+        practitioner_id=parse_id(slot.practitioner_id), start_at=slot.start, patient_id=parse_id(patient_id)
+    )
+    return _replay(previous, attempted)
 
 
 def _new_row(
@@ -233,7 +273,7 @@ def _new_row(
 def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     """Hold a slot for a few minutes while the patient signs in and fills the form."""
     ratelimit.enforce("hold-actor", actor.key)  # holds per hour: no sweeping the agenda hold by hold
-    motif, site, end = _resolve_slot(actor, slot)
+    motif, site, end = _resolve_slot(actor, slot, free=True)
     now = clock.now()
     active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
     if active >= settings.CRENEAU_MAX_ACTIVE_HOLDS:
@@ -298,17 +338,17 @@ def appointment_book(
 ) -> Appointment:
     """Book directly (phone, API, or a patient without a hold)."""
     key = _idempotency_hash(actor, idempotency_key)
-    if key is not None:
-        previous = Appointment.objects.filter(idempotency_key=key).first()
-        if previous is not None:
-            return _replay(
-                previous,
-                Appointment(
-                    practitioner_id=parse_id(slot.practitioner_id), start_at=slot.start, patient_id=parse_id(patient_id)
-                ),
-            )
+    if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
+        return replayed
+    # The slot first: a taker who lost the race stops here, before reading the patient's record.
+    try:
+        motif, site, end = _resolve_slot(actor, slot, free=True)
+    except Conflict:
+        # Taken by this very request's first attempt, perhaps, committing meanwhile.
+        if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
+            return replayed
+        raise
     patient = access_patient(actor, patient_id)
-    motif, site, end = _resolve_slot(actor, slot)
     _check_audience(actor, motif, patient)
     _check_future_appointments_cap(actor)
     row = _new_row(

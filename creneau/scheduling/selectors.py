@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Exists, OuterRef, Q, Value
 
 from creneau.core import clock
 from creneau.core.errors import NotFound
@@ -103,6 +103,32 @@ def busy_intervals(
         for pid, a_start, a_end in rows:
             out[pid].append(engine.Interval(a_start, a_end))
     return out
+
+
+def absences_and_taken(
+    practitioner_id: uuid.UUID, *, start: dt.datetime, end: dt.datetime, span: engine.Interval
+) -> tuple[list[engine.Interval], bool]:
+    """The practitioner's absences overlapping [start, end), and whether an active appointment or
+    hold already overlaps `span`, in one round trip (a single-slot booking's obstacles)."""
+    from creneau.booking.models import Appointment, Status
+
+    absences = Absence.objects.filter(practitioner_id=practitioner_id, start_at__lt=end, end_at__gt=start).values_list(
+        "start_at", "end_at", Value(False, output_field=BooleanField())
+    )
+    taken = (
+        Appointment.objects.filter(practitioner_id=practitioner_id, start_at__lt=span.end, busy_until__gt=span.start)
+        .exclude(status=Status.CANCELLED)
+        .exclude(status=Status.HELD, hold_expires_at__lte=clock.now())
+        .values_list("start_at", "busy_until", Value(True, output_field=BooleanField()))
+    )
+    out: list[engine.Interval] = []
+    is_taken = False
+    for a_start, a_end, appointment in absences.union(taken, all=True):
+        if appointment:
+            is_taken = True
+        else:
+            out.append(engine.Interval(a_start, a_end))
+    return out, is_taken
 
 
 def site_time_zones(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, zoneinfo.ZoneInfo]:
