@@ -17,7 +17,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action
-from creneau.audit.services import Touched, audit_record
+from creneau.audit.services import Touched, audit_record, record_not_found
 from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
@@ -26,7 +26,7 @@ from creneau.directory.models import Site
 from creneau.notifications import outbox
 from creneau.notifications import services as notify
 from creneau.patients.models import Patient
-from creneau.patients.selectors import access_patient
+from creneau.patients.selectors import access_patient, record_patient_read
 from creneau.scheduling import selectors as slots
 from creneau.scheduling.engine import Interval
 from creneau.scheduling.models import Audience, Motif
@@ -185,18 +185,18 @@ _ATTEMPTS = 8
 
 
 def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object] | None = None) -> Appointment:
-    """INSERT the row, its audit event and `also` (the booking's messages) in one transaction; the
-    database refuses overlaps. On refusal, expired holds in the way are purged and the insert retried
-    once; a replayed idempotency key returns the first booking (and `also` is not run)."""
+    """INSERT the row, then `also` (the rest of a booking), then its audit event, in one transaction;
+    the database refuses overlaps. On refusal, expired holds in the way are purged and the insert
+    retried once; a replayed idempotency key returns the first booking (and `also` is not run)."""
     purged = False
     for attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():
                 appointment.save(force_insert=True)
-                if appointment.status != Status.HELD:
-                    _audit(actor, Action.CREATE, appointment)
                 if also is not None:
                     also()
+                if appointment.status != Status.HELD:
+                    _audit(actor, Action.CREATE, appointment)
             if purged or appointment.rescheduled_from_id is not None:
                 schedule_availability_refresh(appointment.practitioner_id)  # time was also freed
             else:
@@ -348,9 +348,11 @@ def appointment_book(
         if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
             return replayed
         raise
-    patient = access_patient(actor, patient_id)
-    _check_audience(actor, motif, patient)
-    _check_future_appointments_cap(actor)
+    try:
+        pid = parse_id(patient_id)
+    except NotFound:
+        access_patient(actor, patient_id)  # records the miss and raises NotFound
+        raise
     row = _new_row(
         actor,
         motif,
@@ -358,15 +360,33 @@ def appointment_book(
         slot.start.astimezone(dt.UTC),
         end,
         status=Status.BOOKED,
-        patient=patient,
+        patient_id=pid,
         booked_at=clock.now(),
         idempotency_key=key,
     )
     row.practitioner = motif.practitioner
-    # Rendered before the transaction (the data as of booking), stored inside it with the row: the
-    # booking never commits without its confirmation and reminders, and the row's lock is held briefly.
-    messages = notify.booking_messages(row)
-    return _insert(actor, row, also=lambda: outbox.store(messages, fresh=True))
+    read: list[Patient] = []
+
+    def then() -> None:
+        """Once the row is in (a lost race stops at the INSERT): read the patient (the read audited
+        in this transaction), check the audience, store the confirmation and reminders."""
+        patient = access_patient(actor, pid)
+        read.append(patient)
+        _check_audience(actor, motif, patient)
+        _check_future_appointments_cap(actor)
+        row.patient = patient
+        outbox.store(notify.booking_messages(row), fresh=True)
+
+    try:
+        return _insert(actor, row, also=then)
+    except NotFound:
+        if not read:  # its not-found audit rolled back with the booking
+            record_not_found(actor, object_type="patient", via="access_patient")
+        raise
+    except Exception:
+        if read:  # the record was read, then the booking rolled back with the audit of that read
+            record_patient_read(actor, read[-1])
+        raise
 
 
 def _check_future_appointments_cap(actor: Actor) -> None:

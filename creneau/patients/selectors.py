@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
-from creneau.audit.services import record_not_found
+from creneau.audit.services import audit_record, record_not_found
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto import normalize
 from creneau.core.crypto.blind import blind_index
@@ -58,6 +58,13 @@ def access_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
     except (Patient.DoesNotExist, NotFound) as exc:
         record_not_found(actor, object_type="patient", via="access_patient")
         raise NotFound("Unknown patient.") from exc
+
+
+def record_patient_read(actor: Actor, patient: Patient) -> None:
+    """Audit a read of `patient` by `actor` exactly as `access_patient` does, for a caller whose
+    transaction (holding that audit row) rolled back after the record was read."""
+    touched = Patient.objects.audited(actor, action="read", via="access_patient").touched(patient)
+    audit_record(actor=actor, action="read", object_type="patient", touched=[touched], via="access_patient")
 
 
 def patients_of_account(actor: Actor) -> list[Patient]:
