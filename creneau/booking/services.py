@@ -348,6 +348,7 @@ def appointment_book(
         if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
             return replayed
         raise
+    _check_future_appointments_cap(actor)  # before the row, which would count itself
     try:
         pid = parse_id(patient_id)
     except NotFound:
@@ -372,8 +373,7 @@ def appointment_book(
         in this transaction), check the audience, store the confirmation and reminders."""
         patient = access_patient(actor, pid)
         read.append(patient)
-        _check_audience(actor, motif, patient)
-        _check_future_appointments_cap(actor)
+        _check_audience(actor, motif, patient)  # past visits only: the new row does not count
         row.patient = patient
         outbox.store(notify.booking_messages(row), fresh=True)
 
