@@ -80,3 +80,23 @@ def test_a_booking_for_an_unknown_patient_is_audited_as_not_found(world: dict) -
     assert not Appointment.objects.exists()
     misses = AuditEvent.objects.filter(principal=world["secretary"].key, outcome=Outcome.NOT_FOUND)
     assert misses.filter(object_type="patient").count() == 1
+
+
+def test_the_row_being_booked_does_not_make_another_organizations_patient_reachable(world: dict) -> None:
+    from creneau.patients.services import patient_create_for_organization
+
+    theirs = patient_create_for_organization(
+        actor=world["outsider"],
+        organization_id=world["other_org"].pk,
+        family_name="Ailleurs",
+        given_name="Zoé",
+        birth_date=dt.date(1980, 5, 5),
+        phone="+33639980009",
+    )
+    with pytest.raises(NotFound):
+        services.appointment_book(
+            actor=world["secretary"],
+            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 9, 0)),
+            patient_id=theirs.pk,
+        )
+    assert not Appointment.objects.exists()

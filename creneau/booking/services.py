@@ -371,7 +371,8 @@ def appointment_book(
     def then() -> None:
         """Once the row is in (a lost race stops at the INSERT): read the patient (the read audited
         in this transaction), check the audience, store the confirmation and reminders."""
-        patient = access_patient(actor, pid)
+        # The new row must not make its own patient visible to the actor ("known to the organization").
+        patient = access_patient(actor, pid, ignoring_appointment=row.pk)
         read.append(patient)
         _check_audience(actor, motif, patient)  # past visits only: the new row does not count
         row.patient = patient

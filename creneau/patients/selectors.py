@@ -21,9 +21,11 @@ from .models import Patient
 from .querysets import PatientQuerySet
 
 
-def patients_visible_to(actor: Actor) -> PatientQuerySet:
+def patients_visible_to(actor: Actor, *, ignoring_appointment: uuid.UUID | None = None) -> PatientQuerySet:
     """The patients this actor may see: their own and their relatives (patient accounts), those
-    known to their organizations (staff, API clients), everything for the system."""
+    known to their organizations (staff, API clients), everything for the system.
+    `ignoring_appointment`: decide as if that appointment did not exist (the one being booked, already
+    inserted in the caller's transaction, must not make its own patient visible)."""
     refuse_if_suspended(actor)
     qs = Patient.objects.audited(actor, via="patients_visible_to")
     if actor.kind == ActorKind.SYSTEM:
@@ -35,22 +37,29 @@ def patients_visible_to(actor: Actor) -> PatientQuerySet:
     orgs = list(actor.organization_ids)
     if not orgs:
         return qs.none()
-    return qs.filter(Q(created_by_organization_id__in=orgs) | Q(pk__in=_patients_with_appointments_in(orgs)))
+    known = _patients_with_appointments_in(orgs, ignoring=ignoring_appointment)
+    return qs.filter(Q(created_by_organization_id__in=orgs) | Q(pk__in=known))
 
 
-def _patients_with_appointments_in(orgs: list[uuid.UUID]) -> QuerySet[Any]:
+def _patients_with_appointments_in(orgs: list[uuid.UUID], *, ignoring: uuid.UUID | None = None) -> QuerySet[Any]:
     from creneau.booking.models import Appointment
 
-    return Appointment.objects.filter(organization_id__in=orgs, patient__isnull=False).values("patient_id")
+    rows = Appointment.objects.filter(organization_id__in=orgs, patient__isnull=False)
+    if ignoring is not None:
+        rows = rows.exclude(pk=ignoring)
+    return rows.values("patient_id")
 
 
-def access_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
-    """The patient if the actor may see it; NotFound otherwise (same answer as a missing id)."""
+def access_patient(
+    actor: Actor, patient_id: uuid.UUID | str, *, ignoring_appointment: uuid.UUID | None = None
+) -> Patient:
+    """The patient if the actor may see it; NotFound otherwise (same answer as a missing id).
+    `ignoring_appointment` as in `patients_visible_to`."""
     try:
         pid = parse_id(patient_id)
         # With its account: messages about the patient go there (booking confirmations).
         return (
-            patients_visible_to(actor)
+            patients_visible_to(actor, ignoring_appointment=ignoring_appointment)
             .audited(actor, action="read", via="access_patient")
             .select_related("account")
             .get(pk=pid)
