@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action
@@ -180,8 +180,22 @@ def _taken(appointment: Appointment) -> bool:
     )
 
 
-# Inserts of one row: a deadlock among many takers of one slot may strike the same victim repeatedly.
+# Inserts of one row: a deadlock (see `_queue_agenda_writers`) may strike the same victim repeatedly.
 _ATTEMPTS = 8
+# Arbitrary constant naming the agenda locks (two-key advisory locks, apart from one-key ones); the
+# second key is 31 bits of the practitioner id (a collision only queues two agendas together).
+_AGENDA_LOCK = 0x61676E64
+
+
+def _queue_agenda_writers(practitioner_id: uuid.UUID) -> None:
+    """Queue the inserts into one practitioner's agenda until commit (PostgreSQL). Unqueued, two
+    uncommitted inserts of one slot wait for each other in the exclusion check, a deadlock PostgreSQL
+    breaks only after `deadlock_timeout`; queued, a later taker meets the earlier one's committed
+    row at once. The constraint still decides what overlaps."""
+    if connection.vendor != "postgresql":
+        return  # SQLite serializes writers anyway
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AGENDA_LOCK, practitioner_id.int & 0x7FFFFFFF])
 
 
 def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object] | None = None) -> Appointment:
@@ -192,6 +206,7 @@ def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object
     for attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():
+                _queue_agenda_writers(appointment.practitioner_id)
                 appointment.save(force_insert=True)
                 if also is not None:
                     also()
