@@ -1,10 +1,10 @@
 """Rate limits and lockouts on atomic counters.
 
 A `Limit` allows `limit` hits per `window` seconds for one key (an IP, an account, an actor). Counters
-are fixed windows in the Django cache: with Redis (REDIS_URL) one pipelined INCR + EXPIRE NX per hit, so
-concurrent requests on any number of processes cannot slip past the limit; with the local-memory cache
-(development, tests) `incr` runs under the cache's lock, so the guarantee holds within the process.
-Never a read-modify-write. Keys are HMACs: no email or IP address ever reaches a cache key.
+are fixed windows in the Django cache: with Redis (REDIS_URL) one atomic script per hit (INCR, and EXPIRE
+on a window's first hit), so concurrent requests on any number of processes cannot slip past the limit;
+with the local-memory cache (development, tests) `incr` runs under the cache's lock, so the guarantee
+holds within the process. Never a read-modify-write. Keys are HMACs: no email or IP address ever reaches a cache key.
 
 Limits are named; `CRENEAU_RATE_LIMITS` overrides any of them as {"name": (limit, window_seconds)}."""
 
@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from redis.exceptions import NoScriptError
 
 from creneau.core import clock
 from creneau.core.errors import DomainError
@@ -73,16 +74,24 @@ def _cache_key(limit: Limit, key: str) -> str:
     return f"rl:{limit.name}:{_digest(key)}:{window_no}"
 
 
+# INCR, and the window's expiry on its first hit, as one atomic command (one round trip, no MULTI/EXEC).
+_INCR_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_INCR_SHA = hashlib.sha1(_INCR_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts so
+
+
 def _incr(cache_key: str, timeout: int) -> int:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         client = backend._cache.get_client(cache_key, write=True)
         full_key = backend.make_and_validate_key(cache_key)
-        pipe = client.pipeline(transaction=True)
-        pipe.incr(full_key)
-        pipe.expire(full_key, timeout, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+        try:
+            return int(client.evalsha(_INCR_SHA, 1, full_key, timeout))
+        except NoScriptError:  # a fresh or flushed Redis: send the script itself (Redis keeps it)
+            return int(client.eval(_INCR_SCRIPT, 1, full_key, timeout))
     cache.add(cache_key, 0, timeout)
     try:
         return int(cache.incr(cache_key))
