@@ -166,7 +166,7 @@ end
 """
 
 
-def run(w: World, *, seconds: int = 6, connections: int = 8, rounds: int = 3) -> dict[str, Any]:
+def run(w: World, *, seconds: int = 6, connections: int = 32, rounds: int = 3) -> dict[str, Any]:
     from creneau.fhir.mappers.common import SPECIALTY_SYSTEM
 
     if shutil.which("wrk") is None:
