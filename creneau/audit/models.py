@@ -20,6 +20,10 @@ class Action(models.TextChoices):
     DELETE = "delete", _("Delete")
     SUSPEND = "suspend", _("Suspend")
     ALERT = "alert", _("Alert")
+    GRANT = "grant", _("Grant rights")
+    REVOKE = "revoke", _("Revoke rights")
+    SIGN_IN = "sign_in", _("Sign in")
+    SIGN_OUT = "sign_out", _("Sign out")
 
 
 class Outcome(models.TextChoices):
@@ -44,6 +48,11 @@ class AuditEvent(models.Model):
     # Which code path recorded it (e.g. "access_appointment"): no personal data.
     via = models.CharField(max_length=80, blank=True)
     record_count = models.PositiveIntegerField(default=0)
+    # The non-patient object a write changed (a motif, opening hours, a grant...): its id, and for an
+    # update the changed fields as {"field": [before, after]}. Agenda settings and rights only, never
+    # patient identities.
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["principal", "at"])]

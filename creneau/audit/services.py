@@ -43,6 +43,8 @@ def audit_record(
     touched: Sequence[Touched] = (),
     outcome: str = Outcome.OK,
     via: str = "",
+    object_id: object = "",
+    changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event and its touched records. Inside the caller's transaction when there is one,
     so an audited write and its audit row commit or roll back together. A read also updates the
@@ -66,6 +68,8 @@ def audit_record(
         outcome=outcome,
         via=via,
         record_count=len(unique),
+        object_id=str(object_id or ""),
+        changes=_jsonable(changes or {}),
     )
     window = counts_toward_window(actor, event)
     # Sorted, so that concurrent reads by one principal lock its window rows in the same order.
@@ -85,6 +89,25 @@ def audit_record(
     return event
 
 
+def _jsonable(value: Any) -> Any:
+    """Dates, times, UUIDs and lazy strings as text, so a change record is plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{"field": [before, after]} for the fields whose value differs: what an update audit row records."""
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
 def _access(event: AuditEvent, t: Touched) -> AuditAccess:
     return AuditAccess(
         event=event,
@@ -99,8 +122,8 @@ def _access(event: AuditEvent, t: Touched) -> AuditAccess:
 _PG_EVENT = """
 WITH ev AS (
     INSERT INTO audit_auditevent (at, principal, actor_kind, actor_role, channel, api_client_id, ip, action,
-                                  object_type, outcome, via, record_count)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+                                  object_type, outcome, via, record_count, object_id, changes)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING id
 )"""
 _PG_ACCESSES = """, acc AS (
     INSERT INTO audit_auditaccess (event_id, at, principal, patient_id, appointment_id, organization_id)
@@ -130,7 +153,7 @@ def _write_pg(
     sql = _PG_EVENT
     params: list[Any] = [
         e.at, e.principal, e.actor_kind, e.actor_role, e.channel, e.api_client_id, e.ip or None, e.action,
-        e.object_type, e.outcome, e.via, e.record_count,
+        e.object_type, e.outcome, e.via, e.record_count, e.object_id, json.dumps(e.changes),
     ]  # fmt: skip
     if unique:
         sql += _PG_ACCESSES
@@ -188,6 +211,9 @@ def canonical(event: AuditEvent, accesses: Iterable[AuditAccess]) -> bytes:
         event.record_count,
         rows,
     ]
+    # Written since the object id and changes exist; left out when empty so older seals still verify.
+    if event.object_id or event.changes:
+        body += [event.object_id, json.dumps(event.changes, sort_keys=True, separators=(",", ":"))]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode()
 
 
