@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.core.servers import basehttp
 from django.db import connection
 
 from creneau.core import clock
@@ -14,6 +15,10 @@ from creneau.core import clock
 from . import factories as f
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+# The live test server accepts bursts of 200 simultaneous connections (abuse-limit races) instead of
+# resetting those past Django's listen backlog of 10.
+basehttp.WSGIServer.request_queue_size = 512
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

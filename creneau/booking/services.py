@@ -198,14 +198,40 @@ def _queue_agenda_writers(practitioner_id: uuid.UUID) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AGENDA_LOCK, practitioner_id.int & 0x7FFFFFFF])
 
 
-def _insert(actor: Actor, appointment: Appointment, *, also: Callable[[], object] | None = None) -> Appointment:
+# Names the per-account locks (two-key advisory locks, like the agenda's); the second key is 31 bits of
+# a hash of the principal's key.
+_ACCOUNT_LOCK = 0x61636374
+
+
+def _serialize_account(actor: Actor) -> None:
+    """Queue this principal's limited writes (holds, future bookings) until commit, so that "count,
+    then write" cannot be raced past the anti-hoarding limits by simultaneous requests. Taken before
+    any agenda lock (always in that order). On SQLite, BEGIN IMMEDIATE already serializes writers."""
+    if connection.vendor != "postgresql":
+        return
+    digest = int.from_bytes(hashlib.sha256(actor.key.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ACCOUNT_LOCK, digest])
+
+
+def _insert(
+    actor: Actor,
+    appointment: Appointment,
+    *,
+    also: Callable[[], object] | None = None,
+    guard: Callable[[], object] | None = None,
+) -> Appointment:
     """INSERT the row, then `also` (the rest of a booking), then its audit event, in one transaction;
-    the database refuses overlaps. On refusal, expired holds in the way are purged and the insert
-    retried once; a replayed idempotency key returns the first booking (and `also` is not run)."""
+    the database refuses overlaps. `guard` runs first in that transaction (a limit checked under the
+    account's lock: its refusal rolls everything back). On refusal, expired holds in the way are purged
+    and the insert retried once; a replayed idempotency key returns the first booking (and `also` is
+    not run)."""
     purged = False
     for attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():
+                if guard is not None:
+                    guard()
                 _queue_agenda_writers(appointment.practitioner_id)
                 appointment.save(force_insert=True)
                 if also is not None:
@@ -290,9 +316,14 @@ def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     ratelimit.enforce("hold-actor", actor.key)  # holds per hour: no sweeping the agenda hold by hold
     motif, site, end = _resolve_slot(actor, slot, free=True)
     now = clock.now()
-    active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
-    if active >= settings.CRENEAU_MAX_ACTIVE_HOLDS:
-        raise PolicyViolation(_("You are already holding other slots. Finish or release them first."))
+
+    def within_hold_cap() -> None:
+        """Counted under the account's lock, in the inserting transaction: simultaneous holds queue."""
+        _serialize_account(actor)
+        active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
+        if active >= settings.CRENEAU_MAX_ACTIVE_HOLDS:
+            raise PolicyViolation(_("You are already holding other slots. Finish or release them first."))
+
     hold = _new_row(
         actor,
         motif,
@@ -302,7 +333,7 @@ def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
         status=Status.HELD,
         hold_expires_at=now + dt.timedelta(minutes=settings.CRENEAU_HOLD_MINUTES),
     )
-    return _insert(actor, hold)
+    return _insert(actor, hold, guard=within_hold_cap)
 
 
 def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
@@ -324,10 +355,10 @@ def hold_confirm(
     if hold.status != Status.HELD:
         raise Conflict(_("This hold is no longer valid."))
     _check_audience(actor, hold.motif, patient)
-    _check_future_appointments_cap(actor)
     now = clock.now()
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
+        _check_future_appointments_cap(actor)  # under the account's lock, with the UPDATE
         updated = Appointment.objects.filter(pk=hold.pk, status=Status.HELD, hold_expires_at__gt=now).update(
             status=Status.BOOKED,
             patient=patient,
@@ -363,7 +394,6 @@ def appointment_book(
         if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
             return replayed
         raise
-    _check_future_appointments_cap(actor)  # before the row, which would count itself
     try:
         pid = parse_id(patient_id)
     except NotFound:
@@ -394,7 +424,8 @@ def appointment_book(
         outbox.store(notify.booking_messages(row), fresh=True)
 
     try:
-        return _insert(actor, row, also=then)
+        # The cap is counted under the account's lock before the row, which would count itself.
+        return _insert(actor, row, also=then, guard=lambda: _check_future_appointments_cap(actor))
     except NotFound:
         if not read:  # its not-found audit rolled back with the booking
             record_not_found(actor, object_type="patient", via="access_patient")
@@ -406,9 +437,11 @@ def appointment_book(
 
 
 def _check_future_appointments_cap(actor: Actor) -> None:
-    """A patient account (with its relatives) holds at most CRENEAU_MAX_FUTURE_APPOINTMENTS future bookings."""
+    """A patient account (with its relatives) holds at most CRENEAU_MAX_FUTURE_APPOINTMENTS future bookings.
+    Called inside the booking's transaction: the account's lock makes simultaneous bookings count in turn."""
     if actor.kind != ActorKind.PATIENT or actor.user is None:
         return
+    _serialize_account(actor)
     upcoming = Appointment.objects.filter(
         patient__account=actor.user, status=Status.BOOKED, start_at__gt=clock.now()
     ).count()
