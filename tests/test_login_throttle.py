@@ -3,6 +3,7 @@ answer whether or not the email has an account."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from creneau.accounts.models import User
+from creneau.core import clock
 
 from . import factories as f
 
@@ -103,3 +105,56 @@ def test_a_practice_behind_one_address_is_not_locked_out_by_its_own_sign_ins() -
     for user in users:
         client = Client(REMOTE_ADDR="198.51.100.4")
         assert attempt(client, user.email, PASSWORD)[0] == 302
+
+
+def test_after_five_failures_each_further_attempt_from_that_address_waits_twice_as_long() -> None:
+    user, _p, _a = f.patient_account()
+    client = Client(REMOTE_ADDR="203.0.113.5")
+    start = clock.now()
+    with clock.frozen_at(start):
+        for _ in range(5):
+            assert LOCKED not in attempt(client, user.email, "wrong")[1]
+        assert LOCKED in attempt(client, user.email, "wrong")[1]
+    with clock.frozen_at(start + dt.timedelta(seconds=61)):  # one minute: one more try
+        assert LOCKED not in attempt(client, user.email, "wrong")[1]
+        assert LOCKED in attempt(client, user.email, "wrong")[1]
+    with clock.frozen_at(start + dt.timedelta(seconds=150)):  # the next needs three minutes in all
+        assert LOCKED in attempt(client, user.email, PASSWORD)[1]
+    with clock.frozen_at(start + dt.timedelta(seconds=181)):
+        assert attempt(client, user.email, PASSWORD)[0] == 302
+
+
+def test_an_attacker_cannot_lock_the_practitioner_out_of_their_agenda() -> None:
+    """Wrong passwords from the attacker's address pause only that address: the owner, at the practice,
+    signs in with the right password straight away."""
+    doctor = f.staff(f.organization()).user
+    attacker = Client(REMOTE_ADDR="203.0.113.66")
+    for _ in range(20):
+        attempt(attacker, doctor.email, "guess")
+    assert LOCKED in attempt(attacker, doctor.email, PASSWORD)[1]
+    practice = Client(REMOTE_ADDR="198.51.100.20")
+    assert attempt(practice, doctor.email, PASSWORD)[0] == 302
+
+
+@override_settings(CRENEAU_RATE_LIMITS={"login-account": (3, 900)})
+def test_guesses_spread_over_many_addresses_stop_at_the_account_brake_but_a_known_browser_gets_in() -> None:
+    doctor = f.staff(f.organization()).user
+    usual = Client(REMOTE_ADDR="198.51.100.20")
+    assert attempt(usual, doctor.email, PASSWORD)[0] == 302  # this browser is now known to the account
+    usual.post(reverse("accounts:logout"))
+    for i in range(3):
+        attempt(Client(REMOTE_ADDR=f"203.0.113.{i + 1}"), doctor.email, "guess")
+    stranger = Client(REMOTE_ADDR="203.0.113.99")
+    assert LOCKED in attempt(stranger, doctor.email, PASSWORD)[1]
+    assert attempt(usual, doctor.email, PASSWORD)[0] == 302
+
+
+def test_the_reauthentication_form_counts_against_the_same_limits() -> None:
+    user, _p, _a = f.patient_account()
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    client.force_login(user)
+    for _ in range(5):
+        wrong = client.post(reverse("accounts:reauth"), {"password": "wrong"})
+        assert b"not correct" in wrong.content
+    paused = client.post(reverse("accounts:reauth"), {"password": PASSWORD})
+    assert LOCKED in paused.content.decode()

@@ -204,3 +204,22 @@ def test_idle_staff_sessions_end() -> None:
     response = c.get(reverse("web:staff_home"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
     assert SESSION_KEY not in c.session
+
+
+def test_wrong_codes_from_another_address_do_not_block_the_owners_code() -> None:
+    """Someone who knows the password types five wrong codes: only their address waits."""
+    staff_user = f.staff(f.organization()).user
+    owner = Client(REMOTE_ADDR="198.51.100.30")
+    sign_in(owner, staff_user)
+    secret, _codes = enrol(owner)
+    attacker = Client(REMOTE_ADDR="203.0.113.40")
+    sign_in(attacker, staff_user)
+    for _ in range(5):
+        attacker.post(reverse("accounts:mfa_verify"), {"code": "000000"})
+    paused = attacker.post(reverse("accounts:mfa_verify"), {"code": "000000"})
+    assert b"Too many attempts" in paused.content
+    with clock.frozen_at(clock.now() + dt.timedelta(seconds=31)):
+        again = Client(REMOTE_ADDR="198.51.100.30")
+        sign_in(again, staff_user)
+        ok = again.post(reverse("accounts:mfa_verify"), {"code": code_for(secret), "next": reverse("web:staff_home")})
+        assert ok.status_code == 302 and ok["Location"] == reverse("web:staff_home")

@@ -57,6 +57,40 @@ def test_concurrent_hits_never_exceed_the_limit_on_redis() -> None:
         assert ratelimit.count(limit, "same-client") == 300
 
 
+def reserve_many(limit: ratelimit.Limit, key: str, n: int) -> int:
+    """n concurrent reservations; how many were granted."""
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return sum(pool.map(lambda _: ratelimit.reserve(limit, key) is not None, range(n)))
+
+
+def test_reservations_never_exceed_the_limit_and_refusals_are_not_kept() -> None:
+    limit = ratelimit.Limit("test-reserve", 7, 60)
+    assert reserve_many(limit, "k", 200) == 7
+    assert ratelimit.count(limit, "k") == 7  # the 193 refused attempts were given back
+    ratelimit.refund(ratelimit.Reservation(ratelimit._cache_key(limit, "k")))
+    assert ratelimit.reserve(limit, "k") is not None  # a refund frees one place
+
+
+@pytest.mark.redis
+def test_reservations_and_refunds_are_atomic_on_redis() -> None:
+    redis_cache = {
+        "default": {
+            "BACKEND": "creneau.core.cache.RedisCache",
+            "LOCATION": REDIS_TEST_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    with override_settings(CACHES=redis_cache):
+        limit = ratelimit.Limit("test-reserve", 12, 60)
+        assert reserve_many(limit, "k", 300) == 12
+        assert ratelimit.count(limit, "k") == 12
+        # A refund of a counter that expired meanwhile does not bring it back without an expiry.
+        gone = ratelimit.Reservation(ratelimit._cache_key(ratelimit.Limit("test-gone", 1, 60), "k"))
+        ratelimit.refund(gone)
+        key = caches["default"].make_and_validate_key(gone.cache_key)
+        assert caches["default"]._cache.get_client(key).exists(key) == 0
+
+
 def test_cache_keys_carry_no_personal_data() -> None:
     key = ratelimit._cache_key(ratelimit.get("login-account"), "alice.martin@example.invalid")
     assert "alice" not in key and "example" not in key

@@ -107,9 +107,29 @@ def confirm_setup(*, user: Any, secret: str, code: str) -> list[str] | None:
     return new_recovery_codes(user)
 
 
-def verify(user: Any, code: str) -> bool:
-    """A TOTP code (never the same one twice) or an unused recovery code. Rate limited per user."""
-    if not ratelimit.allow(ratelimit.get("mfa-user"), f"mfa:{user.pk}"):
+def source_of(request: Any) -> str:
+    """The address a code is typed from ("" outside a request)."""
+    return ratelimit.client_ip(request) if request is not None else ""
+
+
+def limited(user: Any, source: str = "") -> bool:
+    """Whether codes for this account from this address are paused (for the page's message)."""
+    per_source, per_user = ratelimit.get("mfa-source"), ratelimit.get("mfa-user")
+    return (
+        ratelimit.count(per_source, f"mfa:{user.pk}:{source}") >= per_source.limit
+        or ratelimit.count(per_user, f"mfa:{user.pk}") >= per_user.limit
+    )
+
+
+def verify(user: Any, code: str, *, source: str = "") -> bool:
+    """A TOTP code (never the same one twice) or an unused recovery code. Each attempt is counted before
+    the check, per account and address (5 per 5 minutes: an attacker who knows the password blocks only
+    their own address, not the owner's) and per account over all addresses (a wider brake)."""
+    per_source = ratelimit.reserve(ratelimit.get("mfa-source"), f"mfa:{user.pk}:{source}")
+    if per_source is None:
+        return False
+    if ratelimit.reserve(ratelimit.get("mfa-user"), f"mfa:{user.pk}") is None:
+        ratelimit.refund(per_source)
         return False
     with transaction.atomic():
         device = MFADevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=False).first()

@@ -17,6 +17,7 @@ from django.urls import reverse_lazy
 from creneau.core import ratelimit
 from creneau.notifications.services import notify_password_changed
 
+from . import throttle
 from .models import User
 from .reauth import recent_auth_required
 
@@ -46,7 +47,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        ratelimit.unlock("login-account", form.user.email.strip().casefold())
+        throttle.lift(self.request, form.user.email)
         notify_password_changed(user=form.user)
         return response
 

@@ -8,6 +8,7 @@ import segno
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from creneau.core import ratelimit
 from creneau.notifications.services import notify_mfa_changed
 
 from . import mfa, throttle
@@ -42,21 +42,27 @@ class ReauthForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.request = request
         if mfa.has_mfa(user):
             self.fields["code"] = CodeForm.base_fields["code"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        email = self.user.email
-        if throttle.login_blocked(None, email):
-            raise forms.ValidationError(throttle.LOCKED_MESSAGE, code="locked")
-        if not self.user.check_password(data.get("password", "")):
-            throttle.login_failed(email)
+        password = data.get("password", "")
+        try:
+            # The same reserved, per-source limits as the sign-in page.
+            confirmed = throttle.checked(
+                self.request, self.user.email, lambda: self.user if self.user.check_password(password) else None
+            )
+        except PermissionDenied:
+            raise forms.ValidationError(throttle.LOCKED_MESSAGE, code="locked") from None
+        if confirmed is None:
             raise forms.ValidationError(_("This password is not correct."), code="wrong")
-        if "code" in self.fields and not mfa.verify(self.user, data.get("code", "")):
+        code = data.get("code", "")
+        if "code" in self.fields and not mfa.verify(self.user, code, source=mfa.source_of(self.request)):
             raise forms.ValidationError(_("This security code is not valid. Try the next one."), code="wrong_code")
         return data
 
@@ -73,7 +79,7 @@ def _next(request: HttpRequest, default: str = "web:account") -> str:
 @login_required
 def reauth(request: HttpRequest) -> HttpResponse:
     """Confirm it is really you (password, and second factor if set) before a sensitive change."""
-    form = ReauthForm(request.POST or None, user=request.user)
+    form = ReauthForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         mark_authenticated_now(request)
         if "code" in form.fields:
@@ -91,10 +97,10 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:mfa_setup")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if mfa.verify(request.user, form.cleaned_data["code"]):
+        if mfa.verify(request.user, form.cleaned_data["code"], source=mfa.source_of(request)):
             mfa.mark_verified(request)
             return redirect(_next(request))
-        if not ratelimit.count(ratelimit.get("mfa-user"), f"mfa:{request.user.pk}") < ratelimit.get("mfa-user").limit:
+        if mfa.limited(request.user, mfa.source_of(request)):
             form.add_error(None, _("Too many attempts. Please wait 5 minutes and try again."))
         else:
             form.add_error("code", _("This security code is not valid. Try the next one."))

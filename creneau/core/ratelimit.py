@@ -10,6 +10,7 @@ Limits are named; `CRENEAU_RATE_LIMITS` overrides any of them as {"name": (limit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -45,15 +46,19 @@ class Limit:
 
 
 DEFAULTS: dict[str, tuple[int, int]] = {
-    # Sign-in: failures per account (any email typed, existing or not) and failures per IP.
-    "login-account": (5, 15 * 60),
+    # Sign-in: failures per typed email over all addresses (existing account or not) and per address.
+    "login-account": (100, 15 * 60),
     "login-ip": (50, 15 * 60),
     "signup-ip": (10, 60 * 60),
     "password-reset-ip": (5, 60 * 60),
     "password-reset-account": (3, 60 * 60),
     "search-ip": (120, 60),
     "hold-actor": (10, 60 * 60),
-    "mfa-user": (5, 5 * 60),
+    # Second-factor codes: per account and address, and per account over all addresses.
+    "mfa-source": (5, 5 * 60),
+    "mfa-user": (30, 5 * 60),
+    # Sign-in: per typed email and address, free failures before a doubling delay (accounts/throttle.py).
+    "login-source": (5, 24 * 3600),
 }
 # How long an account stays locked once `login-account` is exceeded.
 LOCKOUT_SECONDS = 15 * 60
@@ -126,6 +131,62 @@ def enforce(name: str, key: str) -> None:
 
 def reset(name: str, key: str) -> None:
     cache.delete(_cache_key(get(name), key))
+
+
+# --- reservations: count an attempt before doing the costly check ----------------------------------------
+@dataclass(frozen=True)
+class Reservation:
+    """One counted attempt, in the window it was counted in (a refund goes back to that window)."""
+
+    cache_key: str
+
+
+def reserve(limit: Limit, key: str) -> Reservation | None:
+    """Count one attempt *before* the work it guards (a password hash...): None past the limit (the
+    attempt is not kept), so N simultaneous attempts never run more than `limit` checks."""
+    cache_key = _cache_key(limit, key)
+    if _incr(cache_key, limit.window + 1) <= limit.limit:
+        return Reservation(cache_key)
+    _decr(cache_key)
+    return None
+
+
+def refund(reservation: Reservation | None) -> None:
+    """Give an attempt back (it succeeded, or was refused by another limit before being checked)."""
+    if reservation is not None:
+        _decr(reservation.cache_key)
+
+
+# DECR only an existing counter: one that expired meanwhile must not come back without an expiry.
+_DECR_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+def _decr(cache_key: str) -> None:
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(cache_key, write=True)
+        client.eval(_DECR_SCRIPT, 1, backend.make_and_validate_key(cache_key))
+        return
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing to give back
+        cache.decr(cache_key)
+
+
+def counter_incr(cache_key: str, timeout: int) -> int:
+    """Atomic counter under a caller-built key (already an HMAC digest), expiring `timeout` seconds
+    after its first hit."""
+    return _incr(cache_key, timeout)
+
+
+def counter_decr(cache_key: str) -> None:
+    _decr(cache_key)
+
+
+def digest(value: str) -> str:
+    """The HMAC that stands for an email, an address or a pair of them in cache keys."""
+    return _digest(value)
 
 
 # --- lockouts -------------------------------------------------------------------------------------------

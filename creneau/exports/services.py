@@ -46,7 +46,7 @@ def _require_admin(actor: Actor, organization_id: uuid.UUID) -> None:
 def _require_step_up(actor: Actor, code: str) -> None:
     if actor.user is None or not mfa.has_mfa(actor.user):
         raise PermissionDenied(_("Set up two-step verification before exporting data."))
-    if not mfa.verify(actor.user, code.strip()):
+    if not mfa.verify(actor.user, code.strip(), source=actor.ip or ""):
         raise PermissionDenied(_("The verification code is not valid. Type the current code from your app."))
 
 
