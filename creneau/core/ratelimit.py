@@ -53,6 +53,9 @@ DEFAULTS: dict[str, tuple[int, int]] = {
     "password-reset-ip": (5, 60 * 60),
     "password-reset-account": (3, 60 * 60),
     "search-ip": (120, 60),
+    # OAuth2 token requests, counted before the client is authenticated (fhir/token.py).
+    "token-ip": (60, 60),
+    "token-client": (20, 60),
     "hold-actor": (10, 60 * 60),
     # Second-factor codes: per account and address, and per account over all addresses.
     "mfa-source": (5, 5 * 60),

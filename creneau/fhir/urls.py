@@ -1,11 +1,11 @@
 """FHIR R4 API under /fhir/R4/ (outside the language prefix: machines do not choose a language)."""
 
 from django.urls import URLPattern, path, re_path
-from oauth2_provider import views as oauth2_views
 
 from . import views
 from .capabilities import RESOURCES
 from .http import endpoint
+from .token import TokenView
 
 app_name = "fhir"
 
@@ -13,7 +13,7 @@ urlpatterns: list[URLPattern] = [
     path("metadata", endpoint({"GET": views.metadata}), name="metadata"),
     path("openapi.json", views.openapi_document, name="openapi"),
     path(".well-known/smart-configuration", views.smart_configuration, name="smart-configuration"),
-    path("auth/token", oauth2_views.TokenView.as_view(), name="token"),
+    path("auth/token", TokenView.as_view(), name="token"),
 ]
 for _rtype in RESOURCES:
     urlpatterns += [
