@@ -1,69 +1,73 @@
-"""iCalendar (RFC 5545) attachments: one event per appointment, UID stable so updates replace it."""
+"""iCalendar (RFC 5545) files of appointments, built with the `icalendar` package: the one builder for
+the e-mail attachments and the web download.
+
+Every text value goes through `icalendar`, which escapes backslashes, commas, semicolons and line breaks
+(bare CR included), after other control characters are dropped: a motif, practitioner or site name
+cannot add a property (`ATTENDEE:…`) to a patient's calendar. One UID per appointment whatever the
+route, kept across moves (the first booking of the chain) with a SEQUENCE that grows at each move and at
+the cancellation, so calendars update the event in place."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlsplit
 
+import icalendar
 from django.conf import settings
 
+from creneau.booking.models import Appointment, Status
+from creneau.core import clock
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-def _fold(line: str) -> str:
-    """Lines longer than 75 octets are folded (RFC 5545 §3.1)."""
-    out, current = [], ""
-    for char in line:
-        if len((current + char).encode()) > 75:
-            out.append(current)
-            current = " " + char
-        else:
-            current += char
-    out.append(current)
-    return "\r\n".join(out)
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+PRODID = "-//creneau//appointments//FR"
+# C0 controls and DEL, except HTAB and LF (CR is turned into LF first): RFC 5545 TEXT forbids them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A chain of moves longer than this is cut (the UID is then the oldest one reached).
+_MAX_MOVES = 50
 
 
 def domain() -> str:
     return urlsplit(settings.CRENEAU_PUBLIC_URL).hostname or "localhost"
 
 
-def appointment_ics(
-    *,
-    uid: str,
-    sequence: int = 0,
-    start: dt.datetime,
-    end: dt.datetime,
-    summary: str,
-    location: str,
-    url: str,
-    stamp: dt.datetime,
-    cancelled: bool = False,
+def clean(text: str) -> str:
+    """Text safe for an iCalendar value: line breaks normalized, other control characters dropped."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def identity(appointment: Appointment) -> tuple[str, int]:
+    """(UID, SEQUENCE) of an appointment: the first booking of its chain of moves, and the number of moves."""
+    root, sequence = appointment.pk, 0
+    previous = appointment.rescheduled_from_id
+    while previous is not None and sequence < _MAX_MOVES:
+        root, sequence = previous, sequence + 1
+        previous = Appointment.objects.filter(pk=previous).values_list("rescheduled_from_id", flat=True).first()
+    return f"{root}@{domain()}", sequence
+
+
+def appointment_calendar(
+    appointment: Appointment, *, url: str, cancelled: bool | None = None, stamp: dt.datetime | None = None
 ) -> str:
-    """A calendar with one event (METHOD:CANCEL and STATUS:CANCELLED for a cancellation). No visit
-    reason in the summary: calendars are often synchronised to third-party clouds."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//creneau//notifications//FR",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{'CANCEL' if cancelled else 'PUBLISH'}",
-        "BEGIN:VEVENT",
-        f"UID:{uid}@{domain()}",
-        f"SEQUENCE:{sequence}",
-        f"DTSTAMP:{_utc(stamp)}",
-        f"DTSTART:{_utc(start)}",
-        f"DTEND:{_utc(end)}",
-        f"SUMMARY:{_escape(summary)}",
-        f"LOCATION:{_escape(location)}",
-        f"URL:{url}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+    """A calendar with the appointment's one event (METHOD:CANCEL and STATUS:CANCELLED once cancelled).
+    No visit reason in the summary or description: calendars are often synchronised to third-party clouds."""
+    if cancelled is None:
+        cancelled = appointment.status == Status.CANCELLED
+    uid, sequence = identity(appointment)
+    site = appointment.site
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    event = icalendar.Event()
+    event.add("uid", uid)
+    event.add("sequence", sequence + (1 if cancelled else 0))
+    event.add("dtstamp", (stamp or clock.now()).astimezone(dt.UTC))
+    event.add("dtstart", appointment.start_at.astimezone(dt.UTC))
+    event.add("dtend", appointment.end_at.astimezone(dt.UTC))
+    event.add("summary", clean(appointment.practitioner.display_name))
+    event.add("location", clean(f"{site.name}, {site.address}, {site.postcode} {site.city}"))
+    event.add("url", url)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    calendar.add_component(event)
+    return calendar.to_ical().decode()

@@ -62,31 +62,10 @@ def _context(appointment: Appointment) -> dict[str, object]:
     }
 
 
-def _ics_identity(appointment: Appointment) -> tuple[str, int]:
-    """A moved appointment keeps the calendar UID of the first booking of its chain, with a higher
-    SEQUENCE, so calendars update the event in place instead of keeping the old time too."""
-    root, sequence = appointment.pk, 0
-    previous = appointment.rescheduled_from_id
-    while previous is not None and sequence < 50:
-        root, sequence = previous, sequence + 1
-        previous = Appointment.objects.filter(pk=previous).values_list("rescheduled_from_id", flat=True).first()
-    return str(root), sequence
-
-
 def _ics(appointment: Appointment, *, cancelled: bool = False) -> str:
-    site = appointment.site
-    uid, sequence = _ics_identity(appointment)
-    return ics.appointment_ics(
-        uid=uid,
-        sequence=sequence + (1 if cancelled else 0),
-        start=appointment.start_at,
-        end=appointment.end_at,
-        summary=appointment.practitioner.display_name,
-        location=f"{site.name}, {site.address}, {site.postcode} {site.city}",
-        url=page_url("web:account_appointment", appointment.pk, fallback="/"),
-        stamp=clock.now(),
-        cancelled=cancelled,
-    )
+    """The attachment: the same builder, UID and SEQUENCE as the web download (notifications/ics.py)."""
+    url = page_url("web:account_appointment", appointment.pk, fallback="/")
+    return ics.appointment_calendar(appointment, url=url, cancelled=cancelled)
 
 
 def _reminders(appointment: Appointment, recipient: outbox.Recipient) -> list[OutboundMessage]:
