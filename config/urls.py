@@ -4,7 +4,15 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
+from creneau.core import failures
+
+# An unavailable database or Redis answers 503 + Retry-After wherever it is raised (creneau.core.failures).
+handler500 = "creneau.core.failures.server_error"
+
 urlpatterns: list[URLPattern | URLResolver] = [
+    # For load balancers: the process is up; the database answers (Redis reported, not required).
+    path("healthz", failures.healthz, name="healthz"),
+    path("readyz", failures.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("fhir/R4/", include("creneau.fhir.urls")),

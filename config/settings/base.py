@@ -44,6 +44,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost after security: sees every response, those of the inner middleware included.
     "creneau.core.nostore.NoStoreMiddleware",
+    # Body size, JSON depth and control characters, before anything reads the session or the database.
+    "creneau.core.inputlimits.InputLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +92,26 @@ def database_from_env(default_url: str) -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
     elif config["ENGINE"] == "django.db.backends.postgresql":
-        config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": int(os.environ.get("DB_POOL_MAX", "8"))}}
+        # Fail fast when PostgreSQL is unreachable (creneau.core.failures answers 503 + Retry-After): a
+        # request waits at most DB_POOL_TIMEOUT seconds for a connection, a connection attempt at most
+        # DB_CONNECT_TIMEOUT, and TCP keepalives find a server that vanished under an open connection.
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": 1,
+                "max_size": int(os.environ.get("DB_POOL_MAX", "8")),
+                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "1.5")),
+                # After an outage the pool keeps trying to reconnect (never gives up for good).
+                "reconnect_timeout": 24 * 3600,
+            },
+            "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "2")),
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+        }
+        # A pooled connection is checked when borrowed: one cut by a restart or a network fault is
+        # replaced instead of failing the request that got it.
+        config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -130,6 +151,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis is an accelerator, not a dependency: creneau.core.cache.RedisCache answers as an empty cache
+# while Redis is unreachable (short socket timeouts, a circuit breaker) and recovers by itself.
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "creneau.core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -143,6 +166,11 @@ LOGGING = {
 }
 
 # --- creneau domain settings -------------------------------------------------------------------
+# Input limits (creneau.core.inputlimits): request bodies, JSON nesting. The reverse proxy in deploy/
+# refuses larger bodies before they reach the application.
+CRENEAU_MAX_BODY_BYTES = int(os.environ.get("CRENEAU_MAX_BODY_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = CRENEAU_MAX_BODY_BYTES
+CRENEAU_MAX_JSON_DEPTH = 32
 CRENEAU_DEFAULT_TIME_ZONE = "Europe/Paris"
 # How long a slot stays held while a patient fills in the booking form.
 CRENEAU_HOLD_MINUTES = 10

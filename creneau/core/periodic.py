@@ -1,5 +1,8 @@
 """Periodic maintenance run by the background worker: each job at most once per interval across all
-workers (the first to take the cache key runs it; with Redis the key is shared between machines)."""
+workers (the first to take the cache key runs it; with Redis the key is shared between machines).
+
+While Redis is unreachable each worker process keeps its own intervals: every job still runs, once per
+interval per worker instead of once overall (they are all safe to overlap), until Redis is back."""
 
 from __future__ import annotations
 
@@ -7,8 +10,13 @@ import logging
 from collections.abc import Callable
 
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+
+from creneau.core.cache import CacheUnavailable
 
 logger = logging.getLogger("creneau.periodic")
+# This process's own claims, used while the shared cache is unavailable.
+_local = LocMemCache("creneau-periodic-fallback", {})
 
 
 def _seal() -> object:
@@ -58,7 +66,11 @@ def run_due() -> int:
     retried at its next interval, never allowed to stop the worker."""
     ran = 0
     for name, every, job in JOBS:
-        if not cache.add(f"periodic:{name}", 1, timeout=every):
+        try:
+            claimed = cache.add(f"periodic:{name}", 1, timeout=every)
+        except CacheUnavailable:
+            claimed = _local.add(f"periodic:{name}", 1, timeout=every)
+        if not claimed:
             continue
         try:
             job()

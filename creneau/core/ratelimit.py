@@ -6,6 +6,18 @@ on a window's first hit), so concurrent requests on any number of processes cann
 with the local-memory cache (development, tests) `incr` runs under the cache's lock, so the guarantee
 holds within the process. Never a read-modify-write. Keys are HMACs: no email or IP address ever reaches a cache key.
 
+When Redis is unreachable (creneau.core.cache degrades it), limits fall back by what they protect:
+
+- limits on addresses and actors (search, sign-up, holds, the FHIR API...) count in the process's own
+  memory: each process enforces the limit by itself, so the effective limit is multiplied by the number
+  of processes for the length of the outage, and never blocks anyone wrongly;
+- limits that protect accounts (`ACCOUNT_LIMITS`: sign-in failures per account and lockouts, second
+  factor attempts, password resets per account) fail closed: `CacheUnavailable`, answered 503 with
+  Retry-After (creneau.core.failures), because a per-process count would multiply the guesses an
+  attacker gets at one account.
+
+Both recover by themselves when Redis answers again.
+
 Limits are named; `CRENEAU_RATE_LIMITS` overrides any of them as {"name": (limit, window_seconds)}."""
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -28,6 +40,7 @@ from django.utils.translation import gettext_lazy
 from redis.exceptions import NoScriptError
 
 from creneau.core import clock
+from creneau.core.cache import REDIS_ERRORS, CacheUnavailable, redis_client
 from creneau.core.errors import DomainError
 
 
@@ -65,6 +78,10 @@ DEFAULTS: dict[str, tuple[int, int]] = {
 }
 # How long an account stays locked once `login-account` is exceeded.
 LOCKOUT_SECONDS = 15 * 60
+# Limits that protect accounts: with Redis down they fail closed (503), never per process.
+ACCOUNT_LIMITS = frozenset({"login-account", "mfa-user", "password-reset-account"})
+# Per-process counters used while Redis is down, for every other limit.
+_local = LocMemCache("creneau-ratelimit-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
 
 def get(name: str) -> Limit:
@@ -91,30 +108,57 @@ return count
 _INCR_SHA = hashlib.sha1(_INCR_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts so
 
 
-def _incr(cache_key: str, timeout: int) -> int:
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(cache_key, write=True)
-        full_key = backend.make_and_validate_key(cache_key)
-        try:
-            return int(client.evalsha(_INCR_SHA, 1, full_key, timeout))
-        except NoScriptError:  # a fresh or flushed Redis: send the script itself (Redis keeps it)
-            return int(client.eval(_INCR_SCRIPT, 1, full_key, timeout))
-    cache.add(cache_key, 0, timeout)
+def _local_incr(store: Any, cache_key: str, timeout: int) -> int:
+    store.add(cache_key, 0, timeout)
     try:
-        return int(cache.incr(cache_key))
+        return int(store.incr(cache_key))
     except ValueError:  # expired between add and incr: start the window again
-        cache.add(cache_key, 0, timeout)
-        return int(cache.incr(cache_key))
+        store.add(cache_key, 0, timeout)
+        return int(store.incr(cache_key))
+
+
+def _redis_down(name: str) -> None:
+    """Redis is unreachable for limit `name`: fail closed for account limits (the caller falls back to
+    per-process counters for the others)."""
+    if name in ACCOUNT_LIMITS:
+        raise CacheUnavailable(f"rate limit {name} needs Redis")
+
+
+def _incr(cache_key: str, timeout: int, name: str = "") -> int:
+    client = redis_client()
+    if client is not None:
+        backend = caches["default"]
+        if client.available:
+            redis = client.get_client(cache_key, write=True)
+            full_key = backend.make_and_validate_key(cache_key)
+            try:
+                try:
+                    return int(redis.evalsha(_INCR_SHA, 1, full_key, timeout))
+                except NoScriptError:  # a fresh or flushed Redis: send the script itself (Redis keeps it)
+                    return int(redis.eval(_INCR_SCRIPT, 1, full_key, timeout))
+            except REDIS_ERRORS as exc:
+                client.trip(exc)
+        _redis_down(name)
+        return _local_incr(_local, cache_key, timeout)
+    return _local_incr(cache, cache_key, timeout)
 
 
 def hit(limit: Limit, key: str) -> int:
     """Count one hit and return the count in the current window (atomic)."""
-    return _incr(_cache_key(limit, key), limit.window + 1)
+    return _incr(_cache_key(limit, key), limit.window + 1, limit.name)
 
 
 def count(limit: Limit, key: str) -> int:
-    return int(cache.get(_cache_key(limit, key), 0))
+    cache_key = _cache_key(limit, key)
+    client = redis_client()
+    if client is None:
+        return int(cache.get(cache_key, 0))
+    if client.available:
+        value = cache.get(cache_key, 0)
+        if client.available:  # else the read failed: Redis just went away
+            return int(value)
+    _redis_down(limit.name)
+    return int(_local.get(cache_key, 0))
 
 
 def allow(limit: Limit, key: str) -> bool:
@@ -197,12 +241,25 @@ def _lock_key(name: str, key: str) -> str:
     return f"rl-lock:{name}:{_digest(key)}"
 
 
+def _require_redis() -> None:
+    """Lockouts have no per-process fallback: one that cannot be read or written must not let attempts
+    through (CacheUnavailable). Checked after the call, so it costs no extra round trip."""
+    client = redis_client()
+    if client is not None and not client.available:
+        raise CacheUnavailable("lockouts need Redis")
+
+
 def lock(name: str, key: str, seconds: int = LOCKOUT_SECONDS) -> None:
+    _require_redis()
     cache.set(_lock_key(name, key), 1, seconds)
+    _require_redis()
 
 
 def is_locked(name: str, key: str) -> bool:
-    return bool(cache.get(_lock_key(name, key)))
+    _require_redis()
+    locked = bool(cache.get(_lock_key(name, key)))
+    _require_redis()
+    return locked
 
 
 def unlock(name: str, key: str) -> None:

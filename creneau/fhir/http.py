@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
@@ -19,6 +20,7 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError
+from creneau.core.failures import is_unavailable, unavailable_response
 
 from . import scopes
 from .models import ApiGrant
@@ -212,7 +214,11 @@ def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
             return outcome(exc.status, exc.message, exc.headers)
         except DomainError as exc:
             return outcome(exc.http_status, str(exc.message))
+        except RequestDataTooBig:
+            return outcome(413, _("The request body is too large."))
         except Exception as exc:
+            if is_unavailable(exc):  # database or Redis gone: a transient 503 (retry, with the same key)
+                return unavailable_response(request)
             # The type only: an exception's text may carry submitted (personal) values.
             route = request.resolver_match.route if request.resolver_match else ""
             logger.error("fhir: unexpected %s on %s %s", type(exc).__name__, request.method, route)

@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 
 from creneau.core import clock
 from creneau.core.actors import Actor
+from creneau.core.aftercommit import after_commit
 from creneau.core.errors import InvalidInput, NotFound
 from creneau.core.ids import parse_id
-from creneau.directory.models import PractitionerSite
+from creneau.directory.models import Practitioner, PractitionerSite
 from creneau.directory.selectors import (
     access_practitioner_for_staff,
     access_site_for_staff,
@@ -28,14 +29,32 @@ from .models import Absence, AvailabilityIndex, Motif, OpeningRule
 from .versions import availability_changed
 
 
+def _lock_index_of(ids: list[uuid.UUID]) -> None:
+    """Serialize the writers of these practitioners' index rows (inside the caller's transaction): row
+    locks on the practitioners, always taken in primary-key order so that two batches cannot deadlock.
+    `FOR NO KEY UPDATE` does not conflict with the `FOR KEY SHARE` an appointment insert takes on its
+    practitioner, so bookings never wait for an index update; only index writers wait for each other.
+    (SQLite: every transaction already holds the database write lock, BEGIN IMMEDIATE.)"""
+    list(Practitioner.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
 def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
     """Recompute the next-availability index of these practitioners; returns rows written.
 
     Loads everything for the batch in a fixed number of queries, computes in memory, then replaces
-    the practitioners' index rows."""
+    the practitioners' index rows. All of it under the practitioners' index lock: a concurrent
+    rebuild (two bookings of one practitioner committing together) waits, then computes from data
+    that includes the other's commit, instead of colliding on the unique index or writing an older
+    state over a newer one."""
     ids = list(dict.fromkeys(practitioner_ids))
     if not ids:
         return 0
+    with transaction.atomic():
+        _lock_index_of(ids)
+        return _rebuild(ids)
+
+
+def _rebuild(ids: list[uuid.UUID]) -> int:
     now = clock.now()
     horizon_end = now + selectors.index_horizon()
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
@@ -71,16 +90,30 @@ def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
                     computed_at=now,
                 )
             )
-    with transaction.atomic():
-        AvailabilityIndex.objects.filter(practitioner_id__in=ids).delete()
-        AvailabilityIndex.objects.bulk_create(rows, batch_size=500)
-        availability_changed(practitioner_ids=ids)
+    AvailabilityIndex.objects.filter(practitioner_id__in=ids).delete()
+    AvailabilityIndex.objects.bulk_create(rows, batch_size=500)
+    availability_changed(practitioner_ids=ids)
     return len(rows)
 
 
+def _mark_stale(practitioner_id: uuid.UUID) -> None:
+    """An index update failed after its change committed: the periodic refresh (every few minutes)
+    recomputes every practitioner's rows; until then searches may offer a start that is taken (booking
+    it answers a clean 409) or miss one that was freed. Bump the cached answers' versions so that at
+    least no cached answer outlives the change."""
+    from .versions import bump_now
+
+    bump_now([practitioner_id])
+
+
 def schedule_availability_refresh(practitioner_id: uuid.UUID) -> None:
-    """Refresh the index once the current transaction commits (never for a rolled-back change)."""
-    transaction.on_commit(lambda: availability_refresh(practitioner_ids=[practitioner_id]))
+    """Refresh the index once the current transaction commits (never for a rolled-back change); a
+    failure is logged, never reported to the client whose change committed."""
+    after_commit(
+        "availability index refresh",
+        lambda: availability_refresh(practitioner_ids=[practitioner_id]),
+        lambda: _mark_stale(practitioner_id),
+    )
 
 
 def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_until: dt.datetime) -> int:
@@ -91,6 +124,7 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
     Returns rows changed."""
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
     with transaction.atomic():
+        _lock_index_of([practitioner_id])
         # Even when no indexed start changes: answers computed live from the agenda change too.
         availability_changed(practitioner_ids=[practitioner_id])
         rows = list(
@@ -117,13 +151,16 @@ def availability_taken(*, practitioner_id: uuid.UUID, start: dt.datetime, busy_u
         else:
             AvailabilityIndex.objects.bulk_update(changed, ["starts", "next_start"])
             return len(changed)
-    return availability_refresh(practitioner_ids=[practitioner_id])
+        return _rebuild([practitioner_id])  # still under the lock
 
 
 def schedule_availability_taken(practitioner_id: uuid.UUID, start: dt.datetime, busy_until: dt.datetime) -> None:
-    """`availability_taken` once the current transaction commits."""
-    transaction.on_commit(
-        lambda: availability_taken(practitioner_id=practitioner_id, start=start, busy_until=busy_until)
+    """`availability_taken` once the current transaction commits; a failure is logged, never reported
+    to the client whose booking committed."""
+    after_commit(
+        "availability index update",
+        lambda: availability_taken(practitioner_id=practitioner_id, start=start, busy_until=busy_until),
+        lambda: _mark_stale(practitioner_id),
     )
 
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+
+from creneau.core.aftercommit import after_commit
 
 GLOBAL = "*"
 
@@ -49,8 +50,19 @@ def _bump(practitioner_ids: list[uuid.UUID]) -> None:
     cache.set_many({_key(s): token for s in [GLOBAL, *sorted(str(s) for s in specialties)]}, timeout=None)
 
 
+def bump_now(practitioner_ids: list[uuid.UUID]) -> None:
+    """Replace the tokens at once (outside any transaction's commit)."""
+    _bump(practitioner_ids)
+
+
 def availability_changed(*, practitioner_ids: Iterable[uuid.UUID]) -> None:
-    """Mark these practitioners' availability as changed, once the current transaction commits."""
+    """Mark these practitioners' availability as changed, once the current transaction commits.
+
+    A failure there (the specialty lookup with the database gone) is logged and never reaches the client
+    whose change committed. With Redis unreachable nothing is cached meanwhile; the bump is dropped and
+    the tokens deleted once Redis answers again (creneau.core.cache), which invalidates every answer
+    cached under them, so an answer cached before the change cannot outlive the outage for more than
+    its CRENEAU_FHIR_SLOT_CACHE_SECONDS."""
     ids = list(dict.fromkeys(practitioner_ids))
     if ids:
-        transaction.on_commit(lambda: _bump(ids))
+        after_commit("availability version bump", lambda: _bump(ids))

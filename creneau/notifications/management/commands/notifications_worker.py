@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from argparse import ArgumentParser
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -61,6 +62,35 @@ class Command(BaseCommand):
         logger.info("notifications worker %s stopped", worker_id)
 
     def one_pass(self, worker_id: str) -> int:
+        """Each step on its own: one that fails (Redis gone for the periodic claims, a task that
+        raises) is logged and the others still run, the outbox sweep above all."""
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("tasks", lambda: self._run_tasks(worker_id)),
+            # audit sealing and checkpoints, availability index, retention
+            ("periodic jobs", periodic.run_due),
+            ("waiting-list offers", waitlist.offers_expire),
+            ("outbox", outbox.deliver_due),
+        ]
+        if self.passes % PRUNE_EVERY_PASSES == 0:
+            steps.append(("outbox pruning", outbox.prune))
+        self.passes += 1
+        done = 0
+        failures = 0
+        for name, step in steps:
+            try:
+                result = step()
+            except Exception as exc:
+                failures += 1
+                logger.error("notifications worker: %s failed (%s)", name, type(exc).__name__)
+                close_old_connections()
+                continue
+            if name in ("waiting-list offers", "outbox") and isinstance(result, int):
+                done += result
+        if failures == len(steps):
+            raise RuntimeError("every step of the pass failed")
+        return done
+
+    def _run_tasks(self, worker_id: str) -> None:
         Worker(
             queue_names=["*"],
             interval=0,
@@ -71,12 +101,6 @@ class Command(BaseCommand):
             worker_id=worker_id,
             excluded_queue_names=[],
         ).run()
-        periodic.run_due()  # audit sealing and checkpoints, availability index, retention
-        done = waitlist.offers_expire() + outbox.deliver_due()
-        if self.passes % PRUNE_EVERY_PASSES == 0:
-            outbox.prune()
-        self.passes += 1
-        return done
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.running = False
