@@ -27,21 +27,25 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .cache import CacheUnavailable, redis_status
 
 logger = logging.getLogger("creneau.failures")
 
+UNAVAILABLE = (OperationalError, InterfaceError, CacheUnavailable, RedisConnectionError, RedisTimeoutError)
 # Seconds a client is asked to wait before retrying.
 RETRY_AFTER_SECONDS = 5
 
 
 def is_unavailable(exc: BaseException | None) -> bool:
     """True for the errors that mean "a dependency is briefly gone", not "this request is wrong"
-    (looking through the exception's causes: Django wraps driver errors)."""
+    (looking through the exception's causes: Django wraps driver errors). A Redis connection error
+    reaching here comes from code that calls Redis directly, bypassing the degrading cache."""
     seen = 0
     while exc is not None and seen < 5:
-        if isinstance(exc, OperationalError | InterfaceError | CacheUnavailable):
+        if isinstance(exc, UNAVAILABLE):
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1

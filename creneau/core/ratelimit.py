@@ -79,7 +79,9 @@ DEFAULTS: dict[str, tuple[int, int]] = {
 # How long an account stays locked once `login-account` is exceeded.
 LOCKOUT_SECONDS = 15 * 60
 # Limits that protect accounts: with Redis down they fail closed (503), never per process.
-ACCOUNT_LIMITS = frozenset({"login-account", "mfa-user", "password-reset-account"})
+ACCOUNT_LIMITS = frozenset(
+    {"login-account", "login-source", "mfa-user", "mfa-source", "password-reset-account", "account-counter"}
+)
 # Per-process counters used while Redis is down, for every other limit.
 _local = LocMemCache("creneau-ratelimit-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
@@ -192,7 +194,7 @@ def reserve(limit: Limit, key: str) -> Reservation | None:
     """Count one attempt *before* the work it guards (a password hash...): None past the limit (the
     attempt is not kept), so N simultaneous attempts never run more than `limit` checks."""
     cache_key = _cache_key(limit, key)
-    if _incr(cache_key, limit.window + 1) <= limit.limit:
+    if _incr(cache_key, limit.window + 1, limit.name) <= limit.limit:
         return Reservation(cache_key)
     _decr(cache_key)
     return None
@@ -212,10 +214,17 @@ return 0
 
 
 def _decr(cache_key: str) -> None:
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(cache_key, write=True)
-        client.eval(_DECR_SCRIPT, 1, backend.make_and_validate_key(cache_key))
+    client = redis_client()
+    if client is not None:
+        if client.available:
+            backend = caches["default"]
+            try:
+                client.get_client(cache_key, write=True).eval(_DECR_SCRIPT, 1, backend.make_and_validate_key(cache_key))
+                return
+            except REDIS_ERRORS as exc:
+                client.trip(exc)
+        with contextlib.suppress(ValueError):  # counted in this process while Redis was down, or not at all
+            _local.decr(cache_key)
         return
     with contextlib.suppress(ValueError):  # expired meanwhile: nothing to give back
         cache.decr(cache_key)
@@ -223,8 +232,8 @@ def _decr(cache_key: str) -> None:
 
 def counter_incr(cache_key: str, timeout: int) -> int:
     """Atomic counter under a caller-built key (already an HMAC digest), expiring `timeout` seconds
-    after its first hit."""
-    return _incr(cache_key, timeout)
+    after its first hit. These counters protect accounts: with Redis down, CacheUnavailable (503)."""
+    return _incr(cache_key, timeout, "account-counter")
 
 
 def counter_decr(cache_key: str) -> None:
