@@ -3,7 +3,11 @@
 Rotation: put the new key first in CRENEAU_FIELD_KEYS (old keys after it), run this command, then
 remove the old keys. It is resumable: each batch commits on its own and only rows that still hold a
 value under a non-primary key are selected, so an interrupted run picks up where it stopped. Blind
-indexes are recomputed on the way (they follow CRENEAU_BLIND_INDEX_KEY)."""
+indexes are recomputed on the way (they follow CRENEAU_BLIND_INDEX_KEY).
+
+It reads every identity in clear: each batch writes, in its own transaction, an audit event naming the
+operator (`--operator`, else the system and the OS account that ran it) with the models, the row counts
+and the patients covered (core/shell_audit.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from django.db.models import Q
 
 from creneau.core.crypto.fields import BlindIndexField, Ciphertext, EncryptedMixin
 from creneau.core.crypto.keys import provider
+from creneau.core.shell_audit import command_actor, record_shell_read
 
 
 def encrypted_models() -> list[tuple[type[models.Model], list[str], list[str]]]:
@@ -45,9 +50,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument("--max-batches", type=int, default=0, help="Stop after this many batches (0: all).")
         parser.add_argument("--dry-run", action="store_true", help="Only count the rows still to re-encrypt.")
+        parser.add_argument("--operator", help="E-mail of the platform operator running it (audited).")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         primary = provider().primary_key_id()
+        actor, os_user = command_actor(opts.get("operator"), command="rotate_keys")
         batch_size = max(1, opts["batch_size"])
         batches = 0
         for model, enc_fields, bidx_fields in encrypted_models():
@@ -70,6 +77,13 @@ class Command(BaseCommand):
                         for name in enc_fields:
                             getattr(row, name)
                         row.save(update_fields=[*enc_fields, *bidx_fields])
+                    record_shell_read(
+                        actor=actor,
+                        command="rotate_keys",
+                        scope={label: len(rows)},
+                        touched=[(row.pk, None, None) for row in rows] if label == "patients.Patient" else [],
+                        os_user=os_user,
+                    )
                 done += len(rows)
                 batches += 1
             self.stdout.write(f"{label}: {done} row(s) re-encrypted under key {primary!r}.")
