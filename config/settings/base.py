@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A suspended account's browser gets 403 "suspended" before any view runs.
+    "creneau.core.suspension.SuspendedSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "creneau.audit.middleware.AdminAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
-from creneau.core import clock, ratelimit
+from creneau.core import clock, ratelimit, suspension
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError
 from creneau.core.failures import is_unavailable, unavailable_response
@@ -50,11 +50,14 @@ _ISSUE_CODES = {
 class FhirError(Exception):
     """An error answered as an OperationOutcome with this HTTP status."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, *, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
 
 
 def fhir_json(body: dict[str, Any]) -> str:
@@ -73,13 +76,15 @@ def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
     return response
 
 
-def outcome(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+def outcome(
+    status: int, message: str, headers: dict[str, str] | None = None, *, code: str | None = None
+) -> HttpResponse:
     body = {
         "resourceType": "OperationOutcome",
         "issue": [
             {
                 "severity": "error" if status < 500 else "fatal",
-                "code": _ISSUE_CODES.get(status, "processing"),
+                "code": code or _ISSUE_CODES.get(status, "processing"),
                 "diagnostics": message,
             }
         ],
@@ -156,6 +161,14 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
     token = getattr(oauth_request, "access_token", None) if valid else None
     if token is None or token.application_id is None:
         raise FhirError(401, _("The access token is invalid or has expired."), _challenge("invalid_token"))
+    client_id = token.application.client_id
+    if suspension.is_suspended(f"client:{client_id}"):
+        # Before any id is parsed or record looked up: one audit event, no detection work.
+        actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=client_id, ip=_client_ip(request))
+        suspension.record_refusal(actor, via="fhir")
+        raise FhirError(
+            403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, code=suspension.REASON
+        )
     grants = tuple(
         (org_id, frozenset(scopes.permissions(scope_text.split())))
         for org_id, scope_text in ApiGrant.objects.active()
@@ -163,7 +176,7 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         .values_list("organization_id", "scopes")
     )
     return Caller(
-        client_id=token.application.client_id,
+        client_id=client_id,
         token_permissions=frozenset(scopes.permissions(token.scope.split())),
         grants=grants,
         ip=_client_ip(request),
@@ -211,9 +224,10 @@ def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
                 _check_body_type(request)
             return handler(request, **kwargs)
         except FhirError as exc:
-            return outcome(exc.status, exc.message, exc.headers)
+            return outcome(exc.status, exc.message, exc.headers, code=exc.code)
         except DomainError as exc:
-            return outcome(exc.http_status, str(exc.message))
+            headers = {suspension.REASON_HEADER: suspension.REASON} if exc.code == suspension.REASON else None
+            return outcome(exc.http_status, str(exc.message), headers, code=exc.code if headers else None)
         except RequestDataTooBig:
             return outcome(413, _("The request body is too large."))
         except Exception as exc:

@@ -7,6 +7,7 @@ The assertion must be signed by a key of the client's registered JWKS, name the 
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -18,6 +19,8 @@ from django.core.cache import cache
 from jwcrypto import jwk, jwt
 from jwcrypto.common import JWException
 from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from creneau.core import suspension
 
 from .models import ApiClientKey
 
@@ -81,10 +84,25 @@ def _token_urls(request: Any) -> set[str]:
     return urls
 
 
+# The suspended client a token request authenticated as, for the token view to answer "suspended".
+SUSPENDED_CLIENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("suspended_client", default=None)
+
+
 class SmartOAuth2Validator(OAuth2Validator):
-    """Adds private_key_jwt client authentication to the toolkit's validator."""
+    """Adds private_key_jwt client authentication to the toolkit's validator, and refuses a suspended
+    client (correct credentials, but no token)."""
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        if not self._authenticate_client(request, *args, **kwargs):
+            return False
+        client = getattr(request, "client", None)
+        client_id = getattr(client, "client_id", None)
+        if client_id and suspension.is_suspended(f"client:{client_id}"):
+            SUSPENDED_CLIENT.set(str(client_id))
+            return False
+        return True
+
+    def _authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         body = dict(request.decoded_body or [])
         if body.get("client_assertion_type") != JWT_BEARER:
             return bool(super().authenticate_client(request, *args, **kwargs))

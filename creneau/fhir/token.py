@@ -4,7 +4,8 @@ Checking a client secret costs a password hash and verifying an assertion a sign
 200 simultaneous wrong-secret requests were all evaluated and 200 right-secret requests minted 200
 tokens. Each request is counted first per client address and per claimed client id (the Basic user,
 the `client_id` field or the assertion's unverified issuer: counted, never trusted); past either limit
-the answer is 429 with an OAuth-style JSON error and `Retry-After`, and nothing is evaluated."""
+the answer is 429 with an OAuth-style JSON error and `Retry-After`, and nothing is evaluated.
+A suspended client that authenticates correctly gets no token: 403 with `"reason": "suspended"`."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from django.utils.translation import gettext as _
 from jwcrypto.common import JWException
 from oauth2_provider import views as oauth2_views
 
-from creneau.core import ratelimit
+from creneau.core import ratelimit, suspension
+from creneau.core.actors import Actor, ActorKind, Channel
 
-from .oauth import JWT_BEARER, _unverified_claims
+from .oauth import JWT_BEARER, SUSPENDED_CLIENT, _unverified_claims
 
 
 def claimed_client_id(request: HttpRequest) -> str:
@@ -56,6 +58,20 @@ def too_many(limit: ratelimit.Limit) -> HttpResponse:
     return response
 
 
+def refused_suspended(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Right credentials, suspended client: no token, a 403 that says why (one audit event)."""
+    ip = ratelimit.client_ip(request)
+    actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=client_id, ip=ip)
+    suspension.record_refusal(actor, via="fhir-token")
+    response = JsonResponse(
+        {"error": "unauthorized_client", "error_description": str(suspension.MESSAGE), "reason": suspension.REASON},
+        status=403,
+    )
+    response[suspension.REASON_HEADER] = suspension.REASON
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class TokenView(oauth2_views.TokenView):
     """django-oauth-toolkit's token endpoint behind per-address and per-client limits."""
 
@@ -66,4 +82,12 @@ class TokenView(oauth2_views.TokenView):
         per_client = ratelimit.get("token-client")
         if not ratelimit.allow(per_client, claimed_client_id(request)):
             return too_many(per_client)
-        return super().post(request, *args, **kwargs)
+        marker = SUSPENDED_CLIENT.set(None)
+        try:
+            response = super().post(request, *args, **kwargs)
+            suspended = SUSPENDED_CLIENT.get()
+        finally:
+            SUSPENDED_CLIENT.reset(marker)
+        if suspended is not None:
+            return refused_suspended(request, suspended)
+        return response

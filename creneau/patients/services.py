@@ -15,6 +15,7 @@ from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import Conflict, InvalidInput, PermissionDenied
+from creneau.core.suspension import ensure_not_suspended
 
 from .models import IDENTITY_FIELDS, Patient, Relationship
 from .selectors import access_patient
@@ -54,6 +55,7 @@ def _identity(fields: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def patient_create_for_account(*, actor: Actor, relationship: str = Relationship.SELF, **identity: Any) -> Patient:
     """The account holder's own record, or a relative they manage."""
+    ensure_not_suspended(actor)
     if actor.kind != ActorKind.PATIENT or actor.user is None:
         raise PermissionDenied(_("Only a signed-in patient can add people to their account."))
     if relationship not in Relationship.values:
@@ -71,6 +73,7 @@ def patient_create_for_account(*, actor: Actor, relationship: str = Relationship
 @transaction.atomic
 def patient_create_for_organization(*, actor: Actor, organization_id: uuid.UUID, **identity: Any) -> Patient:
     """A patient created by a practice (phone booking): visible to that organization only."""
+    ensure_not_suspended(actor)
     if not actor.can_act_for_organization(organization_id):
         raise PermissionDenied(_("You cannot add patients to this organization."))
     patient = _validated(

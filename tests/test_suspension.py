@@ -1,0 +1,121 @@
+"""A suspended principal is refused everywhere, before anything else is parsed, with a machine-readable
+reason and one audit event per refused request: no token for a suspended API client, no read or write
+through a token issued before, no page for a suspended account's browser.
+
+The review found a suspended client still getting tokens and creating patients (201), and malformed ids
+answering 404 while writing not-found events and running detection (1,997 of them raised a second
+incident)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from oauth2_provider.models import AccessToken
+
+from creneau.audit.detection import principal_suspend
+from creneau.audit.models import AuditEvent, DetectionAlert, Outcome
+from creneau.core.actors import Actor
+from creneau.core.suspension import Suspended
+from creneau.patients.models import Patient
+from creneau.patients.services import patient_create_for_organization
+
+from .fhir_support import Api, grant, register_client, tenant, token, token_response
+
+pytestmark = pytest.mark.django_db
+
+NEW_PATIENT = {
+    "resourceType": "Patient",
+    "name": [{"family": "Durand", "given": ["Léa"]}],
+    "birthDate": "1990-04-02",
+}
+
+
+@pytest.fixture
+def suspended_client(monday_morning: None) -> dict[str, Any]:
+    a = tenant("Cabinet A")
+    client_id, secret = register_client()
+    grant(client_id, a.org)
+    web = Client()
+    issued_before = token(web, client_id, secret)
+    principal_suspend(principal=f"client:{client_id}", reason="detection:enumeration")
+    return {"a": a, "client_id": client_id, "secret": secret, "web": web, "token": issued_before}
+
+
+def assert_refused(response: Any) -> None:
+    assert response.status_code == 403, response.content
+    assert response["Creneau-Refusal"] == "suspended"
+
+
+def test_a_suspended_client_gets_no_token_and_is_told_why(suspended_client: dict[str, Any]) -> None:
+    before = AccessToken.objects.count()
+    answer = token_response(suspended_client["web"], suspended_client["client_id"], suspended_client["secret"])
+    assert_refused(answer)
+    assert answer.json()["reason"] == "suspended" and answer.json()["error"] == "unauthorized_client"
+    assert AccessToken.objects.count() == before
+    wrong = token_response(suspended_client["web"], suspended_client["client_id"], "not-the-secret")
+    assert wrong.status_code == 401  # a wrong secret learns nothing about the suspension
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "Patient/{patient}"),
+        ("get", "Patient/not-a-valid-id"),
+        ("get", "Appointment/%00%27"),
+        ("get", "Patient?family=Martin"),
+        ("post", "Patient"),
+        ("put", "Appointment/not-a-valid-id"),
+        ("put", "Appointment/{appointment}"),
+    ],
+)
+def test_every_read_and_write_with_an_earlier_token_is_refused_with_one_event(
+    suspended_client: dict[str, Any], method: str, path: str
+) -> None:
+    a = suspended_client["a"]
+    api = Api(suspended_client["web"], suspended_client["token"])
+    url = path.format(patient=a.patient.pk, appointment=a.appointment.pk)
+    events, patients, alerts = AuditEvent.objects.count(), Patient.objects.count(), DetectionAlert.objects.count()
+    answer = api.get(url) if method == "get" else getattr(api, method)(url, NEW_PATIENT)
+    assert_refused(answer)
+    issue = answer.json()["issue"][0]
+    assert issue["code"] == "suspended"
+    new = list(AuditEvent.objects.order_by("id")[events:])
+    assert len(new) == 1 and new[0].outcome == Outcome.DENIED
+    assert Patient.objects.count() == patients
+    assert DetectionAlert.objects.count() == alerts
+
+
+def test_hundreds_of_refused_guesses_raise_no_second_incident(suspended_client: dict[str, Any]) -> None:
+    api = Api(suspended_client["web"], suspended_client["token"])
+    alerts = DetectionAlert.objects.count()
+    for i in range(300):
+        assert api.get(f"Patient/guess-{i}").status_code == 403
+    assert DetectionAlert.objects.count() == alerts
+    assert not AuditEvent.objects.filter(
+        principal=f"client:{suspended_client['client_id']}", outcome=Outcome.NOT_FOUND
+    ).exists()
+
+
+def test_a_suspended_accounts_browser_gets_a_suspended_page_everywhere(world: dict) -> None:
+    browser = Client()
+    browser.force_login(world["user"])
+    principal_suspend(principal=f"user:{world['user'].pk}", reason="detection:mass-read")
+    events = AuditEvent.objects.count()
+    for url in ("/account/", "/account/appointments/not-an-id/", "/en/practice/"):
+        page = browser.get(url)
+        assert_refused(page)
+        assert "suspendu" in page.content.decode() or "suspended" in page.content.decode()
+    refused_post = browser.post("/account/appointments/not-an-id/cancel/")
+    assert_refused(refused_post)
+    assert AuditEvent.objects.count() == events + 4
+
+
+def test_services_refuse_a_suspended_staff_member_too(world: dict) -> None:
+    secretary = world["secretary"]
+    principal_suspend(principal=secretary.key, reason="operator")
+    with pytest.raises(Suspended):
+        patient_create_for_organization(
+            actor=Actor.for_staff(secretary.user), organization_id=world["org"].pk, family_name="X", given_name="Y"
+        )
