@@ -8,14 +8,27 @@ PYTHON_BOOT := $(shell for c in python3.13 python3.12 python3 $$HOME/.pyenv/vers
 	p=$$(command -v $$c 2>/dev/null) || continue; \
 	$$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null && { echo $$p; break; }; done)
 
+# Dependencies: uv.lock (every file hashed; runtime, dev and bench groups, see pyproject.toml) installed by
+# uv, itself a pinned, hash-checked download from PyPI into .tools/ when missing. `make UV=uv` uses yours.
+UV_DIR := .tools
+UV ?= $(UV_DIR)/bin/uv
+UV_DEP := $(if $(filter $(UV_DIR)/bin/uv,$(UV)),$(UV_DIR)/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
 .PHONY: run test test-sqlite test-postgres lint typecheck bench venv migrate seed clean lock worker
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(UV_DIR)/bin/uv: requirements/uv.txt
 	@test -n "$(PYTHON_BOOT)" || { echo "No Python >= 3.12 found (tried PATH and ~/.pyenv/versions)."; exit 1; }
-	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps -e .
+	@test -x $(UV_DIR)/bin/python || $(PYTHON_BOOT) -m venv $(UV_DIR)
+	$(UV_DIR)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
+	@touch $@
+
+# The runtime, dev and bench groups exactly as locked (--locked: refuses a lock that pyproject.toml has outgrown),
+# the project itself editable.
+$(VENV)/.installed: uv.lock pyproject.toml $(UV_DEP)
+	@test -n "$(PYTHON_BOOT)" || { echo "No Python >= 3.12 found (tried PATH and ~/.pyenv/versions)."; exit 1; }
+	$(UV) sync --locked --python $(PYTHON_BOOT)
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -61,8 +74,12 @@ typecheck: venv
 bench: venv
 	$(PY) -m bench.run
 
-lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+# After editing dependencies in pyproject.toml: re-resolve (other pins kept), then export the runtime alone.
+# Move pins on purpose with LOCK_ARGS="--upgrade-package django" or LOCK_ARGS=--upgrade.
+lock: $(UV_DEP)
+	$(UV) lock --python $(PYTHON_BOOT) $(LOCK_ARGS)
+	$(UV) export --frozen --no-default-groups --no-emit-project --format requirements-txt \
+		--output-file requirements/runtime.txt --quiet
 
 clean:
-	rm -rf $(VENV) var test-artifacts
+	rm -rf $(VENV) $(UV_DIR) var test-artifacts
