@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from creneau.core import failures
+from creneau.observability.metrics import metrics_view
 
 # An unavailable database or Redis answers 503 + Retry-After wherever it is raised (creneau.core.failures).
 handler500 = "creneau.core.failures.server_error"
@@ -16,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("fhir/R4/", include("creneau.fhir.urls")),
+    # Prometheus, for operators: a bearer token, and not forwarded by the reverse proxy (deploy/).
+    path("metrics", metrics_view, name="metrics"),
 ]
 urlpatterns += i18n_patterns(
     path("practice/api-access/", include("creneau.fhir.web_urls")), prefix_default_language=False

@@ -38,9 +38,12 @@ INSTALLED_APPS = [
     "creneau.notifications",
     "oauth2_provider",
     "creneau.fhir",
+    "creneau.observability",
 ]
 
 MIDDLEWARE = [
+    # Outermost: request id, latency per route, one JSON access line (creneau.observability).
+    "creneau.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost after security: sees every response, those of the inner middleware included.
     "creneau.core.nostore.NoStoreMiddleware",
@@ -160,12 +163,26 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# JSON lines on stderr (creneau.observability.logging): request id, route, status, duration, principal kind;
+# never personal data. CRENEAU_LOG_FORMAT=text for plain lines while developing.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "creneau.observability.logging.JsonFormatter"},
+        "text": {"()": "creneau.observability.logging.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": os.environ.get("CRENEAU_LOG_FORMAT", "json")}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # runserver's own access lines carry the path: the middleware's line replaces them.
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }
+# Bearer token that /metrics requires (creneau.observability.metrics); unset: the endpoint answers 404.
+CRENEAU_METRICS_TOKEN = os.environ.get("CRENEAU_METRICS_TOKEN", "")
 
 # --- creneau domain settings -------------------------------------------------------------------
 # Input limits (creneau.core.inputlimits): request bodies, JSON nesting. The reverse proxy in deploy/

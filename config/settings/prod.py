@@ -7,6 +7,8 @@ from .base import *  # noqa: F403
 DEBUG = False
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "1") == "1"
+# Probes and Prometheus talk plain HTTP to the processes on the internal network (deploy/).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 SECURE_HSTS_SECONDS = 63072000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SESSION_COOKIE_SECURE = True

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record, record_not_found
-from creneau.core import clock, ratelimit
+from creneau.core import clock, metrics, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.core.ids import parse_id
@@ -84,16 +84,18 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
         raise NotFound(_("This practitioner, visit reason or place does not exist."))
     online = _online(actor)
     if online and not motif.bookable_online:
-        raise PolicyViolation(_("This visit reason cannot be booked online; please call the practice."))
+        raise PolicyViolation(
+            _("This visit reason cannot be booked online; please call the practice."), code="offline-motif"
+        )
     duration = dt.timedelta(minutes=motif.duration_minutes)
     now = clock.now()
     if start < now:
-        raise PolicyViolation(_("This time has already passed."))
+        raise PolicyViolation(_("This time has already passed."), code="past")
     if online:
         if start < now + dt.timedelta(minutes=motif.min_notice_minutes):
-            raise PolicyViolation(_("This time is too soon to be booked online."))
+            raise PolicyViolation(_("This time is too soon to be booked online."), code="too-soon")
         if start > now + dt.timedelta(days=motif.max_horizon_days):
-            raise PolicyViolation(_("This time is too far ahead to be booked yet."))
+            raise PolicyViolation(_("This time is too far ahead to be booked yet."), code="too-far")
     rules = slots.rule_specs_for_motif(motif.practitioner_id, motif_id=motif.pk, site_id=site.pk)
     window = (start - dt.timedelta(hours=1), start + duration + dt.timedelta(hours=1))
     if free:
@@ -114,7 +116,7 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
         site_id=site.pk,
     )
     if not any(s.start == start for s in found):
-        raise PolicyViolation(_("This time is not an available slot for this visit reason."))
+        raise PolicyViolation(_("This time is not an available slot for this visit reason."), code="not-a-slot")
     if taken:
         raise Conflict(_("Sorry, this time has just been taken. Please choose another slot."))
     return motif, site, start + duration
@@ -125,11 +127,13 @@ def _check_audience(actor: Actor, motif: Motif, patient: Patient) -> None:
         return  # the practice decides on the phone
     known = is_known_patient(patient_id=patient.pk, practitioner_id=motif.practitioner_id)
     if motif.audience == Audience.RETURNING and not known:
-        raise PolicyViolation(_("This visit reason is reserved for patients already followed by this practitioner."))
+        raise PolicyViolation(
+            _("This visit reason is reserved for patients already followed by this practitioner."), code="followed-only"
+        )
     if motif.audience == Audience.NEW and known:
-        raise PolicyViolation(_("This visit reason is reserved for new patients."))
+        raise PolicyViolation(_("This visit reason is reserved for new patients."), code="new-patients-only")
     if not known and not motif.practitioner.accepts_new_patients:
-        raise PolicyViolation(_("This practitioner is not accepting new patients."))
+        raise PolicyViolation(_("This practitioner is not accepting new patients."), code="not-accepting")
 
 
 def _idempotency_hash(actor: Actor, key: str | None) -> str | None:
@@ -311,6 +315,7 @@ def _new_row(
     )
 
 
+@metrics.booking_operation("hold")
 def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     """Hold a slot for a few minutes while the patient signs in and fills the form."""
     ratelimit.enforce("hold-actor", actor.key)  # holds per hour: no sweeping the agenda hold by hold
@@ -322,7 +327,9 @@ def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
         _serialize_account(actor)
         active = Appointment.objects.filter(actor_key=actor.key, status=Status.HELD, hold_expires_at__gt=now).count()
         if active >= settings.CRENEAU_MAX_ACTIVE_HOLDS:
-            raise PolicyViolation(_("You are already holding other slots. Finish or release them first."))
+            raise PolicyViolation(
+                _("You are already holding other slots. Finish or release them first."), code="too-many-holds"
+            )
 
     hold = _new_row(
         actor,
@@ -343,6 +350,7 @@ def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
         schedule_availability_refresh(hold.practitioner_id)
 
 
+@metrics.booking_operation("book")
 def hold_confirm(
     *, actor: Actor, hold_id: uuid.UUID | str, patient_id: uuid.UUID | str, idempotency_key: str | None = None
 ) -> Appointment:
@@ -379,6 +387,7 @@ def hold_confirm(
     return appointment_book(actor=actor, slot=ref, patient_id=patient.pk, idempotency_key=idempotency_key)
 
 
+@metrics.booking_operation("book")
 def appointment_book(
     *, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | str, idempotency_key: str | None = None
 ) -> Appointment:
@@ -448,7 +457,8 @@ def _check_future_appointments_cap(actor: Actor) -> None:
     if upcoming >= settings.CRENEAU_MAX_FUTURE_APPOINTMENTS:
         raise PolicyViolation(
             _("You already have %(count)s upcoming appointments. Cancel one you no longer need to book another.")
-            % {"count": upcoming}
+            % {"count": upcoming},
+            code="future-cap",
         )
 
 
@@ -496,6 +506,7 @@ def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appo
     return appointment
 
 
+@metrics.booking_operation("reschedule")
 def appointment_reschedule(
     *, actor: Actor, appointment_id: uuid.UUID | str, new_start: dt.datetime, site_id: uuid.UUID | str | None = None
 ) -> Appointment:
@@ -503,7 +514,7 @@ def appointment_reschedule(
     slot is taken, the original appointment is kept untouched."""
     old = access_appointment(actor, appointment_id)
     if old.status != Status.BOOKED:
-        raise PolicyViolation(_("Only a booked appointment can be moved."))
+        raise PolicyViolation(_("Only a booked appointment can be moved."), code="not-booked")
     _check_patient_deadline(actor, old)
     ref = SlotRef(old.practitioner_id, old.motif_id, site_id or old.site_id, new_start)
     motif, site, end = _resolve_slot(actor, ref)
