@@ -24,9 +24,41 @@ keepalive = 5
 # Load the application before forking: faster worker starts, shared memory pages. Database connections
 # are opened lazily in each worker, never inherited.
 preload_app = True
-# Access log without query strings: search terms and ids stay out of logs (personal data rule).
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# No gunicorn access log by default: the application writes one JSON line per request (request id, route
+# pattern, status, duration, principal kind; creneau.observability), where a path would carry ids and the
+# client address a person. GUNICORN_ACCESS_LOG=- turns it back on, without query strings.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+# gunicorn's own lines (boot, worker exits) as JSON too, through the application's formatter.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "creneau.observability.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"] if accesslog else [], "level": "INFO", "propagate": False},
+    },
+}
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# Prometheus counters shared by the worker processes (creneau.observability.metrics): with
+# PROMETHEUS_MULTIPROC_DIR set, each process writes its counts there and /metrics sums them. The directory
+# must be private to this gunicorn (one per container or machine) and is emptied when it starts.
+def on_starting(server: object) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -177,6 +177,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handler for these writes plain text when DEBUG is on: ours instead.
+        "django": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
         # runserver's own access lines carry the path: the middleware's line replaces them.
         "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },

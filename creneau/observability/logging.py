@@ -56,8 +56,10 @@ def mask(text: str) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        if record.name.startswith(_PATH_LOGGERS) and isinstance(record.msg, str):
-            message = record.msg.split(":", 1)[0].split("%", 1)[0].strip()  # the reason, not the path
+        if record.name.startswith(_PATH_LOGGERS):
+            # Django writes "%s: %s" % (reason, path): keep the reason ("Not Found"), drop the path.
+            args = record.args if isinstance(record.args, tuple) else ()
+            message = str(args[0]) if args else str(record.msg).split(":", 1)[0]
         else:
             message = record.getMessage()
         line: dict[str, Any] = {
