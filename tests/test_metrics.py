@@ -136,3 +136,8 @@ def test_backlogs_seal_lag_and_suspensions_come_from_the_database(
     suspended = scrape(client)
     assert value(suspended, "creneau_suspended_principals", kind="user") == 1
     assert str(world["user"].pk) not in suspended
+
+
+def test_the_refusal_is_explained_in_french_by_default(client: Client, with_token: None) -> None:
+    response = client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert "Un jeton de métriques valide est nécessaire." in response.content.decode()
