@@ -23,6 +23,8 @@ from creneau.directory.models import Practitioner
 from creneau.observability.logging import JsonFormatter
 from creneau.patients.models import Patient
 
+from . import factories as f
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -74,6 +76,7 @@ def book(client: Client, practitioner_id: str, patient_id: str, *, latest: bool 
 
 
 def test_a_full_journey_logs_no_identity(captured_logs: io.StringIO) -> None:
+    f.ensure_specialties()  # an earlier transactional test may have flushed the nomenclature
     call_command("seed_demo", practitioners=6, patients=12, weeks=2, stdout=io.StringIO())
     demo = User.objects.by_email("patient@creneau.test").get()
     alice = Patient.objects.get(account=demo, relationship="self")
