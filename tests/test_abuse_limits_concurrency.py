@@ -59,7 +59,8 @@ def test_fifty_simultaneous_holds_from_one_account_place_exactly_the_limit(live_
         return web.post(f"{live_server.url}/en/book/hold/", data=data, allow_redirects=False, timeout=120)
 
     outcome = Counter(statuses(fire(N, hold)))
-    assert outcome == Counter({302: 2, 422: N - 2}), outcome
+    # Exactly two holds; the rest refused (422), or 503 when the fast-failing pool sheds load.
+    assert outcome[302] == 2 and outcome[422] + outcome[503] == N - 2, outcome
     assert Appointment.objects.filter(status=Status.HELD, booked_by=user).count() == 2
 
 
@@ -78,7 +79,7 @@ def test_fifty_simultaneous_confirmations_never_pass_the_future_bookings_cap(liv
         return web.post(url, data={"patient": str(patient.pk)}, allow_redirects=False, timeout=120)
 
     outcome = Counter(statuses(fire(N, confirm)))
-    assert outcome == Counter({302: 2, 422: N - 2}), outcome
+    assert outcome[302] == 2 and outcome[422] + outcome[503] == N - 2, outcome
     upcoming = Appointment.objects.filter(patient__account=user, status=Status.BOOKED, start_at__gt=clock.now())
     assert upcoming.count() == 8
 
