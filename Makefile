@@ -60,8 +60,12 @@ test-sqlite: venv
 
 test-postgres: venv
 	@mkdir -p var test-artifacts
+	@# The suite runs as a runtime role (INSERT/SELECT only on the audit tables); migrations and test
+	@# databases as an owner role; attack scenarios as the superuser of PG_TEST_URL. The roles are created
+	@# on the local server if missing (scripts/pg_test_roles.py).
 	@if [ "$$CI" = "true" ] || $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=2).close()" 2>/dev/null; then \
-		DATABASE_URL=$(PG_TEST_URL) CRENEAU_REQUIRE_POSTGRES=1 $(PY) -m pytest -n 2 -p no:cacheprovider; \
+		roles=$$($(PY) scripts/pg_test_roles.py '$(PG_TEST_URL)') || exit 1; \
+		env $$roles CRENEAU_REQUIRE_POSTGRES=1 $(PY) -m pytest -n 2 -p no:cacheprovider; \
 	else echo "PostgreSQL not reachable at $(PG_TEST_URL): PostgreSQL pass skipped (it is mandatory under CI=true)."; fi
 
 lint: venv

@@ -28,6 +28,7 @@ VARS = {
     "CRENEAU_FIELD_KEYS": f"bench1:{_key('field')}",
     "CRENEAU_BLIND_INDEX_KEY": _key("blind"),
     "CRENEAU_AUDIT_SIGNING_KEY": _key("audit"),
+    "CRENEAU_AUDIT_SEAL_KEYS": f"bench1:{_key('audit seal')}",
     "SECURE_SSL_REDIRECT": "0",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "4"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.servers import basehttp
@@ -47,6 +51,44 @@ def _redis_reachable() -> bool:
     except Exception:
         return False
     return True
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """PostgreSQL pass: the test databases are created and migrated by the owner role."""
+    from . import pg_roles
+
+    if pg_roles.split_roles():
+        pg_roles.login_as("DATABASE_OWNER_URL")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """…then the tests run as the runtime role, and the owner drops the databases at the end."""
+    from . import pg_roles
+
+    if not pg_roles.split_roles():
+        yield
+        return
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        pg_roles.login_as("DATABASE_URL")
+    yield
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        pg_roles.login_as("DATABASE_OWNER_URL")
+
+
+_ANCHOR_DIR = tempfile.mkdtemp(prefix="creneau-anchors-")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_audit_anchor(settings: Any) -> Path:
+    """Each test publishes audit chain heads to a file of its own: a head another test published (its
+    rows rolled back since) would read as a truncated trail."""
+    path = Path(_ANCHOR_DIR) / f"{uuid.uuid4().hex}.log"
+    settings.CRENEAU_AUDIT_CHECKPOINT_FILE = str(path)
+    sink = {"BACKEND": "creneau.audit.anchors.FileSink", "OPTIONS": {"path": str(path)}}
+    settings.CRENEAU_AUDIT_ANCHOR_SINKS = [sink]
+    return path
 
 
 @pytest.fixture(autouse=True)

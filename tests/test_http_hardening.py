@@ -27,6 +27,7 @@ def prod_env() -> dict[str, str]:
         "CRENEAU_FIELD_KEYS": f"k1:{key()}",
         "CRENEAU_BLIND_INDEX_KEY": key(),
         "CRENEAU_AUDIT_SIGNING_KEY": key(),
+        "CRENEAU_AUDIT_SEAL_KEYS": f"s1:{key()}",
         "ALLOWED_HOSTS": "creneau.example",
         "DJANGO_SETTINGS_MODULE": "config.settings.prod",
     }

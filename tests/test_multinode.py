@@ -76,7 +76,8 @@ def _environ(tmp: Path) -> dict[str, str]:
         # Real (random) keys, which production settings require; the test process writes with them too.
         "CRENEAU_FIELD_KEYS": f"{FIELD_KEYS[0][0]}:{FIELD_KEYS[0][1]}",
         "CRENEAU_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
-        "CRENEAU_AUDIT_SIGNING_KEY": "multinode-audit-signing-key-for-this-test-only",
+        "CRENEAU_AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CRENEAU_AUDIT_SEAL_KEYS": f"multinode:{base64.b64encode(os.urandom(32)).decode()}",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",

@@ -121,6 +121,16 @@ def database_from_env(default_url: str) -> dict[str, object]:
 
 
 DATABASES = {"default": database_from_env(f"sqlite:///{VAR_DIR / 'creneau.sqlite3'}")}
+# Least privilege (docs/audit.md, deploy/postgres-roles.sql): the application connects as a runtime role
+# (DATABASE_URL) that may only INSERT and SELECT the audit tables; `manage.py migrate` connects as the
+# owner of the schema (DATABASE_OWNER_URL, same database) and then grants the runtime role its rights.
+DATABASE_OWNER: dict[str, object] = (
+    dict(dj_database_url.parse(os.environ["DATABASE_OWNER_URL"])) if os.environ.get("DATABASE_OWNER_URL") else {}
+)
+# The runtime role's name, as the database knows it (checked in production: creneau.E202–E204).
+CRENEAU_DB_RUNTIME_ROLE = str(os.environ.get("CRENEAU_DB_RUNTIME_ROLE") or DATABASES["default"].get("USER") or "")
+# Database roles allowed to write audit events (recorded by a trigger and sealed); empty: the runtime role.
+CRENEAU_AUDIT_WRITER_ROLES = [r for r in os.environ.get("CRENEAU_AUDIT_WRITER_ROLES", "").split(",") if r]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -235,11 +245,45 @@ CRENEAU_FHIR_SLOT_CACHE_SECONDS = 15
 
 # --- audit trail and detection (creneau.audit) ----------------------------------------------------
 CRENEAU_AUDIT_ENABLED = True
-# Signs audit checkpoints; production must set its own, kept outside the database.
-CRENEAU_AUDIT_SIGNING_KEY = os.environ.get("CRENEAU_AUDIT_SIGNING_KEY", "dev-only-audit-signing-key")
-# Signed checkpoints are also appended here; in production point it to storage the app cannot rewrite
-# (append-only volume, remote syslog), so truncation of the database is detectable.
+# Keys held outside the database (docs/audit.md). Without them, development and tests use public
+# development keys, which production refuses (system check creneau.E201).
+from creneau.audit import envkeys as _audit_keys  # noqa: E402
+
+# HMAC keys of the seals and of each event's write MAC: `kid:base64-32-bytes[,oldkid:...]`, the first
+# seals, all verify (rotation as for the field keys).
+CRENEAU_AUDIT_SEAL_KEYS = _audit_keys.seal_keys_from_env() or _audit_keys.DEV_SEAL_KEYS
+# Ed25519 private key (base64 of the 32-byte seed) that signs every published chain head; its public key
+# (`manage.py audit_public_key`) is all an auditor needs. Earlier public keys, after a rotation, in
+# CRENEAU_AUDIT_PUBLIC_KEYS (comma-separated base64).
+CRENEAU_AUDIT_SIGNING_KEY = _audit_keys.secret("CRENEAU_AUDIT_SIGNING_KEY") or _audit_keys.DEV_SIGNING_KEY
+CRENEAU_AUDIT_PUBLIC_KEYS = [k for k in _audit_keys.secret("CRENEAU_AUDIT_PUBLIC_KEYS").split(",") if k.strip()]
+# The sealer runs this often (the worker's periodic job); an event is sealed, and the new chain head
+# published, at most one interval after it is written. `audit_verify` reports events still unsealed,
+# and sealed heads still unpublished, after CRENEAU_AUDIT_UNSEALED_GRACE_SECONDS.
+CRENEAU_AUDIT_SEAL_SECONDS = int(os.environ.get("CRENEAU_AUDIT_SEAL_SECONDS", "30"))
+CRENEAU_AUDIT_UNSEALED_GRACE_SECONDS = int(os.environ.get("CRENEAU_AUDIT_UNSEALED_GRACE_SECONDS", "60"))
+# Signed heads are appended to this local file (development sink; in production a second copy only).
 CRENEAU_AUDIT_CHECKPOINT_FILE = os.environ.get("CRENEAU_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.log"))
+# Where each signed chain head is published, every seal: a list of {"BACKEND": dotted path, "OPTIONS": {...}}
+# (creneau.audit.anchors). The local file always; a remote append-only HTTP log when
+# CRENEAU_AUDIT_ANCHOR_URL is set (deploy/anchor_log_server.py is one), which production needs
+# (system check creneau.W205).
+CRENEAU_AUDIT_ANCHOR_SINKS: list[dict[str, object]] = [
+    {"BACKEND": "creneau.audit.anchors.FileSink", "OPTIONS": {"path": CRENEAU_AUDIT_CHECKPOINT_FILE}},
+]
+if os.environ.get("CRENEAU_AUDIT_ANCHOR_URL"):
+    CRENEAU_AUDIT_ANCHOR_SINKS.append(
+        {
+            "BACKEND": "creneau.audit.anchors.HttpLogSink",
+            "OPTIONS": {
+                "url": os.environ["CRENEAU_AUDIT_ANCHOR_URL"],
+                "token": _audit_keys.secret("CRENEAU_AUDIT_ANCHOR_TOKEN"),
+                "timeout": float(os.environ.get("CRENEAU_AUDIT_ANCHOR_TIMEOUT", "5")),
+            },
+        }
+    )
+# Which application instance wrote an event (sealed with it): a host name unless configured.
+CRENEAU_INSTANCE_ID = os.environ.get("CRENEAU_INSTANCE_ID", "") or _audit_keys.default_instance_id()
 CRENEAU_SECURITY_CONTACT = os.environ.get("CRENEAU_SECURITY_CONTACT", "securite@creneau.example")
 CRENEAU_DETECTION = {
     "window_minutes": 60,

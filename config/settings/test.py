@@ -16,11 +16,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{TEST_DB}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
+    if os.environ.get("DATABASE_OWNER_URL"):
+        # Runtime and owner roles (tests/pg_roles.py): the flush between transactional tests runs as the owner.
+        DATABASES["default"]["ENGINE"] = "tests.pgbackend"
 
 # Tests sign staff in with force_login: the second-factor step is exercised by tests that turn it on
 # (tests/test_mfa.py). Lockout counters live in the per-process local cache.
 CRENEAU_MFA_ENFORCED = False
 
-# Signed audit checkpoints go to a file of this test process, never to the development one.
+# Signed chain heads go to a file of this test process, never to the development one (each test gets
+# its own file: tests/conftest.py).
 CRENEAU_AUDIT_CHECKPOINT_FILE = os.path.join(tempfile.mkdtemp(prefix="creneau-audit-"), "checkpoints.log")
 CRENEAU_EXPORT_DIR = os.path.join(tempfile.mkdtemp(prefix="creneau-exports-"), "exports")

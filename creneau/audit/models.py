@@ -1,8 +1,11 @@
 """The audit trail: who touched which patient and appointment records, when, how.
 
 Rows hold identifiers only, never personal values. Events and their per-record access rows are
-append-only (database triggers); a sealer chains them with SHA-256 in seal order and signed checkpoints
-pin the chain from outside the database, so `audit_verify` can tell any edit, deletion or reordering."""
+append-only (database triggers, and a runtime database role that may only insert and select them). Each
+event carries a MAC from the application instance that wrote it; a sealer chains events with HMACs under
+keys held outside the database, and every new chain head is signed (Ed25519) and published off the
+database host, so `audit_verify` can tell any edit, deletion, reordering, truncation or forged insert
+(docs/audit.md)."""
 
 from __future__ import annotations
 
@@ -53,6 +56,13 @@ class AuditEvent(models.Model):
     # patient identities.
     object_id = models.CharField(max_length=64, blank=True, default="")
     changes = models.JSONField(default=dict, blank=True)
+    # Who wrote the row: the application instance (CRENEAU_INSTANCE_ID), the database role (set by a
+    # PostgreSQL trigger, whatever the INSERT says) and the writer's MAC over the event and its access rows
+    # ("kid:hex", under the seal keys). All three are sealed; an event without a valid MAC, or written by
+    # another role than the application's, is reported as forged.
+    writer = models.CharField(max_length=64, blank=True, default="")
+    db_role = models.CharField(max_length=64, blank=True, default="")
+    mac = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["principal", "at"])]
@@ -84,27 +94,32 @@ class AuditAccess(models.Model):
 
 
 class AuditSeal(models.Model):
-    """Position of an event in the hash chain. `seq` orders the chain."""
+    """Position of an event in the chain. `seq` orders the chain; `hash` is an HMAC under the seal key
+    `key_id` (empty: an unkeyed SHA-256 seal written before keyed seals existed, accepted only as the
+    chain's prefix)."""
 
     seq = models.BigAutoField(primary_key=True)
     event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal", db_constraint=False)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     sealed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     def __str__(self) -> str:
         return f"seal {self.seq}"
 
 
 class AuditCheckpoint(models.Model):
-    """A signed statement 'the chain had `seq` seals ending in `hash`', also appended to a file outside
-    the database (CRENEAU_AUDIT_CHECKPOINT_FILE) so truncation or a full rewrite is detectable."""
+    """The database's copy of a published head: 'the chain had `seq` seals ending in `hash`', signed with
+    the Ed25519 key `key_id` (base64 signature). The copies that matter are the ones in the anchor sinks,
+    off the database host (creneau.audit.anchors)."""
 
     id = models.BigAutoField(primary_key=True)
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
-    signature = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     def __str__(self) -> str:
         return f"checkpoint {self.seq}"

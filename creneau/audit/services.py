@@ -1,4 +1,4 @@
-"""Writing the audit trail, sealing it into a hash chain, signing checkpoints."""
+"""Writing the audit trail (with the writer's MAC), sealing it into a keyed chain, publishing its head."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from creneau.core import clock
 from creneau.core.actors import Actor
 
+from . import anchors, keys
 from .models import AuditAccess, AuditCheckpoint, AuditEvent, AuditSeal, Outcome
 
 GENESIS = "0" * 64
@@ -70,7 +71,9 @@ def audit_record(
         record_count=len(unique),
         object_id=str(object_id or ""),
         changes=_jsonable(changes or {}),
+        writer=settings.CRENEAU_INSTANCE_ID,
     )
+    event.mac = write_mac(event, [_access(event, t) for t in unique])
     window = counts_toward_window(actor, event)
     # Sorted, so that concurrent reads by one principal lock its window rows in the same order.
     read_patients = sorted({t.patient_id for t in unique if t.patient_id is not None}) if window else []
@@ -122,8 +125,8 @@ def _access(event: AuditEvent, t: Touched) -> AuditAccess:
 _PG_EVENT = """
 WITH ev AS (
     INSERT INTO audit_auditevent (at, principal, actor_kind, actor_role, channel, api_client_id, ip, action,
-                                  object_type, outcome, via, record_count, object_id, changes)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING id
+                                  object_type, outcome, via, record_count, object_id, changes, writer, mac)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s) RETURNING id
 )"""
 _PG_ACCESSES = """, acc AS (
     INSERT INTO audit_auditaccess (event_id, at, principal, patient_id, appointment_id, organization_id)
@@ -153,7 +156,7 @@ def _write_pg(
     sql = _PG_EVENT
     params: list[Any] = [
         e.at, e.principal, e.actor_kind, e.actor_role, e.channel, e.api_client_id, e.ip or None, e.action,
-        e.object_type, e.outcome, e.via, e.record_count, e.object_id, json.dumps(e.changes),
+        e.object_type, e.outcome, e.via, e.record_count, e.object_id, json.dumps(e.changes), e.writer, e.mac,
     ]  # fmt: skip
     if unique:
         sql += _PG_ACCESSES
@@ -183,8 +186,8 @@ def record_not_found(actor: Actor, *, object_type: str, via: str) -> None:
     audit_record(actor=actor, action="read", object_type=object_type, outcome=Outcome.NOT_FOUND, via=via)
 
 
-def canonical(event: AuditEvent, accesses: Iterable[AuditAccess]) -> bytes:
-    """The bytes a seal hashes: every column of the event and of its access rows."""
+def legacy_canonical(event: AuditEvent, accesses: Iterable[AuditAccess]) -> bytes:
+    """What an unkeyed seal (before keyed seals existed) hashed; only verification still uses it."""
     rows = sorted(
         (
             str(a.patient_id or ""),
@@ -211,14 +214,86 @@ def canonical(event: AuditEvent, accesses: Iterable[AuditAccess]) -> bytes:
         event.record_count,
         rows,
     ]
-    # Written since the object id and changes exist; left out when empty so older seals still verify.
     if event.object_id or event.changes:
         body += [event.object_id, json.dumps(event.changes, sort_keys=True, separators=(",", ":"))]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def chain_hash(prev_hash: str, event: AuditEvent, accesses: Iterable[AuditAccess]) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(event, accesses)).hexdigest()
+def legacy_chain_hash(prev_hash: str, event: AuditEvent, accesses: Iterable[AuditAccess]) -> str:
+    return hashlib.sha256(prev_hash.encode() + legacy_canonical(event, accesses)).hexdigest()
+
+
+def _ip(value: str | None) -> str:
+    """One spelling per address, whether it comes from a request or back from the database."""
+    if not value:
+        return ""
+    try:
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        return str(value)
+
+
+def _content(event: AuditEvent, accesses: Iterable[AuditAccess]) -> list[Any]:
+    """Every column the writer sets, of the event and of its access rows (not the id, which the database
+    assigns, nor the database role, which its trigger sets)."""
+    rows = sorted(
+        (
+            str(a.patient_id or ""),
+            str(a.appointment_id or ""),
+            str(a.organization_id or ""),
+            a.principal,
+            a.at.astimezone(dt.UTC).isoformat(),
+        )
+        for a in accesses
+    )
+    return [
+        event.at.astimezone(dt.UTC).isoformat(),
+        event.principal,
+        event.actor_kind,
+        event.actor_role,
+        event.channel,
+        event.api_client_id,
+        _ip(event.ip),
+        event.action,
+        event.object_type,
+        event.outcome,
+        event.via,
+        event.record_count,
+        event.object_id,
+        json.dumps(event.changes, sort_keys=True, separators=(",", ":"), ensure_ascii=True),
+        event.writer,
+        rows,
+    ]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def write_mac(event: AuditEvent, accesses: Iterable[AuditAccess], kid: str | None = None) -> str:
+    """The writer's MAC, "kid:hex": only a holder of the seal keys (the application) can produce it, so
+    a row inserted by anyone else is told apart even before it is sealed."""
+    sk = keys.seal_keys()
+    kid = kid or sk.primary
+    return f"{kid}:{sk.mac(kid, b'creneau-audit-write/1', _dumps(_content(event, accesses)))}"
+
+
+def mac_is_valid(event: AuditEvent, accesses: Iterable[AuditAccess]) -> bool:
+    kid, sep, _ = event.mac.partition(":")
+    if not sep:
+        return False
+    try:
+        expected = write_mac(event, accesses, kid)
+    except keys.UnknownSealKey:
+        return False
+    return hmac.compare_digest(expected, event.mac)
+
+
+def seal_hash(prev_hash: str, event: AuditEvent, accesses: Iterable[AuditAccess], kid: str) -> str:
+    """HMAC under seal key `kid` of the previous hash, the event's id, content, database role and MAC:
+    without the key nobody can recompute the chain after removing or changing a row."""
+    message = _dumps([prev_hash, event.pk, event.db_role, event.mac, _content(event, accesses)])
+    return keys.seal_keys().mac(kid, b"creneau-audit-seal/1", message)
 
 
 def accesses_by_event(event_ids: Sequence[int]) -> dict[int, list[AuditAccess]]:
@@ -228,9 +303,14 @@ def accesses_by_event(event_ids: Sequence[int]) -> dict[int, list[AuditAccess]]:
     return out
 
 
-def audit_seal(*, batch: int = 5000) -> int:
-    """Chain every committed, unsealed event (in id order) onto the tail; returns how many."""
+def audit_seal(*, batch: int = 5000, publish: bool = True) -> int:
+    """Chain every committed, unsealed event (in id order) onto the tail under the primary seal key,
+    then publish the new head to the anchor sinks; returns how many events were sealed.
+
+    Events are sealed whatever their MAC or database role says: a forged row is kept in the chain (so its
+    later removal shows too) and reported by `audit_verify`."""
     sealed = 0
+    kid = keys.seal_keys().primary
     while True:
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -240,34 +320,45 @@ def audit_seal(*, batch: int = 5000) -> int:
             prev = last.hash if last else GENESIS
             events = list(AuditEvent.objects.filter(seal__isnull=True).order_by("id")[:batch])
             if not events:
-                return sealed
+                break
             accesses = accesses_by_event([e.pk for e in events])
             now = clock.now()
             seals = []
             for event in events:
-                digest = chain_hash(prev, event, accesses.get(event.pk, []))
-                seals.append(AuditSeal(event=event, prev_hash=prev, hash=digest, sealed_at=now))
+                digest = seal_hash(prev, event, accesses.get(event.pk, []), kid)
+                seals.append(AuditSeal(event=event, prev_hash=prev, hash=digest, sealed_at=now, key_id=kid))
                 prev = digest
             AuditSeal.objects.bulk_create(seals, batch_size=1000)
             sealed += len(seals)
+    if publish:
+        audit_anchor()
+    return sealed
 
 
-def sign(seq: int, digest: str) -> str:
-    key = settings.CRENEAU_AUDIT_SIGNING_KEY.encode()
-    return hmac.new(key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+def audit_anchor(*, force: bool = False) -> AuditCheckpoint | None:
+    """Sign the chain's head and append it to every anchor sink, unless it was already published (or
+    `force`). The database keeps a copy (AuditCheckpoint) once every sink has taken the head; a failing
+    sink is logged and the head published again at the next seal."""
+    last = AuditSeal.objects.order_by("-seq").only("seq", "hash").first()
+    if last is None:
+        return None
+    if not force:
+        published = AuditCheckpoint.objects.order_by("-id").values_list("seq", flat=True).first()
+        if published is not None and published >= last.seq:
+            return None
+    head = anchors.sign_head(last.seq, last.hash, clock.now())
+    if anchors.publish(head):
+        return None
+    return AuditCheckpoint.objects.create(
+        seq=head.seq,
+        hash=head.hash,
+        created_at=dt.datetime.fromisoformat(head.at),
+        signature=head.sig,
+        key_id=head.kid,
+    )
 
 
 def audit_checkpoint() -> AuditCheckpoint | None:
-    """Seal, then sign the chain's tail into the database and the external checkpoint file."""
-    audit_seal()
-    last = AuditSeal.objects.order_by("-seq").first()
-    if last is None:
-        return None
-    checkpoint = AuditCheckpoint.objects.create(
-        seq=last.seq, hash=last.hash, created_at=clock.now(), signature=sign(last.seq, last.hash)
-    )
-    path = Path(settings.CRENEAU_AUDIT_CHECKPOINT_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="ascii") as fh:
-        fh.write(f"{checkpoint.created_at.isoformat()} {checkpoint.seq} {checkpoint.hash} {checkpoint.signature}\n")
-    return checkpoint
+    """Seal, then publish the head now even if it was published already (`audit_seal --checkpoint`)."""
+    audit_seal(publish=False)
+    return audit_anchor(force=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 
@@ -20,15 +21,10 @@ _local = LocMemCache("creneau-periodic-fallback", {})
 
 
 def _seal() -> object:
+    """Seal new audit events and publish the new chain head to the anchor sinks (docs/audit.md)."""
     from creneau.audit.services import audit_seal
 
     return audit_seal()
-
-
-def _checkpoint() -> object:
-    from creneau.audit.services import audit_checkpoint
-
-    return audit_checkpoint()
 
 
 def _detection_window() -> object:
@@ -53,8 +49,7 @@ def _retention() -> object:
 
 # (name, seconds between runs, job)
 JOBS: list[tuple[str, int, Callable[[], object]]] = [
-    ("audit-seal", 30, _seal),
-    ("audit-checkpoint", 3600, _checkpoint),
+    ("audit-seal", settings.CRENEAU_AUDIT_SEAL_SECONDS, _seal),
     ("detection-window-prune", 3600, _detection_window),
     ("availability-refresh", 300, _availability),
     ("retention", 86400, _retention),
