@@ -13,6 +13,7 @@ Several checkouts may run it at once: every step tolerates another having done i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -51,12 +52,10 @@ def main(url: str) -> None:
         cur.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database")
         existing = dict(cur.fetchall())
         if dbname not in existing:
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 cur.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(OWNER))
                 )
-            except psycopg.errors.DuplicateDatabase:
-                pass
         mine = re.compile(rf"^{re.escape(test_db)}(_gw\d+)?$")
         for name, owner in existing.items():
             if mine.match(name) and owner != OWNER:
