@@ -246,13 +246,15 @@ def test_a_forged_read_inserted_by_a_superuser_is_flagged_and_its_writer_named()
     assert problems[f"event {replayed}"].kind == "forged"
     assert f"database role {pg_roles.as_superuser().info.user!r}" in problems[f"event {replayed}"].detail
     assert problems[f"event {forged}"].kind == "forged" and "write MAC" in problems[f"event {forged}"].detail
-    # The forged read does show in the victim's scope: verify is what tells it apart (docs/audit.md).
+    # The victim's breach scope holds what it really received, not the forged read nor the replay.
     import datetime as dt
 
     scope = incident_scope(
         principal="client:victim", start=victim.at - dt.timedelta(days=1), end=victim.at + dt.timedelta(days=1)
     )
-    assert stolen in scope.patients
+    genuine = {a.patient_id for a in victim.accesses.all()}
+    assert scope.patients == genuine and stolen not in scope.patients
+    assert (scope.events, scope.forged) == (1, 2)
 
 
 def test_a_forged_insert_by_the_owner_role_is_flagged() -> None:

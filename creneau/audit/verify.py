@@ -161,6 +161,17 @@ def _check_writer(event: AuditEvent, mac_ok: bool, roles: set[str] | None) -> li
     return []
 
 
+def forged_event_ids(event_ids: Iterable[int]) -> set[int]:
+    """Which of these events the application did not write (invalid write MAC, or another database role).
+    Events under a pre-keyed (legacy) seal carry no MAC and are not judged here."""
+    ids = list(event_ids)
+    legacy = set(AuditSeal.objects.filter(event_id__in=ids, key_id="").values_list("event_id", flat=True))
+    events = [e for e in AuditEvent.objects.filter(pk__in=ids) if e.pk not in legacy]
+    accesses = accesses_by_event([e.pk for e in events])
+    roles = writer_roles()
+    return {e.pk for e in events if _check_writer(e, mac_is_valid(e, accesses.get(e.pk, [])), roles)}
+
+
 def _check_unsealed(grace: dt.timedelta, roles: set[str] | None) -> list[Problem]:
     problems: list[Problem] = []
     unsealed = list(AuditEvent.objects.filter(seal__isnull=True).order_by("id")[:10000])

@@ -39,6 +39,9 @@ class Scope:
     organizations: set[uuid.UUID]
     categories: dict[uuid.UUID, set[str]]
     events: int
+    # Events in the window that the application did not write (audit_verify reports them as forged):
+    # left out of the scope, counted here.
+    forged: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,7 @@ class Scope:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "events": self.events,
+            "forged_events_left_out": self.forged,
             "patients": sorted(str(p) for p in self.patients),
             "appointments": sorted(str(a) for a in self.appointments),
             "organizations": sorted(str(o) for o in self.organizations),
@@ -59,9 +63,16 @@ class Scope:
 
 
 def incident_scope(*, principal: str, start: dt.datetime, end: dt.datetime) -> Scope:
-    """Exactly the records the principal received in [start, end), from the audit trail."""
+    """Exactly the records the principal received in [start, end), from the audit trail. Events inserted
+    by anyone but the application (no valid write MAC, or another database role) are left out: a forged
+    read must not put a record in a breach's scope."""
+    from creneau.audit.verify import forged_event_ids
+
     events = AuditEvent.objects.filter(principal=principal, at__gte=start, at__lt=end, outcome=Outcome.OK)
     types = dict(events.values_list("pk", "object_type"))
+    forged = forged_event_ids(types)
+    for pk in forged:
+        del types[pk]
     patients: set[uuid.UUID] = set()
     appointments: set[uuid.UUID] = set()
     organizations: set[uuid.UUID] = set()
@@ -77,7 +88,7 @@ def incident_scope(*, principal: str, start: dt.datetime, end: dt.datetime) -> S
         if patient_id:
             patients.add(patient_id)
             categories[patient_id].update(CATEGORIES.get(types[event_id], ["identity"]))
-    return Scope(principal, start, end, patients, appointments, organizations, categories, len(types))
+    return Scope(principal, start, end, patients, appointments, organizations, categories, len(types), len(forged))
 
 
 def incident_open(*, actor: Actor, principal: str, start: dt.datetime, end: dt.datetime, summary: str = "") -> Incident:
