@@ -70,7 +70,10 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id="measure")
+
+    # A principal per event, so that extraction detection stays out of the measurement.
+    def actor() -> Actor:
+        return Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=f"measure-{uuid.uuid4().hex[:8]}")
 
     def remote_top() -> int:
         r = requests.get(f"http://127.0.0.1:{port}/", headers={"Authorization": "Bearer measure"}, timeout=5)
@@ -81,7 +84,7 @@ def main() -> None:
         time.sleep(3)
         for _ in range(args.samples):
             time.sleep(random.uniform(0, 30))
-            event = audit_record(actor=actor, action="read", object_type="patient", touched=[Touched(uuid.uuid4())])
+            event = audit_record(actor=actor(), action="read", object_type="patient", touched=[Touched(uuid.uuid4())])
             t0 = time.monotonic()
             while True:
                 seal = AuditSeal.objects.filter(event_id=event.pk).first()
@@ -94,7 +97,7 @@ def main() -> None:
         worker.terminate()
         worker.wait(timeout=30)
     for _ in range(1000):
-        audit_record(actor=actor, action="read", object_type="patient", touched=[Touched(uuid.uuid4())])
+        audit_record(actor=actor(), action="read", object_type="patient", touched=[Touched(uuid.uuid4())])
     t = time.monotonic()
     audit_seal()
     seal_1000 = time.monotonic() - t

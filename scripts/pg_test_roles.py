@@ -25,21 +25,32 @@ from psycopg import sql
 OWNER, APP = "creneau_test_owner", "creneau_test_app"
 
 
-def with_user(url: str, user: str, dbname: str | None = None) -> str:
+def with_user(url: str, user: str, dbname: str | None = None, password: str = "") -> str:
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or "127.0.0.1"
-    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{user}{':' + password if password else ''}@{host}" + (f":{parts.port}" if parts.port else "")
     path = f"/{dbname}" if dbname is not None else parts.path
     return urllib.parse.urlunsplit((parts.scheme, netloc, path, parts.query, ""))
 
 
-def ensure_role(cur: psycopg.Cursor, name: str, attributes: str) -> None:
+def ensure_role(cur: psycopg.Cursor, name: str, *, createdb: bool) -> None:
+    """The role, able to log in, never superuser, with its name as password (test roles: the password only
+    lets them log in where the server does not trust local connections). Altered only when something is
+    off, since two checkouts altering one role at once may fail."""
+    attributes = sql.SQL("LOGIN NOSUPERUSER NOCREATEROLE " + ("CREATEDB" if createdb else "NOCREATEDB"))
     cur.execute(
         sql.SQL(
-            "DO $$ BEGIN CREATE ROLE {} {}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        ).format(sql.Identifier(name), sql.SQL(attributes))
+            "DO $$ BEGIN CREATE ROLE {} {} PASSWORD {}; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ).format(sql.Identifier(name), attributes, sql.Literal(name))
     )
-    cur.execute(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(name), sql.SQL(attributes)))
+    cur.execute(
+        "SELECT rolcanlogin AND NOT rolsuper AND rolcreatedb = %s AND rolpassword IS NOT NULL"
+        " FROM pg_authid WHERE rolname = %s",
+        [createdb, name],
+    )
+    if not cur.fetchone()[0]:
+        cur.execute(sql.SQL("ALTER ROLE {} {} PASSWORD {}").format(sql.Identifier(name), attributes, sql.Literal(name)))
 
 
 def main(url: str) -> None:
@@ -47,8 +58,8 @@ def main(url: str) -> None:
     test_db = os.environ.get("CRENEAU_TEST_DB", "test_creneau")
     with psycopg.connect(with_user(url, urllib.parse.urlsplit(url).username or "postgres", "postgres"),
                          autocommit=True, connect_timeout=5) as conn, conn.cursor() as cur:  # fmt: skip
-        ensure_role(cur, OWNER, "LOGIN CREATEDB NOSUPERUSER NOCREATEROLE")
-        ensure_role(cur, APP, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        ensure_role(cur, OWNER, createdb=True)
+        ensure_role(cur, APP, createdb=False)
         cur.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database")
         existing = dict(cur.fetchall())
         if dbname not in existing:
@@ -63,7 +74,7 @@ def main(url: str) -> None:
                     sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(OWNER))
                 )
     print(
-        f"DATABASE_URL={with_user(url, APP, dbname)} DATABASE_OWNER_URL={with_user(url, OWNER, dbname)} "
+        f"DATABASE_URL={with_user(url, APP, dbname, APP)} DATABASE_OWNER_URL={with_user(url, OWNER, dbname, OWNER)} "
         f"CRENEAU_PG_SUPERUSER_URL={url}"
     )
 

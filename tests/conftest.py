@@ -77,6 +77,26 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
         pg_roles.login_as("DATABASE_OWNER_URL")
 
 
+@pytest.fixture
+def migrations_as_owner(transactional_db: None) -> Iterator[None]:
+    """A test that runs migrations itself does so as the owner role (PostgreSQL pass), which grants the
+    runtime role its rights again afterwards, as `manage.py migrate` does."""
+    from django.conf import settings
+
+    from creneau.core import dbroles
+
+    from . import pg_roles
+
+    if not pg_roles.split_roles():
+        yield
+        return
+    with dbroles.as_owner() as conn:
+        try:
+            yield
+        finally:
+            dbroles.grant_runtime(conn, settings.CRENEAU_DB_RUNTIME_ROLE)
+
+
 _ANCHOR_DIR = tempfile.mkdtemp(prefix="creneau-anchors-")
 
 

@@ -342,7 +342,7 @@ def test_a_reloaded_or_deferred_patient_shows_what_is_stored(practice: tuple) ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_turns_per_field_tokens_into_one_record_and_back() -> None:
+def test_the_migration_turns_per_field_tokens_into_one_record_and_back(migrations_as_owner: None) -> None:
     import uuid
 
     from django.db.migrations.executor import MigrationExecutor
