@@ -52,7 +52,7 @@ def test_start_page_with_unknown_ids_is_404(world: dict, client: Client) -> None
 def test_anonymous_visitor_is_sent_to_sign_in_and_the_hold_is_placed_after(world: dict, client: Client) -> None:
     response = client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=/book/resume/")
+    assert response["Location"].startswith("/accounts/login/?next=%2Fbook%2Fresume%2F%3Fpractitioner%3D")
     assert not Appointment.objects.exists()
     client.force_login(world["user"])
     response = client.get("/book/resume/")

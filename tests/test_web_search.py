@@ -110,14 +110,24 @@ def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(world: 
 def test_place_suggestions(client: Client) -> None:
     response = client.get("/suggest/places/", {"q": "lyo"})
     assert response.status_code == 200
-    assert response.json()["results"][0].startswith("Lyon (69")
+    results = response.json()["results"]
+    assert results[0] == "Lyon"  # the whole city, then its arrondissements
+    assert results[1] == "Lyon 1er (69001)"
+
+
+def test_arrondissement_suggestions(client: Client) -> None:
+    results = client.get("/suggest/places/", {"q": "Paris 1"}).json()["results"]
+    assert results[:3] == ["Paris 1er (75001)", "Paris 10e (75010)", "Paris 11e (75011)"]
 
 
 def test_place_lookup_by_name_postcode_and_label() -> None:
     lyon = places.find_place("Lyon")
     assert lyon is not None
-    assert places.find_place("69003") == lyon
-    assert places.find_place("Lyon (69001)") == lyon
+    # A postcode of Lyon is its arrondissement, measured from that district's centre.
+    third = places.find_place("69003")
+    assert third is not None and third.name == "Lyon 3e" and third.postcodes == ("69003",)
+    assert places.find_place("Lyon (69001)") == places.find_place("Lyon 1er")
+    assert places.haversine_km(lyon.latitude, lyon.longitude, third.latitude, third.longitude) < 5
     assert places.find_place("saint etienne") is not None
     assert places.find_place("Atlantis") is None
     assert 390 < places.haversine_km(45.76, 4.84, 48.85, 2.35) < 400

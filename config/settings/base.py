@@ -388,3 +388,14 @@ CRENEAU_RETENTION = {
 
 # --- bulk exports (creneau.exports) ----------------------------------------------------------------
 CRENEAU_EXPORT_DIR = os.environ.get("CRENEAU_EXPORT_DIR", str(VAR_DIR / "exports"))
+
+# --- search map (creneau.web: Leaflet is shipped in static/, only the map tiles come from outside) --
+# Tile URL template ({z}/{x}/{y}); empty: the map shows the markers on a plain background, no request
+# leaves the browser for tiles. Its origin is added to the CSP's img-src.
+CRENEAU_MAP_TILE_URL = os.environ.get("CRENEAU_MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+CRENEAU_MAP_ATTRIBUTION = os.environ.get("CRENEAU_MAP_ATTRIBUTION", "© OpenStreetMap contributors")
+if CRENEAU_MAP_TILE_URL:
+    from urllib.parse import urlsplit as _urlsplit
+
+    _tiles = _urlsplit(CRENEAU_MAP_TILE_URL)
+    SECURE_CSP["img-src"] = [CSP.SELF, "data:", f"{_tiles.scheme}://{_tiles.netloc}"]

@@ -28,3 +28,6 @@ CRENEAU_MFA_ENFORCED = False
 # its own file: tests/conftest.py).
 CRENEAU_AUDIT_CHECKPOINT_FILE = os.path.join(tempfile.mkdtemp(prefix="creneau-audit-"), "checkpoints.log")
 CRENEAU_EXPORT_DIR = os.path.join(tempfile.mkdtemp(prefix="creneau-exports-"), "exports")
+
+# No test may reach the internet: no tiles unless a test serves them itself.
+CRENEAU_MAP_TILE_URL = ""

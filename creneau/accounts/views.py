@@ -5,6 +5,7 @@ Kept on Django's auth views and forms so that stronger hashing, MFA and rate lim
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -93,6 +94,10 @@ def signup(request: HttpRequest) -> HttpResponse:
                 },
             )
         )
+        if next_url and request.session[NEXT_KEY] == next_url:
+            # The link may be opened on another device (another session): it carries where to go
+            # next (e.g. the booking of the time chosen before signing up; no personal data).
+            link += "?" + urlencode({"next": next_url})
         send_mail(
             subject=_("Confirm your creneau account"),
             message=_(
@@ -120,7 +125,7 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         user.save(update_fields=["is_active"])
     login(request, user, backend="creneau.accounts.throttle.ThrottledModelBackend")
     messages.success(request, _("Your email address is confirmed. Welcome!"))
-    return redirect(_safe_next(request, request.session.pop(NEXT_KEY, None)))
+    return redirect(_safe_next(request, request.session.pop(NEXT_KEY, None) or request.GET.get("next")))
 
 
 @login_required

@@ -82,3 +82,42 @@ def is_known_patient(*, patient_id: uuid.UUID, practitioner_id: uuid.UUID) -> bo
         status__in=[Status.BOOKED, Status.FULFILLED],
         start_at__lt=clock.now(),
     ).exists()
+
+
+def practitioners_seen_by_account(actor: Actor) -> set[uuid.UUID]:
+    """Practitioners who have already seen someone on this patient account (a past visit neither
+    cancelled nor missed): for them, search offers the returning-patient visit reasons.
+
+    Scoped to the actor's own account and projecting practitioner ids only (directory data, nothing
+    about a patient), so it is not an audited read."""
+    if actor.kind != ActorKind.PATIENT or actor.user is None:
+        return set()
+    rows = (
+        Appointment.objects.filter(
+            patient__account=actor.user, status__in=[Status.BOOKED, Status.FULFILLED], start_at__lt=clock.now()
+        )
+        .values_list("practitioner_id", flat=True)
+        .distinct()
+    )
+    return set(rows)
+
+
+def own_appointment_at(actor: Actor, *, practitioner_id: uuid.UUID, start: dt.datetime) -> Appointment | None:
+    """The actor's own hold (still valid) or booking at this practitioner and time, if any: going back
+    and choosing the same time again is not "someone else took it"."""
+    if actor.kind != ActorKind.PATIENT or actor.user is None:
+        return None
+    held = Appointment.objects.filter(
+        actor_key=actor.key,
+        status=Status.HELD,
+        hold_expires_at__gt=clock.now(),
+        practitioner_id=practitioner_id,
+        start_at=start,
+    ).first()
+    if held is not None:
+        return held
+    return (
+        appointments_visible_to(actor)
+        .filter(practitioner_id=practitioner_id, start_at=start, status=Status.BOOKED)
+        .first()
+    )

@@ -315,6 +315,14 @@ def _new_row(
     )
 
 
+def slot_check(*, actor: Actor, slot: SlotRef) -> tuple[Motif, Site]:
+    """Read only: is `slot` a real slot this actor may book now (visit reason, site, grid, absences,
+    notice, horizon, not taken)? Raises exactly as `slot_hold` would and writes nothing: the booking
+    start page asks before anyone signs in, so a refusal never comes after account creation."""
+    motif, site, _end = _resolve_slot(actor, slot, free=True)
+    return motif, site
+
+
 @metrics.booking_operation("hold")
 def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     """Hold a slot for a few minutes while the patient signs in and fills the form."""

@@ -83,6 +83,21 @@ class Site(PublicModel):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+class ConventionSector(models.TextChoices):
+    """Assurance Maladie contract: what the patient pays beyond the reimbursed fee."""
+
+    SECTOR_1 = "1", _("Sector 1 (contracted fees)")
+    SECTOR_2 = "2", _("Sector 2 (fees above the contracted rate)")
+    NOT_CONTRACTED = "3", _("Not contracted with the health insurance")
+
+
+def practitioner_name_key(given_name: str, family_name: str) -> str:
+    """Accent- and case-folded 'given family', what name search matches against."""
+    from .vocabulary import fold
+
+    return fold(f"{given_name} {family_name}")[:220]
+
+
 class Practitioner(PublicModel):
     """A health professional with one public profile, whatever the number of sites."""
 
@@ -93,6 +108,11 @@ class Practitioner(PublicModel):
     specialty = models.ForeignKey(Specialty, on_delete=models.PROTECT, related_name="practitioners")
     languages = models.JSONField(_("languages spoken"), default=list, blank=True)
     accepts_new_patients = models.BooleanField(_("accepts new patients"), default=True)
+    convention_sector = models.CharField(
+        _("convention sector"), max_length=1, choices=ConventionSector.choices, blank=True, default=""
+    )
+    # Folded "given family" for name search (kept in step by save(); bulk inserts set it themselves).
+    name_key = models.CharField(max_length=220, blank=True, default="", db_index=True, editable=False)
     # Patients may not cancel or move online within this many hours before the appointment.
     cancellation_deadline_hours = models.PositiveSmallIntegerField(_("cancellation deadline (hours)"), default=4)
     sites = models.ManyToManyField(Site, through="PractitionerSite", related_name="practitioners")
@@ -103,6 +123,13 @@ class Practitioner(PublicModel):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name_key = practitioner_name_key(self.given_name, self.family_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and ("given_name" in update_fields or "family_name" in update_fields):  # type: ignore[operator]
+            kwargs["update_fields"] = {*update_fields, "name_key"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     @property
     def display_name(self) -> str:

@@ -223,11 +223,13 @@ def next_availabilities(
     new_patient: bool = True,
     per_practitioner: int = 12,
     until: dt.datetime | None = None,
+    channel: str | None = None,
 ) -> dict[uuid.UUID, NextAvailability]:
     """Next free starts for many practitioners at once, from the maintained index: one query.
 
-    For each practitioner, the online-bookable motif (open to the patient's audience) whose next start
-    is soonest. Starts already in the past are dropped here, so a slightly stale index never shows a
+    For each practitioner, the online-bookable motif (open to the patient's audience, and of that
+    channel when one is given: video consultations) whose next start is soonest. Starts already in
+    the past are dropped here, so a slightly stale index never shows a
     slot that has gone by."""
     now = clock.now()
     audiences = ["all", "new"] if new_patient else ["all", "returning"]
@@ -239,6 +241,8 @@ def next_availabilities(
     )
     if site_ids is not None:
         qs = qs.filter(site_id__in=list(site_ids))
+    if channel is not None:
+        qs = qs.filter(motif__channel=channel)
     best: dict[uuid.UUID, NextAvailability] = {}
     for pid, mid, sid, starts in qs.values_list("practitioner_id", "motif_id", "site_id", "starts"):
         candidate = NextAvailability(pid, mid, sid, _upcoming(starts, now, until, per_practitioner))

@@ -10,9 +10,12 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,16 +23,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from creneau.booking.models import Appointment, Status
-from creneau.booking.selectors import access_appointment, access_hold
-from creneau.booking.services import SlotRef, hold_confirm, hold_release, slot_hold
+from creneau.booking.selectors import (
+    access_appointment,
+    access_hold,
+    own_appointment_at,
+    practitioners_seen_by_account,
+)
+from creneau.booking.services import SlotRef, hold_confirm, hold_release, slot_check, slot_hold
 from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, DomainError, NotFound, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
 from creneau.patients.models import Patient, Relationship
 from creneau.patients.selectors import patients_of_account
 from creneau.patients.services import patient_create_for_account
-from creneau.scheduling.models import Motif
+from creneau.scheduling.models import Audience, Motif
 from creneau.scheduling.selectors import free_slots
 
 from . import ics
@@ -81,21 +90,82 @@ def taken_page(request: HttpRequest, ref: SlotRef, error: DomainError) -> HttpRe
     return render(request, "web/booking/taken.html", context, status=error.http_status)
 
 
+def _visitor(request: HttpRequest) -> Actor:
+    """The patient, or someone not signed in yet (checks only: an anonymous actor writes nothing)."""
+    if request.user.is_authenticated:
+        return patient_actor(request)
+    return Actor(kind=ActorKind.PATIENT, channel=Channel.WEB, ip=request.META.get("REMOTE_ADDR"))
+
+
+def _check_audience_for_account(request: HttpRequest, motif: Motif) -> None:
+    """For a signed-in patient, refuse now what confirmation would refuse for everyone on the account:
+    a returning-patients visit reason, or a practitioner closed to new patients, when nobody on the
+    account has been seen by this practitioner."""
+    if not request.user.is_authenticated:
+        return
+    if motif.audience != Audience.RETURNING and motif.practitioner.accepts_new_patients:
+        return
+    if motif.practitioner_id in practitioners_seen_by_account(patient_actor(request)):
+        return
+    if motif.audience == Audience.RETURNING:
+        raise PolicyViolation(_("This visit reason is reserved for patients already followed by this practitioner."))
+    raise PolicyViolation(_("This practitioner is not accepting new patients."))
+
+
 @domain_errors
 def book_start(request: HttpRequest) -> HttpResponse:
-    """Summary of the chosen time with one button: hold it (signed in) or sign in to book it."""
+    """Summary of the chosen time with one button: hold it (signed in) or sign in to book it.
+
+    The time is checked first (a real slot of that visit reason, on its grid, within notice and
+    horizon, still free, open to this patient), so that nobody signs up for a time they cannot have."""
     ref = _slot_from(request.GET)
     motif, site = _describe(ref)
+    own = _own(request, ref)
+    if own is not None:
+        return own
+    try:
+        slot_check(actor=_visitor(request), slot=ref)
+    except Conflict as error:
+        return taken_page(request, ref, error)
+    _check_audience_for_account(request, motif)
     context = {"ref": ref, "motif": motif, "site": site, "doc": motif.practitioner, "start": ref.start}
     return render(request, "web/booking/start.html", context)
 
 
+def _own(request: HttpRequest, ref: SlotRef) -> HttpResponse | None:
+    """Back + Continue on a time one already holds or booked: go on with it, not "someone took it"."""
+    if not request.user.is_authenticated:
+        return None
+    mine = own_appointment_at(patient_actor(request), practitioner_id=parse_id(ref.practitioner_id), start=ref.start)
+    if mine is None:
+        return None
+    if mine.status == Status.HELD:
+        return redirect("web:book_details", hold_id=mine.pk)
+    messages.info(request, _("You have already booked this time."))
+    return redirect("web:book_done", appointment_id=mine.pk)
+
+
 def _hold(request: HttpRequest, ref: SlotRef) -> HttpResponse:
+    own = _own(request, ref)
+    if own is not None:
+        return own
     try:
         hold = slot_hold(actor=patient_actor(request), slot=ref)
     except (Conflict, PolicyViolation) as error:
         return taken_page(request, ref, error)
     return redirect("web:book_details", hold_id=hold.pk)
+
+
+def _slot_query(ref: SlotRef) -> str:
+    """The chosen slot as query parameters (public agenda data, nothing about the patient)."""
+    return urlencode(
+        {
+            "practitioner": str(ref.practitioner_id),
+            "motif": str(ref.motif_id),
+            "site": str(ref.site_id),
+            "start": ref.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ"),
+        }
+    )
 
 
 @require_POST
@@ -104,24 +174,57 @@ def book_hold(request: HttpRequest) -> HttpResponse:
     ref = _slot_from(request.POST)
     _describe(ref)
     if not request.user.is_authenticated:
+        try:
+            slot_check(actor=_visitor(request), slot=ref)
+        except Conflict as error:
+            return taken_page(request, ref, error)
         request.session[PENDING_KEY] = {
             "practitioner": str(ref.practitioner_id),
             "motif": str(ref.motif_id),
             "site": str(ref.site_id),
             "start": ref.start.isoformat(),
         }
-        return redirect(f"{reverse('accounts:login')}?next={reverse('web:book_resume')}")
+        # The slot also travels in the return address, so that an email verification link opened on
+        # another device (another session) still brings the patient back to the time they chose.
+        resume = f"{reverse('web:book_resume')}?{_slot_query(ref)}"
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': resume})}")
     return _hold(request, ref)
 
 
 @login_required
 @domain_errors
 def book_resume(request: HttpRequest) -> HttpResponse:
-    """Back from sign-in or email verification: hold the time chosen before."""
+    """Back from sign-in or email verification: hold the time chosen before (kept in the session,
+    or in the address when the verification link was opened elsewhere)."""
     pending = request.session.pop(PENDING_KEY, None)
+    if not pending and request.GET.get("start"):
+        pending = request.GET
     if not pending:
         return redirect("web:account")
-    return _hold(request, _slot_from(pending))
+    ref = _slot_from(pending)
+    motif, _site = _describe(ref)
+    try:
+        _check_audience_for_account(request, motif)
+    except PolicyViolation as error:
+        return taken_page(request, ref, error)
+    return _hold(request, ref)
+
+
+def _relative(actor: Actor, patients: list[Patient], form: RelativeForm) -> uuid.UUID:
+    """The relative typed in the form: the one already on the account with that name and date of
+    birth, else a new one."""
+    identity = form.identity()
+    fold = str.casefold
+    for p in patients:
+        if (
+            p.relationship != Relationship.SELF
+            and fold(p.given_name.strip()) == fold(identity["given_name"].strip())
+            and fold(p.family_name.strip()) == fold(identity["family_name"].strip())
+            and p.birth_date == identity["birth_date"]
+        ):
+            return p.pk
+    created = patient_create_for_account(actor=actor, relationship=form.cleaned_data["relationship"], **identity)
+    return created.pk
 
 
 def _self_patient(patients: list[Patient]) -> Patient | None:
@@ -149,19 +252,20 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
         choice = who.cleaned_data["patient"]
         if choice != "new" or relative_form.is_valid():
             try:
-                if self_form is not None:
-                    me = patient_create_for_account(actor=actor, **self_form.identity())
-                if choice == "new":
-                    patient_id: uuid.UUID | str = patient_create_for_account(
-                        actor=actor, relationship=relative_form.cleaned_data["relationship"], **relative_form.identity()
-                    ).pk
-                elif choice == "self" and me is not None:
-                    patient_id = me.pk
-                else:
-                    patient_id = choice
-                appointment = hold_confirm(
-                    actor=actor, hold_id=hold.pk, patient_id=patient_id, idempotency_key=f"web-hold-{hold.pk}"
-                )
+                # One transaction: a refused confirmation leaves no new person on the account (trying
+                # again does not add the same relative twice).
+                with transaction.atomic():
+                    if self_form is not None:
+                        me = patient_create_for_account(actor=actor, **self_form.identity())
+                    if choice == "new":
+                        patient_id: uuid.UUID | str = _relative(actor, patients, relative_form)
+                    elif choice == "self" and me is not None:
+                        patient_id = me.pk
+                    else:
+                        patient_id = choice
+                    appointment = hold_confirm(
+                        actor=actor, hold_id=hold.pk, patient_id=patient_id, idempotency_key=f"web-hold-{hold.pk}"
+                    )
                 return redirect("web:book_done", appointment_id=appointment.pk)
             except Conflict as exc:
                 ref = SlotRef(hold.practitioner_id, hold.motif_id, hold.site_id, hold.start_at)

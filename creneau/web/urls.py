@@ -14,6 +14,7 @@ urlpatterns = [
     # settings.LOGIN_URL points here.
     path("login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True), name="login"),
     path("suggest/places/", views.suggest_places, name="suggest_places"),
+    path("suggest/what/", views.suggest_what, name="suggest_what"),
     path("practitioners/<str:practitioner_id>/", views.practitioner, name="practitioner"),
     # Booking flow
     path("book/", booking.book_start, name="book_start"),

@@ -3,65 +3,184 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from creneau.booking.selectors import practitioners_seen_by_account
 from creneau.core import clock
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
-from creneau.directory.models import Specialty
+from creneau.directory import vocabulary
+from creneau.directory.models import ConventionSector, Practitioner, Specialty
 from creneau.directory.selectors import practitioner_sites
-from creneau.scheduling.models import Motif, OpeningRule
+from creneau.scheduling.models import Audience, Motif, OpeningRule
 from creneau.scheduling.selectors import free_slots, practitioner_or_404
 
 from . import places, search
-from .common import domain_errors, monday_of, parse_day
+from .common import domain_errors, monday_of, parse_day, patient_actor
 
 PAGE_SIZE = 10
 POPULAR_CITIES = ["Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux", "Lille", "Nantes", "Strasbourg"]
 
 
+LANGUAGES_OFFERED = (("en", "English"), ("es", "Español"), ("de", "Deutsch"), ("it", "Italiano"), ("ar", "العربية"))
+MAX_QUERY = 120
+
+
+def _filters(get: QueryDict) -> search.Filters:
+    """Search filters from the query string; anything unexpected falls back to the default."""
+    radius = get.get("radius", "")
+    lang = get.get("lang", "")
+    sector = get.get("sector", "")
+    available = get.get("available", "")
+    sort = get.get("sort", "")
+    return search.Filters(
+        video=get.get("video") == "1",
+        language=lang if lang in {code for code, _name in LANGUAGES_OFFERED} else "",
+        sector=sector if sector in ConventionSector.values else "",
+        new_patients=get.get("new") == "1",
+        available=available if available in search.AVAILABLE_CHOICES else "",
+        radius_km=float(radius)
+        if radius.isdigit() and int(radius) in search.RADIUS_CHOICES
+        else search.DEFAULT_RADIUS_KM,
+        sort=sort if sort in search.SORT_CHOICES else "soonest",
+    )
+
+
+def _position(get: QueryDict) -> places.Place | None:
+    """'Around me': the browser's position, rounded to about a kilometre (the page never needs more)."""
+    try:
+        lat, lon = round(float(get.get("lat", "")), 2), round(float(get.get("lon", "")), 2)
+    except ValueError:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
+        return None
+    return places.Place(name=_("around you"), postcodes=(), latitude=lat, longitude=lon, population=0)
+
+
+def _suggested_specialties(codes: tuple[str, ...]) -> list[Specialty]:
+    if not codes:
+        codes = ("SM54", "SM15", "SM35")
+    found = {s.code: s for s in Specialty.objects.filter(code__in=codes)}
+    return [found[c] for c in codes if c in found]
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    """Search by specialty and town or postcode; without a query, the search form and shortcuts."""
-    specialty_q = request.GET.get("specialty", "").strip()[:120]
-    where_q = request.GET.get("where", "").strip()[:120]
+    """Search by specialty (in everyday words) or name, and a town, postcode, arrondissement or the
+    browser's position; without a query, the search form and shortcuts."""
+    get = request.GET
+    specialty_q = get.get("specialty", "").strip()
+    where_q = get.get("where", "").strip()
+    near_me = "lat" in get or "lon" in get
+    filters = _filters(get)
     context: dict[str, object] = {
-        "specialty_q": specialty_q,
-        "where_q": where_q,
+        "specialty_q": specialty_q[:MAX_QUERY],
+        "where_q": where_q[:MAX_QUERY],
         "specialties": list(Specialty.objects.all()),
         "popular_cities": POPULAR_CITIES,
-        "searched": bool(specialty_q or where_q),
+        "searched": "specialty" in get or "where" in get or near_me,
+        "filters": filters,
+        "radius_choices": search.RADIUS_CHOICES,
+        "languages_offered": LANGUAGES_OFFERED,
+        "sectors": ConventionSector.choices,
+        "map_tiles": settings.CRENEAU_MAP_TILE_URL,
+        "map_attribution": settings.CRENEAU_MAP_ATTRIBUTION,
+        "lat": get.get("lat", "")[:12],
+        "lon": get.get("lon", "")[:12],
     }
     if not context["searched"]:
         return render(request, "web/home.html", context)
     problems: list[str] = []
-    specialty = search.find_specialty(specialty_q) if specialty_q else None
-    place = places.find_place(where_q) if where_q else None
-    if not specialty_q:
-        problems.append(_("Please choose a specialty."))
-    elif specialty is None:
-        problems.append(_("We do not know the specialty “%(q)s”. Pick one from the list.") % {"q": specialty_q})
-    if not where_q:
-        problems.append(_("Please enter a town or a postcode."))
-    elif place is None:
-        problems.append(_("We could not find the town or postcode “%(q)s”.") % {"q": where_q})
-    if problems or specialty is None or place is None:
+    suggestions: list[Specialty] = []
+    specialty: Specialty | None = None
+    name_query = ""
+    if len(specialty_q) > MAX_QUERY or len(where_q) > MAX_QUERY:
+        problems.append(_("Your search is too long: %(n)s characters at most.") % {"n": MAX_QUERY})
+    elif not specialty_q:
+        problems.append(_("Please type a specialty (for example “dermatologue”) or a practitioner’s name."))
+    else:
+        understood = vocabulary.understand(specialty_q)
+        if understood.code:
+            specialty = Specialty.objects.filter(code=understood.code).first()
+        elif understood.profession:
+            fr, en = understood.profession
+            context["profession"] = en if (request.LANGUAGE_CODE or "fr").startswith("en") else fr
+            return render(request, "web/home.html", context)
+        elif search.search(name_query=specialty_q, place=None, filters=search.Filters()):
+            name_query = specialty_q
+        else:
+            suggestions = _suggested_specialties(understood.suggestions)
+            problems.append(
+                _("We do not know the specialty or practitioner “%(q)s”. Did you mean one of these?")
+                % {"q": specialty_q}
+            )
+    place: places.Place | None = None
+    if near_me:
+        place = _position(get)
+        if place is None:
+            problems.append(_("Your position could not be read. Type a town or a postcode instead."))
+    elif where_q and len(where_q) <= MAX_QUERY:
+        place = places.find_place(where_q)
+        if place is None:
+            problems.append(_("We could not find the town or postcode “%(q)s”.") % {"q": where_q})
+    elif not where_q and not name_query and not problems:
+        problems.append(_("Please enter a town, a postcode or use your position."))
+    context["suggestions"] = suggestions
+    if problems or (specialty is None and not name_query):
         context["problems"] = problems
         return render(request, "web/home.html", context, status=400)
-    results = search.search(specialty=specialty, place=place)
-    page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
-    search.decorate(list(page.object_list))
-    context.update({"specialty": specialty, "place": place, "page": page, "radius": search.DEFAULT_RADIUS_KM})
+    known = practitioners_seen_by_account(patient_actor(request)) if request.user.is_authenticated else set()
+    results = search.search(
+        specialty=specialty, name_query=name_query, place=place, filters=filters, known_practitioners=known
+    )
+    page = Paginator(results, PAGE_SIZE).get_page(get.get("page"))
+    shown = list(page.object_list)
+    search.decorate(shown, first_number=page.start_index() or 1)
+    query = get.copy()
+    query.pop("page", None)
+    context.update(
+        {
+            "specialty": specialty,
+            "name_query": name_query,
+            "place": place,
+            "page": page,
+            "show_results": True,
+            "radius": filters.radius_km,
+            "points": search.map_points(shown),
+            "query_string": query.urlencode(),
+            "filters_active": any(
+                (filters.video, filters.language, filters.sector, filters.new_patients, filters.available)
+            ),
+        }
+    )
     return render(request, "web/home.html", context)
 
 
 def suggest_places(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"results": places.suggest(request.GET.get("q", "")[:60])})
+
+
+def suggest_what(request: HttpRequest) -> JsonResponse:
+    """Autocomplete of the 'what' field: specialties (from everyday words), then practitioners."""
+    q = request.GET.get("q", "").strip()[:60]
+    codes = vocabulary.suggest(q)
+    found = {s.code: s.label for s in Specialty.objects.filter(code__in=codes)} if codes else {}
+    results = [found[c] for c in codes if c in found]
+    words = vocabulary.fold(q).split()
+    if len(q) >= 3 and words:
+        by_name = Q()
+        for word in words:
+            by_name &= Q(name_key__contains=word)
+        for p in Practitioner.objects.filter(by_name, is_active=True).order_by("family_name")[:5]:
+            results.append(f"{p.given_name} {p.family_name}")
+    return JsonResponse({"results": results})
 
 
 def _week_days(monday: dt.date) -> list[dt.date]:
@@ -81,12 +200,36 @@ def week_calendar(
     return list(days.items())
 
 
+def _seen_answer(request: HttpRequest, doc: Practitioner) -> str:
+    """'yes' or 'no' to "Have you already seen this practitioner?": as answered, else inferred for a
+    signed-in patient from their account's past visits, else '' (not asked yet)."""
+    answer = request.GET.get("seen", "")
+    if answer in ("yes", "no"):
+        return answer
+    if request.user.is_authenticated:
+        return "yes" if doc.pk in practitioners_seen_by_account(patient_actor(request)) else "no"
+    return ""
+
+
 @domain_errors
 def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
-    """Public profile: sites and hours, visit reasons, languages, and a week of free slots."""
+    """Public profile: sites and hours, visit reasons, languages, and a week of free slots of the
+    visit reasons the patient may book (asking first whether they were seen before, when it matters)."""
     doc = practitioner_or_404(practitioner_id)
     sites = practitioner_sites([doc.pk]).get(doc.pk, [])
-    motifs = list(Motif.objects.filter(practitioner=doc, is_active=True, bookable_online=True))
+    all_motifs = list(Motif.objects.filter(practitioner=doc, is_active=True, bookable_online=True))
+    seen = _seen_answer(request, doc)
+    # The answer matters when some visit reason is for new or returning patients only, or when the
+    # practitioner takes no new patients.
+    must_ask = not doc.accepts_new_patients or any(m.audience != Audience.ALL for m in all_motifs)
+    if seen == "" and must_ask:
+        motifs: list[Motif] = []
+    elif seen == "yes":
+        motifs = [m for m in all_motifs if m.audience in (Audience.ALL, Audience.RETURNING)]
+    elif doc.accepts_new_patients:
+        motifs = [m for m in all_motifs if m.audience in (Audience.ALL, Audience.NEW)]
+    else:
+        motifs = []
     tz = sites[0].tz if sites else zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
     today = clock.now().astimezone(tz).date()
     monday = monday_of(parse_day(request.GET.get("week"), today))
@@ -94,11 +237,11 @@ def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
     if monday < this_monday:
         monday = this_monday
     motif = motifs[0] if motifs else None
-    if request.GET.get("motif") and motifs:
+    if request.GET.get("motif") and all_motifs:
         wanted = parse_id(request.GET["motif"])
-        motif = next((m for m in motifs if m.pk == wanted), None)
-        if motif is None:
+        if not any(m.pk == wanted for m in all_motifs):
             raise NotFound(_("Unknown visit reason."))
+        motif = next((m for m in motifs if m.pk == wanted), motif)
     rules = list(
         OpeningRule.objects.filter(practitioner=doc)
         .exclude(valid_until__lt=today)
@@ -115,7 +258,11 @@ def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
         "doc": doc,
         "site_rows": site_rows,
         "motifs": motifs,
+        "all_motifs": all_motifs,
         "motif": motif,
+        "seen": seen,
+        "must_ask": must_ask,
+        "seen_param": f"&seen={seen}" if seen and must_ask else "",
         "calendar": calendar,
         "monday": monday,
         "sunday": monday + dt.timedelta(days=6),

@@ -16,7 +16,14 @@ from creneau.accounts.models import Membership, Role, User
 from creneau.booking.models import Appointment, Source, Status
 from creneau.core import clock
 from creneau.demo import data
-from creneau.directory.models import Organization, OrganizationKind, Practitioner, PractitionerSite, Site
+from creneau.directory.models import (
+    Organization,
+    OrganizationKind,
+    Practitioner,
+    PractitionerSite,
+    Site,
+    practitioner_name_key,
+)
 from creneau.directory.validators import rpps_with_check_digit
 from creneau.patients.models import Patient, Relationship, Sex
 from creneau.scheduling import engine
@@ -134,6 +141,9 @@ class Seeder:
             while p.rpps in rpps_seen:
                 p.rpps = rpps_with_check_digit("199" + f"{rng.randrange(10**7):07d}")
             rpps_seen.add(p.rpps)
+            # Not drawn from the RNG, so that a seed keeps giving the same data as before.
+            p.name_key = practitioner_name_key(p.given_name, p.family_name)
+            p.convention_sector = "2" if p.specialty_id != "SM54" and int(p.rpps[4]) >= 6 else "1"
         Organization.objects.bulk_create(orgs)
         Site.objects.bulk_create(sites)
         Practitioner.objects.bulk_create(practitioners)

@@ -59,7 +59,89 @@
     sync();
   }
 
+  // Map of the results (Leaflet, shipped with the app). Without Leaflet or without a tile server the
+  // numbered list inside the map box stays; without tiles the markers show on a plain background.
+  function resultsMap(el) {
+    var points = [];
+    document.querySelectorAll(".result[data-marker]").forEach(function (li) {
+      var lat = parseFloat(li.getAttribute("data-lat"));
+      var lon = parseFloat(li.getAttribute("data-lon"));
+      if (isNaN(lat) || isNaN(lon)) { return; }
+      points.push({ n: li.getAttribute("data-marker"), lat: lat, lon: lon, name: li.getAttribute("data-name"), place: li.getAttribute("data-place") });
+    });
+    var layout = el.closest(".results-layout");
+    var toggle = document.querySelector(".map-toggle");
+    if (!window.L || !points.length) { return; }
+    var fallback = el.querySelector(".map-fallback");
+    if (fallback) { fallback.remove(); }
+    var map = window.L.map(el, { scrollWheelZoom: false });
+    var tiles = el.getAttribute("data-tiles");
+    if (tiles) {
+      window.L.tileLayer(tiles, { maxZoom: 18, attribution: el.getAttribute("data-attribution") }).addTo(map);
+    } else {
+      el.classList.add("no-tiles");
+    }
+    var bounds = [];
+    points.forEach(function (p) {
+      var icon = window.L.divIcon({ className: "map-marker", html: "<span>" + Number(p.n) + "</span>", iconSize: [30, 30] });
+      var marker = window.L.marker([p.lat, p.lon], { icon: icon, title: p.n + ". " + p.name, alt: p.n + ". " + p.name, keyboard: true });
+      var box = document.createElement("div");
+      var link = document.createElement("a");
+      link.href = "#result-" + p.n;
+      link.textContent = p.n + ". " + p.name;
+      var where = document.createElement("div");
+      where.textContent = p.place;
+      box.appendChild(link);
+      box.appendChild(where);
+      marker.bindPopup(box);
+      marker.addTo(map);
+      var node = marker.getElement();
+      if (node) { node.setAttribute("data-n", String(p.n)); }
+      bounds.push([p.lat, p.lon]);
+    });
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
+    el.setAttribute("data-ready", "1");
+    if (toggle && layout) {
+      toggle.hidden = false;
+      toggle.addEventListener("click", function () {
+        var shown = layout.classList.toggle("show-map");
+        toggle.setAttribute("aria-expanded", shown ? "true" : "false");
+        toggle.textContent = toggle.getAttribute(shown ? "data-hide" : "data-show");
+        map.invalidateSize();
+        map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
+      });
+    }
+  }
+
+  // "Around me": the browser asks the patient; the position (rounded to ~1 km) replaces the town.
+  function nearMe(button) {
+    var form = button.closest("form");
+    if (!form || !navigator.geolocation) { return; }
+    var lat = form.querySelector("input[name=lat]");
+    var lon = form.querySelector("input[name=lon]");
+    var where = form.querySelector("input[name=where]");
+    var status = form.querySelector(".near-me-status");
+    button.hidden = false;
+    where.addEventListener("input", function () { lat.disabled = true; lon.disabled = true; });
+    button.addEventListener("click", function () {
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        lat.value = pos.coords.latitude.toFixed(2);
+        lon.value = pos.coords.longitude.toFixed(2);
+        lat.disabled = false;
+        lon.disabled = false;
+        where.value = "";
+        form.submit();
+      }, function () {
+        lat.disabled = true;
+        lon.disabled = true;
+        if (status) { status.textContent = button.getAttribute("data-denied"); }
+      }, { timeout: 10000, maximumAge: 600000 });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-map]").forEach(resultsMap);
+    document.querySelectorAll("[data-near-me]").forEach(nearMe);
     document.querySelectorAll("input[data-suggest-url]").forEach(placeSuggest);
     document.querySelectorAll("[data-until]").forEach(countdown);
     document.querySelectorAll("form[data-confirm]").forEach(confirmSubmit);
