@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creneau.booking.models import Status
+from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import access_appointment, account_appointments
 from creneau.booking.services import appointment_cancel, appointment_reschedule
 from creneau.core import clock
-from creneau.core.errors import DomainError
+from creneau.core.errors import DomainError, PolicyViolation
 from creneau.patients.models import Relationship
 from creneau.patients.selectors import patients_of_account
 from creneau.patients.services import patient_create_for_account, patient_update
@@ -29,10 +29,18 @@ from .views import week_calendar
 def account(request: HttpRequest) -> HttpResponse:
     actor = patient_actor(request)
     upcoming = account_appointments(actor, upcoming=True)
+    past = account_appointments(actor, upcoming=False)[:20]
+    # A move cancels the old row and books a new one pointing back at it: the old one is "moved",
+    # not "cancelled", and the new one says where it came from.
+    by_id = {a.pk: a for a in (*upcoming, *past)}
+    moved_ids = {a.rescheduled_from_id for a in by_id.values() if a.rescheduled_from_id}
+    for a in by_id.values():
+        a.moved_from = by_id.get(a.rescheduled_from_id) if a.rescheduled_from_id else None  # type: ignore[attr-defined]
     context = {
         "upcoming": [a for a in upcoming if a.status != Status.CANCELLED],
-        "cancelled": [a for a in upcoming if a.status == Status.CANCELLED],
-        "past": account_appointments(actor, upcoming=False)[:20],
+        "cancelled": [a for a in upcoming if a.status == Status.CANCELLED and a.pk not in moved_ids],
+        "past": [a for a in past if a.pk not in moved_ids],
+        "moved_ids": moved_ids,
         "people": patients_of_account(actor),
     }
     return render(request, "web/account/home.html", context)
@@ -41,6 +49,22 @@ def account(request: HttpRequest) -> HttpResponse:
 def _can_change(a: object) -> bool:
     deadline = a.start_at - dt.timedelta(hours=a.practitioner.cancellation_deadline_hours)  # type: ignore[attr-defined]
     return bool(a.status == Status.BOOKED and clock.now() <= deadline)  # type: ignore[attr-defined]
+
+
+def _earliest_new_time(a: Appointment) -> dt.datetime:
+    """A move may not land inside the cancellation deadline: the new appointment could then no
+    longer be changed online, so the calendar does not offer those times."""
+    return clock.now() + dt.timedelta(hours=a.practitioner.cancellation_deadline_hours)
+
+
+def _too_soon(a: Appointment) -> PolicyViolation:
+    return PolicyViolation(
+        _(
+            "Choose a time at least %(h)s hours from now: closer than that, the new appointment could no "
+            "longer be changed online."
+        )
+        % {"h": a.practitioner.cancellation_deadline_hours}
+    )
 
 
 @login_required
@@ -78,22 +102,28 @@ def appointment_move(request: HttpRequest, appointment_id: str) -> HttpResponse:
     error: DomainError | None = None
     if request.method == "POST":
         try:
-            new = appointment_reschedule(
-                actor=actor, appointment_id=a.pk, new_start=parse_slot_start(request.POST.get("start"))
-            )
+            new_start = parse_slot_start(request.POST.get("start"))
+            if new_start < _earliest_new_time(a):
+                raise _too_soon(a)
+            new = appointment_reschedule(actor=actor, appointment_id=a.pk, new_start=new_start)
         except DomainError as exc:
             error = exc
         else:
             messages.success(request, _("Your appointment is moved."))
             return redirect("web:account_appointment", appointment_id=new.pk)
-    elif request.GET.get("start"):
+    elif request.GET.get("start") and _can_change(a):
         # A time picked in the calendar: ask for confirmation.
         start = parse_slot_start(request.GET["start"])
-        return render(request, "web/account/move_confirm.html", {"a": a, "start": start})
+        if start < _earliest_new_time(a):
+            error = _too_soon(a)
+        else:
+            return render(request, "web/account/move_confirm.html", {"a": a, "start": start})
     tz = a.site.tz
     today = clock.now().astimezone(tz).date()
     monday = max(monday_of(parse_day(request.GET.get("week"), today)), monday_of(today))
     calendar = week_calendar(practitioner_id=a.practitioner_id, motif=a.motif, monday=monday, tz=tz)
+    earliest = _earliest_new_time(a)
+    calendar = [(day, [s for s in slots if s.start >= earliest]) for day, slots in calendar]  # type: ignore[attr-defined]
     context = {
         "a": a,
         "calendar": calendar,
