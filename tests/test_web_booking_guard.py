@@ -65,7 +65,7 @@ def test_start_page_refusal_is_in_french_by_default(world: dict, client: Client)
 
 
 def test_start_page_shows_a_taken_time_as_taken_with_alternatives(world: dict, client: Client) -> None:
-    other, _patient, other_actor = f.patient_account()
+    _other, _patient, other_actor = f.patient_account()
     services.slot_hold(actor=other_actor, slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, NINE))
     response = client.get("/en/book/", slot_params(world))
     assert response.status_code == 409
