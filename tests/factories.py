@@ -7,6 +7,7 @@ import itertools
 import zoneinfo
 
 from creneau.accounts.models import Membership, Role, User
+from creneau.core import clock
 from creneau.core.actors import Actor
 from creneau.directory.models import Organization, OrganizationKind, Practitioner, PractitionerSite, Site, Specialty
 from creneau.directory.nomenclature import specialty_rows
@@ -120,6 +121,7 @@ def patient_account(email: str | None = None, *, given_name: str = "Alice") -> t
         given_name=given_name,
         birth_date=dt.date(1985, 3, 14),
         phone="+33639980001",
+        phone_verified_at=clock.now(),  # confirmed by SMS code (tests/test_web_phone.py covers how)
         email=user.email,
     )
     return user, patient, Actor.for_patient(user)

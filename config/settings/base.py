@@ -399,3 +399,7 @@ if CRENEAU_MAP_TILE_URL:
 
     _tiles = _urlsplit(CRENEAU_MAP_TILE_URL)
     SECURE_CSP["img-src"] = [CSP.SELF, "data:", f"{_tiles.scheme}://{_tiles.netloc}"]
+
+# --- phone numbers (creneau.patients.phones) --------------------------------------------------------
+# Accept ARCEP's fiction range (06 39 98 xx xx), which the demo data and tests use. Never in production.
+CRENEAU_ACCEPT_FICTION_PHONES = False

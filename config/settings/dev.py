@@ -4,3 +4,4 @@ from .base import *  # noqa: F403
 
 DEBUG = True
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+CRENEAU_ACCEPT_FICTION_PHONES = True  # the demo data uses the fiction range

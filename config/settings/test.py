@@ -31,3 +31,6 @@ CRENEAU_EXPORT_DIR = os.path.join(tempfile.mkdtemp(prefix="creneau-exports-"), "
 
 # No test may reach the internet: no tiles unless a test serves them itself.
 CRENEAU_MAP_TILE_URL = ""
+
+# The test data uses the fiction range of phone numbers (06 39 98 xx xx).
+CRENEAU_ACCEPT_FICTION_PHONES = True

@@ -75,6 +75,8 @@ DEFAULTS: dict[str, tuple[int, int]] = {
     "mfa-user": (30, 5 * 60),
     # Sign-in: per typed email and address, free failures before a doubling delay (accounts/throttle.py).
     "login-source": (5, 24 * 3600),
+    # Phone confirmation codes sent by SMS, per account.
+    "phone-code-send": (3, 60 * 60),
 }
 # How long an account stays locked once `login-account` is exceeded.
 LOCKOUT_SECONDS = 15 * 60

@@ -24,6 +24,7 @@ class Kind(models.TextChoices):
     SECURITY_PASSWORD_CHANGED = "security_password_changed", _("Password changed")
     SECURITY_MFA_CHANGED = "security_mfa_changed", _("Two-step verification changed")
     INCIDENT_NOTICE = "incident_notice", _("Incident notice")
+    PHONE_VERIFICATION = "phone_verification", _("Phone number confirmation code")
 
 
 class MessageChannel(models.TextChoices):

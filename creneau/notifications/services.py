@@ -29,11 +29,12 @@ def recipient_for_patient(patient: Patient) -> outbox.Recipient:
     user = patient.account
     if user is None:
         return outbox.Recipient(user_id=None, email=patient.email, phone=patient.phone, language="fr")
-    phone = patient.phone if patient.relationship == Relationship.SELF else ""
+    # Text messages go only to a number its owner confirmed with a code (patients may type anything).
+    phone = patient.phone if patient.relationship == Relationship.SELF and patient.phone_verified_at else ""
     if not phone:
         # Load the row (not values_list): an encrypted field opens only on its own instance.
         holder = Patient.objects.filter(account=user, relationship=Relationship.SELF).first()
-        phone = holder.phone if holder is not None else ""
+        phone = holder.phone if holder is not None and holder.phone_verified_at else ""
     return outbox.Recipient(user_id=user.pk, email=user.email, phone=phone, language=language_of(user.language))
 
 
@@ -159,6 +160,18 @@ def _security(user: User, kind: Kind, when: dt.datetime | None) -> None:
         context={"when": when or clock.now()},
         dedup=f"{kind}:{user.pk}:{uuid.uuid4()}",
         channels=[MessageChannel.EMAIL],
+    )
+
+
+def send_phone_code(*, phone: str, code: str, language: str, dedup: str) -> None:
+    """The SMS carrying a phone confirmation code, to the number being confirmed. Not listed in the
+    account's messages (no user): reading the code there would prove nothing about the phone."""
+    outbox.queue(
+        kind=Kind.PHONE_VERIFICATION,
+        recipient=outbox.Recipient(user_id=None, email="", phone=phone, language=language_of(language)),
+        context={"phone_code": code},
+        dedup=f"phone-code:{dedup}",
+        channels=[MessageChannel.SMS],
     )
 
 

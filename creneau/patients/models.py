@@ -114,6 +114,10 @@ class Patient(PatientIdentity, PublicModel):
         "directory.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # When the account holder proved, with a code sent by SMS, that `phone` is theirs. Reset when the
+    # number changes; SMS reminders go only to a verified number.
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+
     objects = PatientQuerySet.as_manager()
     # Blind indexes (HMAC of normalized values, key of their own): exact-match search without decrypting.
     email_bidx = BlindIndexField(kind="email", sources=["email"])
@@ -130,3 +134,19 @@ class Patient(PatientIdentity, PublicModel):
     def __str__(self) -> str:
         # Never the name: str() ends up in logs, admin messages and exception reports.
         return f"patient {self.pk}"
+
+
+class PhoneVerification(PublicModel):
+    """A 6-digit code sent by SMS to confirm a patient's phone number: stored as a keyed hash, valid a
+    few minutes, a few tries (then a new code must be asked for, and sending codes is rate-limited)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="phone_verifications")
+    # Keyed hash of the number the code was sent to: the code confirms that number only.
+    phone_digest = models.CharField(max_length=64)
+    code_digest = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "created_at"])]

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
-from creneau.core import clock
+from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind
-from creneau.core.errors import Conflict, InvalidInput, PermissionDenied
+from creneau.core.crypto.blind import blind_index
+from creneau.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied, PolicyViolation
 from creneau.core.suspension import ensure_not_suspended
 
-from .models import IDENTITY_FIELDS, Patient, Relationship
+from .models import IDENTITY_FIELDS, Patient, PhoneVerification, Relationship
 from .selectors import access_patient
 
 
@@ -87,8 +91,102 @@ def patient_create_for_organization(*, actor: Actor, organization_id: uuid.UUID,
 @transaction.atomic
 def patient_update(*, actor: Actor, patient_id: uuid.UUID | str, **identity: Any) -> Patient:
     patient = access_patient(actor, patient_id)
+    old_phone = patient.phone
     for key, value in _identity(identity).items():
         setattr(patient, key, value)
+    if patient.phone != old_phone:
+        patient.phone_verified_at = None  # a new number is confirmed again before any SMS goes to it
     _validated(patient).save()
     _audit(actor, Action.UPDATE, patient)
     return patient
+
+
+PHONE_CODE_MINUTES = 10
+PHONE_CODE_TRIES = 5
+
+
+def _code_digest(verification_id: uuid.UUID, code: str) -> str:
+    return salted_hmac("creneau.patients.phone-code", f"{verification_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def _own_self_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
+    patient = access_patient(actor, patient_id)
+    if actor.kind != ActorKind.PATIENT or patient.account_id != getattr(actor.user, "pk", None):
+        raise PermissionDenied(_("Only the account holder can confirm their phone number."))
+    if patient.relationship != Relationship.SELF:
+        raise PermissionDenied(_("Only the account holder can confirm their phone number."))
+    return patient
+
+
+@transaction.atomic
+def patient_phone_code_send(*, actor: Actor, patient_id: uuid.UUID | str) -> PhoneVerification:
+    """Send a 6-digit code by SMS to the account holder's number (through the outbox, never to the
+    account's message list: the code proves possession of the phone). Earlier codes stop working."""
+    from creneau.notifications.services import send_phone_code
+
+    patient = _own_self_patient(actor, patient_id)
+    if not patient.phone:
+        raise InvalidInput(_("Add a mobile phone number first."))
+    if patient.phone_verified_at is not None:
+        raise Conflict(_("This phone number is already confirmed."))
+    ratelimit.enforce("phone-code-send", actor.key)
+    now = clock.now()
+    PhoneVerification.objects.filter(patient=patient, verified_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
+    code = f"{secrets.randbelow(10**6):06d}"
+    verification = PhoneVerification(
+        patient=patient,
+        phone_digest=blind_index("phone", patient.phone) or "",
+        expires_at=now + dt.timedelta(minutes=PHONE_CODE_MINUTES),
+    )
+    verification.code_digest = _code_digest(verification.pk, code)
+    verification.save(force_insert=True)
+    send_phone_code(
+        phone=patient.phone, code=code, language=getattr(actor.user, "language", "fr"), dedup=str(verification.pk)
+    )
+    _audit(actor, Action.UPDATE, patient)
+    return verification
+
+
+def patient_phone_confirm(*, actor: Actor, patient_id: uuid.UUID | str, code: str) -> Patient:
+    """Check a code sent by `patient_phone_code_send`: right and in time, the number is confirmed; a
+    wrong code counts one try (5, then the code is locked and a new one must be asked for)."""
+    patient = _own_self_patient(actor, patient_id)
+    typed = "".join(ch for ch in (code or "") if ch.isdigit())
+    with transaction.atomic():
+        now = clock.now()
+        verification = (
+            PhoneVerification.objects.select_for_update()
+            .filter(patient=patient, verified_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if verification is None or verification.phone_digest != (blind_index("phone", patient.phone) or ""):
+            raise InvalidInput(_("Ask for a code first."))
+        if verification.expires_at <= now:
+            raise InvalidInput(_("This code has expired. Ask for a new one."))
+        if verification.attempts >= PHONE_CODE_TRIES:
+            raise PolicyViolation(_("Too many wrong codes. Ask for a new code."))
+        if len(typed) != 6 or not constant_time_compare(verification.code_digest, _code_digest(verification.pk, typed)):
+            verification.attempts += 1
+            verification.save(update_fields=["attempts", "updated_at"])
+            left = PHONE_CODE_TRIES - verification.attempts
+            error: DomainError = (
+                PolicyViolation(_("Too many wrong codes. Ask for a new code."))
+                if left <= 0
+                else InvalidInput(
+                    ngettext(
+                        "This code is not right. %(n)s try left.", "This code is not right. %(n)s tries left.", left
+                    )
+                    % {"n": left}
+                )
+            )
+        else:
+            verification.verified_at = now
+            verification.save(update_fields=["verified_at", "updated_at"])
+            patient.phone_verified_at = now
+            patient.save(update_fields=["phone_verified_at", "updated_at"])
+            _audit(actor, Action.UPDATE, patient)
+            return patient
+    raise error  # after the commit: the wrong try is counted

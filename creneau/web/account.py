@@ -15,13 +15,20 @@ from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import access_appointment, account_appointments
 from creneau.booking.services import appointment_cancel, appointment_reschedule
 from creneau.core import clock
+from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, PolicyViolation
-from creneau.patients.models import Relationship
+from creneau.patients.models import Patient, Relationship
+from creneau.patients.phones import display_phone
 from creneau.patients.selectors import patients_of_account
-from creneau.patients.services import patient_create_for_account, patient_update
+from creneau.patients.services import (
+    patient_create_for_account,
+    patient_phone_code_send,
+    patient_phone_confirm,
+    patient_update,
+)
 
 from .common import domain_errors, monday_of, parse_day, parse_slot_start, patient_actor
-from .forms import IdentityForm, RelativeForm
+from .forms import IdentityForm, PhoneCodeForm, RelativeForm
 from .views import week_calendar
 
 
@@ -30,6 +37,7 @@ def account(request: HttpRequest) -> HttpResponse:
     actor = patient_actor(request)
     upcoming = account_appointments(actor, upcoming=True)
     past = account_appointments(actor, upcoming=False)[:20]
+    people = patients_of_account(actor)
     # A move cancels the old row and books a new one pointing back at it: the old one is "moved",
     # not "cancelled", and the new one says where it came from.
     by_id = {a.pk: a for a in (*upcoming, *past)}
@@ -41,7 +49,8 @@ def account(request: HttpRequest) -> HttpResponse:
         "cancelled": [a for a in upcoming if a.status == Status.CANCELLED and a.pk not in moved_ids],
         "past": [a for a in past if a.pk not in moved_ids],
         "moved_ids": moved_ids,
-        "people": patients_of_account(actor),
+        "people": people,
+        "me": next((p for p in people if p.relationship == Relationship.SELF), None),
     }
     return render(request, "web/account/home.html", context)
 
@@ -174,6 +183,44 @@ def profile(request: HttpRequest) -> HttpResponse:
             error = exc
         else:
             messages.success(request, _("Your details are saved."))
+            saved = _me(actor)
+            if saved is not None and saved.phone and saved.phone_verified_at is None:
+                return redirect("web:phone_verify")
             return redirect("web:account")
     status = error.http_status if error else (400 if request.method == "POST" else 200)
-    return render(request, "web/account/profile.html", {"form": form, "error": error}, status=status)
+    return render(request, "web/account/profile.html", {"form": form, "error": error, "me": me}, status=status)
+
+
+def _me(actor: Actor) -> Patient | None:
+    return next((p for p in patients_of_account(actor) if p.relationship == Relationship.SELF), None)
+
+
+@login_required
+@domain_errors
+def phone_verify(request: HttpRequest) -> HttpResponse:
+    """Confirm one's mobile number with a 6-digit code sent to it by SMS (reminders go only to a
+    confirmed number)."""
+    actor = patient_actor(request)
+    me = _me(actor)
+    if me is None or not me.phone:
+        messages.info(request, _("Add a mobile phone number first."))
+        return redirect("web:profile")
+    form = PhoneCodeForm(request.POST if request.POST.get("action") == "confirm" else None)
+    error: DomainError | None = None
+    sent = False
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "send":
+                patient_phone_code_send(actor=actor, patient_id=me.pk)
+                sent = True
+            elif form.is_valid():
+                patient_phone_confirm(actor=actor, patient_id=me.pk, code=form.cleaned_data["code"])
+                messages.success(request, _("Your phone number is confirmed."))
+                return redirect("web:account")
+        except DomainError as exc:
+            error = exc
+    status = (
+        error.http_status if error else (400 if request.method == "POST" and not sent and not form.is_valid() else 200)
+    )
+    context = {"me": me, "phone": display_phone(me.phone), "form": form, "error": error, "sent": sent}
+    return render(request, "web/account/phone.html", context, status=status)

@@ -8,7 +8,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.errors import InvalidInput
 from creneau.patients.models import Patient, Relationship, Sex
+from creneau.patients.phones import normalize_phone
 from creneau.scheduling.models import Audience, VisitChannel, Weekday
 
 
@@ -31,7 +33,19 @@ class IdentityForm(forms.Form):
     family_name = forms.CharField(label=_("Family name"), max_length=100)
     birth_date = forms.DateField(label=_("Date of birth"), widget=DateInput())
     sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, initial=Sex.UNKNOWN, required=False)
-    phone = forms.CharField(label=_("Mobile phone"), max_length=20, required=False)
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=30,
+        required=False,
+        help_text=_("A French mobile number, e.g. 06 12 34 56 78. We confirm it by SMS before sending reminders."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data.get("phone", ""))
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc.message)) from exc
 
     def clean_birth_date(self) -> dt.date:
         value: dt.date = self.cleaned_data["birth_date"]
@@ -135,3 +149,11 @@ class AbsenceForm(forms.Form):
         if data.get("start_at") and data.get("end_at") and data["end_at"] <= data["start_at"]:
             self.add_error("end_at", _("An absence must end after it starts."))
         return data
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code received by SMS"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}),
+    )

@@ -32,6 +32,7 @@ urlpatterns = [
     path("account/relatives/add/", account.relative_add, name="relative_add"),
     # Changing one's phone or identity: password typed again first (ASVS 7.5.1).
     path("account/profile/", recent_auth_required(account.profile), name="profile"),
+    path("account/phone/", account.phone_verify, name="phone_verify"),
     # Practice staff
     path("practice/", staff.staff_home, name="staff_home"),
     path("practice/agenda/<str:practitioner_id>/", staff.agenda_view, name="staff_agenda"),

@@ -22,7 +22,7 @@ def test_new_patient_finds_registers_books_and_cancels(live_server: object, prac
     shot(page, "01-home")
 
     page.get_by_label("Spécialité").fill("Dermatologie et vénéréologie")
-    page.get_by_label("Ville ou code postal").fill("Lyon")
+    page.get_by_label("Ville, code postal ou arrondissement").fill("Lyon")
     page.get_by_role("button", name="Rechercher").click()
     doc = practice["doc"]
     expect(page.get_by_role("link", name=doc.display_name)).to_be_visible()
