@@ -181,7 +181,7 @@ def test_no_page_is_wider_than_a_phone(live_server: object, practice: dict, pati
         page.goto(base + "/account/")
         shot(page, f"phone-{width}-account")
         ctx.close()
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 def test_on_a_phone_the_first_result_is_on_the_first_screen_and_the_map_is_behind_a_toggle(

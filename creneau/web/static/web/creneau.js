@@ -82,6 +82,7 @@
       el.classList.add("no-tiles");
     }
     var bounds = [];
+    var markers = [];
     points.forEach(function (p) {
       var icon = window.L.divIcon({ className: "map-marker", html: "<span>" + Number(p.n) + "</span>", iconSize: [30, 30] });
       var marker = window.L.marker([p.lat, p.lon], { icon: icon, title: p.n + ". " + p.name, alt: p.n + ". " + p.name, keyboard: true });
@@ -95,11 +96,15 @@
       box.appendChild(where);
       marker.bindPopup(box);
       marker.addTo(map);
-      var node = marker.getElement();
-      if (node) { node.setAttribute("data-n", String(p.n)); }
+      markers.push([marker, p.n]);
       bounds.push([p.lat, p.lon]);
     });
     map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
+    // Marker elements exist once the map has a view: number them like the list.
+    markers.forEach(function (pair) {
+      var node = pair[0].getElement();
+      if (node) { node.setAttribute("data-n", String(pair[1])); }
+    });
     el.setAttribute("data-ready", "1");
     if (toggle && layout) {
       toggle.hidden = false;
