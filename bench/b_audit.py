@@ -19,13 +19,13 @@ def run(w: World, *, n: int = 40) -> dict[str, Any]:
     import time
 
     from creneau.accounts.models import User
+    from creneau.accounts.selectors import staff_actor
     from creneau.booking.selectors import agenda
     from creneau.booking.services import SlotRef, appointment_book
-    from creneau.core.actors import Actor
     from creneau.patients.models import Patient
     from creneau.patients.selectors import patient_search_for_organization
 
-    actor = Actor.for_staff(User.objects.by_email(w.secretary_email).get())
+    actor = staff_actor(User.objects.by_email(w.secretary_email).get())
     on_p, off_p = w.booking_ids[38], w.booking_ids[39]
     samples: dict[str, list[float]] = {
         k: [] for k in ("book_on", "book_off", "agenda_on", "agenda_off", "psearch_on", "psearch_off")

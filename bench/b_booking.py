@@ -71,11 +71,11 @@ def slots(day_offset: int, count: int) -> list[dt.datetime]:
 
 def _service_client(job: dict[str, Any]) -> dict[str, int | float]:
     from creneau.accounts.models import User
+    from creneau.accounts.selectors import staff_actor
     from creneau.booking.services import SlotRef, appointment_book
-    from creneau.core.actors import Actor
     from creneau.core.errors import Conflict
 
-    actor = Actor.for_staff(User.objects.by_email(job["secretary"]).get())
+    actor = staff_actor(User.objects.by_email(job["secretary"]).get())
     _org, site, motif = job["agenda"]
     rng = random.Random(job["seed"])
     ok = conflicts = 0

@@ -59,9 +59,9 @@ class World:
 
 
 def build_world(rng: random.Random) -> World:
-    from creneau.accounts.models import Membership, Role, User
+    from creneau.accounts.models import AgendaAccess, Membership, Role, User
     from creneau.core import clock
-    from creneau.directory.models import Organization, OrganizationKind, Practitioner, PractitionerSite, Site
+    from creneau.directory.models import Agenda, Organization, OrganizationKind, Practitioner, PractitionerSite, Site
     from creneau.directory.validators import rpps_with_check_digit
     from creneau.patients.models import Patient, Relationship
     from creneau.scheduling.models import Motif, OpeningRule
@@ -76,6 +76,11 @@ def build_world(rng: random.Random) -> World:
     today = clock.now().astimezone(PARIS).date()
     valid_from = today - dt.timedelta(days=400)
     seq = iter(range(10**6))
+    agendas: dict[uuid.UUID, Agenda] = {}
+
+    def link(p: Practitioner, s: Site) -> None:
+        links.append(PractitionerSite(practitioner=p, site=s))
+        agendas[p.pk] = Agenda(id=uuid.uuid4(), practitioner=p, organization=s.organization)
 
     def practitioner(specialty: str) -> Practitioner:
         p = Practitioner(
@@ -108,6 +113,7 @@ def build_world(rng: random.Random) -> World:
     def motif(p: Practitioner, minutes: int, name: str) -> Motif:
         m = Motif(
             id=uuid.uuid4(),
+            agenda=agendas[p.pk],
             practitioner=p,
             name=name,
             duration_minutes=minutes,
@@ -121,6 +127,7 @@ def build_world(rng: random.Random) -> World:
         rules.append(
             OpeningRule(
                 id=uuid.uuid4(),
+                agenda=agendas[p.pk],
                 practitioner=p,
                 site=s,
                 weekday=weekday,
@@ -139,7 +146,7 @@ def build_world(rng: random.Random) -> World:
             4.84 + rng.uniform(-0.04, 0.04),
         )
         p = practitioner(SPECIALTY)
-        links.append(PractitionerSite(practitioner=p, site=site))
+        link(p, site)
         m15 = motif(p, 15, "Consultation")
         motif(p, 30, "Première consultation")
         for d in range(6):
@@ -151,7 +158,7 @@ def build_world(rng: random.Random) -> World:
     w.clinic_id = clinic.pk
     for _ in range(N_BOOKING):
         p = practitioner("SM26")
-        links.append(PractitionerSite(practitioner=p, site=csite))
+        link(p, csite)
         m15 = motif(p, 15, "Consultation")
         for d in range(7):
             rule(p, csite, d, "07:00", "21:00")
@@ -160,7 +167,7 @@ def build_world(rng: random.Random) -> World:
     for i in range(N_BULK):
         org, site = org_site(f"Cabinet {i}", "Paris", "75011", 48.857 + rng.uniform(-0.05, 0.05), 2.37)
         p = practitioner(rng.choice(["SM26", "SM15", "SM54", "SM38"]))
-        links.append(PractitionerSite(practitioner=p, site=site))
+        link(p, site)
         m15 = motif(p, 15, "Consultation")
         for d in range(5):
             rule(p, site, d, "08:00", "17:00")
@@ -171,11 +178,17 @@ def build_world(rng: random.Random) -> World:
     Site.objects.bulk_create(sites, batch_size=1000)
     Practitioner.objects.bulk_create(docs, batch_size=1000)
     PractitionerSite.objects.bulk_create(links, batch_size=1000)
+    Agenda.objects.bulk_create(list(agendas.values()), batch_size=1000)
     Motif.objects.bulk_create(motifs, batch_size=1000)
     OpeningRule.objects.bulk_create(rules, batch_size=2000)
 
     secretary = User.objects.create_user(w.secretary_email, "bench-password-2026")
     Membership.objects.create(user=secretary, organization=clinic, role=Role.SECRETARY)
+    AgendaAccess.objects.bulk_create(
+        AgendaAccess(user=secretary, agenda=a, can_view=True, can_book=True, can_manage=True)
+        for a in agendas.values()
+        if a.organization_id == clinic.pk
+    )
     patients: list[Patient] = []
     for org_id in [clinic.pk] + [w.agenda[p][0] for p in w.search_ids]:
         n = 200 if org_id == clinic.pk else 20

@@ -154,6 +154,7 @@ def world(db: None, monday_morning: None) -> dict[str, object]:
         "org": org,
         "site": s,
         "doc": doc,
+        "agenda": f.agenda(doc),
         "motif": m,
         "user": user,
         "patient": patient,

@@ -6,11 +6,21 @@ import datetime as dt
 import itertools
 import zoneinfo
 
-from creneau.accounts.models import Membership, Role, User
+from creneau.accounts.models import AgendaAccess, Membership, Role, User
+from creneau.accounts.selectors import staff_actor
 from creneau.core import clock
 from creneau.core.actors import Actor
-from creneau.directory.models import Organization, OrganizationKind, Practitioner, PractitionerSite, Site, Specialty
+from creneau.directory.models import (
+    Agenda,
+    Organization,
+    OrganizationKind,
+    Practitioner,
+    PractitionerSite,
+    Site,
+    Specialty,
+)
 from creneau.directory.nomenclature import specialty_rows
+from creneau.directory.services import agendas_ensure
 from creneau.directory.validators import rpps_with_check_digit
 from creneau.patients.models import Patient, Relationship
 from creneau.scheduling.models import Motif, OpeningRule
@@ -61,7 +71,14 @@ def practitioner(
     )
     for s in sites:
         PractitionerSite.objects.create(practitioner=p, site=s)
+    agendas_ensure(links=[(p.pk, s.organization_id) for s in sites])
     return p
+
+
+def agenda(p: Practitioner, org: Organization | None = None) -> Agenda:
+    """The practitioner's agenda in `org` (or its only agenda)."""
+    qs = Agenda.objects.filter(practitioner=p)
+    return qs.get(organization=org) if org is not None else qs.get()
 
 
 def motif(
@@ -74,8 +91,10 @@ def motif(
     buffer: int = 0,
     online: bool = True,
     name: str = "Consultation",
+    org: Organization | None = None,
 ) -> Motif:
     return Motif.objects.create(
+        agenda=agenda(p, org),
         practitioner=p,
         name=name,
         duration_minutes=minutes,
@@ -98,6 +117,7 @@ def weekly_rule(
     valid_until: dt.date | None = None,
 ) -> OpeningRule:
     return OpeningRule.objects.create(
+        agenda=agenda(p, s.organization),
         practitioner=p,
         site=s,
         weekday=weekday,
@@ -127,7 +147,25 @@ def patient_account(email: str | None = None, *, given_name: str = "Alice") -> t
     return user, patient, Actor.for_patient(user)
 
 
-def staff(org: Organization, role: str = Role.SECRETARY, *, practitioner: Practitioner | None = None) -> Actor:
+def grant(user: User, agenda: Agenda, *, book: bool = True, manage: bool = True) -> AgendaAccess:
+    """Give a staff member rights on one agenda (what an organization admin does from the team page)."""
+    return AgendaAccess.objects.create(user=user, agenda=agenda, can_view=True, can_book=book, can_manage=manage)
+
+
+def staff(
+    org: Organization,
+    role: str = Role.SECRETARY,
+    *,
+    practitioner: Practitioner | None = None,
+    all_agendas: bool = True,
+) -> Actor:
+    """A staff member of `org`. A secretary is granted every right on the organization's existing
+    agendas unless `all_agendas=False` (then only what the test grants)."""
     user = User.objects.create_user(f"staff{next(_seq)}@example.invalid", "correct horse battery 42")
     Membership.objects.create(user=user, organization=org, role=role, practitioner=practitioner)
-    return Actor.for_staff(user)
+    if role == Role.SECRETARY and all_agendas:
+        AgendaAccess.objects.bulk_create(
+            AgendaAccess(user=user, agenda=a, can_view=True, can_book=True, can_manage=True)
+            for a in Agenda.objects.filter(organization=org)
+        )
+    return staff_actor(user)

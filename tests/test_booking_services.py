@@ -88,7 +88,12 @@ def test_times_outside_the_agenda_are_refused_with_a_reason(world: dict, start: 
 
 
 def test_absence_blocks_booking(world: dict) -> None:
-    Absence.objects.create(practitioner=world["doc"], start_at=f.paris(2026, 3, 3, 0), end_at=f.paris(2026, 3, 4, 0))
+    Absence.objects.create(
+        agenda=f.agenda(world["doc"]),
+        practitioner=world["doc"],
+        start_at=f.paris(2026, 3, 3, 0),
+        end_at=f.paris(2026, 3, 4, 0),
+    )
     with pytest.raises(PolicyViolation):
         book(world, f.paris(2026, 3, 3, 10, 0))
 

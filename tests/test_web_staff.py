@@ -28,12 +28,13 @@ def test_secretary_sees_booked_free_and_blocked_times_in_the_week(world: dict) -
         patient_id=world["caller"].pk,
     )
     Absence.objects.create(
+        agenda=world["agenda"],
         practitioner=world["doc"],
         start_at=f.paris(2026, 3, 3, 9, 0),
         end_at=f.paris(2026, 3, 3, 12, 0),
         label="Congrès",
     )
-    html = secretary(world).get(f"/en/practice/agenda/{world['doc'].pk}/").content.decode()
+    html = secretary(world).get(f"/en/practice/agenda/{world['agenda'].pk}/").content.decode()
     assert "APPELANT Paul" in html  # booked
     assert 'class="entry free"' in html and "09:30" in html  # free
     assert "Congrès" in html  # blocked
@@ -41,27 +42,27 @@ def test_secretary_sees_booked_free_and_blocked_times_in_the_week(world: dict) -
 
 def test_day_view_and_date_navigation(world: dict) -> None:
     client = secretary(world)
-    html = client.get(f"/en/practice/agenda/{world['doc'].pk}/", {"view": "day", "date": "2026-03-04"}).content.decode()
+    html = client.get(f"/en/practice/agenda/{world['agenda'].pk}/", {"view": "day", "date": "2026-03-04"}).content.decode()
     assert "Wed 4 Mar" in html and "date=2026-03-03" in html and "date=2026-03-05" in html
 
 
 def test_bad_date_is_a_400(world: dict) -> None:
-    response = secretary(world).get(f"/en/practice/agenda/{world['doc'].pk}/", {"date": "2026-13-45"})
+    response = secretary(world).get(f"/en/practice/agenda/{world['agenda'].pk}/", {"date": "2026-13-45"})
     assert response.status_code == 400
     assert "This date is not valid." in response.content.decode()
 
 
 def test_a_secretary_cannot_see_another_organizations_agenda(world: dict) -> None:
     outsider = signed_in(world["outsider"].user)
-    assert outsider.get(f"/practice/agenda/{world['doc'].pk}/").status_code == 404
-    assert outsider.get(f"/practice/practitioners/{world['doc'].pk}/settings/").status_code == 404
-    assert outsider.get(f"/practice/agenda/{world['doc'].pk}/book/").status_code == 404
+    assert outsider.get(f"/practice/agenda/{world['agenda'].pk}/").status_code == 404
+    assert outsider.get(f"/practice/agenda/{world['agenda'].pk}/settings/").status_code == 404
+    assert outsider.get(f"/practice/agenda/{world['agenda'].pk}/book/").status_code == 404
 
 
 def test_a_patient_has_no_practice_pages(world: dict) -> None:
     client = signed_in(world["user"])
     assert client.get("/practice/").status_code == 404
-    assert client.get(f"/practice/agenda/{world['doc'].pk}/").status_code == 404
+    assert client.get(f"/practice/agenda/{world['agenda'].pk}/").status_code == 404
 
 
 def test_a_secretary_cannot_open_another_organizations_appointment(world: dict) -> None:
@@ -79,7 +80,7 @@ def test_a_secretary_cannot_open_another_organizations_appointment(world: dict) 
 
 def test_agenda_runs_a_fixed_number_of_queries(world: dict) -> None:
     client = secretary(world)
-    url = f"/practice/agenda/{world['doc'].pk}/"
+    url = f"/practice/agenda/{world['agenda'].pk}/"
     services.appointment_book(
         actor=world["secretary"],
         slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 6, 10, 0)),
@@ -105,7 +106,7 @@ def book_params(w: dict, hour: int = 10) -> dict[str, str]:
 
 def test_phone_booking_for_an_existing_patient_found_by_name(world: dict) -> None:
     client = secretary(world)
-    url = f"/en/practice/agenda/{world['doc'].pk}/book/"
+    url = f"/en/practice/agenda/{world['agenda'].pk}/book/"
     found = client.post(
         url, {**book_params(world), "action": "search", "s-family_name": "appelant", "s-birth_date": "1970-01-01"}
     )
@@ -119,7 +120,8 @@ def test_phone_booking_for_an_existing_patient_found_by_name(world: dict) -> Non
 def test_patient_search_needs_a_criterion_and_never_leaks_other_orgs(world: dict) -> None:
     client = signed_in(world["outsider"].user)
     other_doc = f.practitioner(f.site(world["other_org"]))
-    url = f"/en/practice/agenda/{other_doc.pk}/book/"
+    f.grant(world["outsider"].user, f.agenda(other_doc))
+    url = f"/en/practice/agenda/{f.agenda(other_doc).pk}/book/"
     params = {"motif": str(f.motif(other_doc).pk), "site": str(other_doc.sites.get().pk), "start": "20260303T0900Z"}
     empty = client.post(url, {**params, "action": "search"})
     assert empty.status_code == 400
@@ -131,7 +133,7 @@ def test_patient_search_needs_a_criterion_and_never_leaks_other_orgs(world: dict
 def test_phone_booking_for_a_new_caller(world: dict) -> None:
     client = secretary(world)
     response = client.post(
-        f"/practice/agenda/{world['doc'].pk}/book/",
+        f"/practice/agenda/{world['agenda'].pk}/book/",
         {
             **book_params(world, 11),
             "action": "create",
@@ -153,7 +155,7 @@ def test_phone_booking_of_a_taken_time_explains_the_conflict(world: dict) -> Non
         patient_id=world["patient"].pk,
     )
     response = secretary(world).post(
-        f"/en/practice/agenda/{world['doc'].pk}/book/",
+        f"/en/practice/agenda/{world['agenda'].pk}/book/",
         {**book_params(world), "action": "book", "patient": str(world["caller"].pk)},
     )
     assert response.status_code == 409
@@ -191,7 +193,7 @@ def test_secretary_moves_an_appointment(world: dict) -> None:
 
 def test_settings_add_motif_opening_hours_and_absence(world: dict) -> None:
     client = secretary(world)
-    url = f"/practice/practitioners/{world['doc'].pk}/settings/"
+    url = f"/practice/agenda/{world['agenda'].pk}/settings/"
     assert client.get(url).status_code == 200
     r = client.post(
         url,
@@ -235,7 +237,7 @@ def test_settings_add_motif_opening_hours_and_absence(world: dict) -> None:
 
 def test_settings_overlapping_hours_get_the_service_message(world: dict) -> None:
     response = secretary(world).post(
-        f"/en/practice/practitioners/{world['doc'].pk}/settings/",
+        f"/en/practice/agenda/{world['agenda'].pk}/settings/",
         {
             "action": "rule_create",
             "r-site": str(world["site"].pk),
@@ -251,7 +253,7 @@ def test_settings_overlapping_hours_get_the_service_message(world: dict) -> None
 
 def test_settings_invalid_form_is_a_400(world: dict) -> None:
     response = secretary(world).post(
-        f"/en/practice/practitioners/{world['doc'].pk}/settings/",
+        f"/en/practice/agenda/{world['agenda'].pk}/settings/",
         {"action": "absence_create", "a-start_at": "2026-03-10T12:00", "a-end_at": "2026-03-10T08:00"},
     )
     assert response.status_code == 400

@@ -31,7 +31,7 @@ def test_rendered_pages_load_only_own_static_files(world: dict, client: Client) 
         client.get("/", {"specialty": "dermatologie", "where": "Lyon"}),
         client.get(f"/practitioners/{world['doc'].pk}/"),
         signed_in(world["user"]).get("/account/"),
-        signed_in(world["secretary"].user).get(f"/practice/agenda/{world['doc'].pk}/"),
+        signed_in(world["secretary"].user).get(f"/practice/agenda/{world['agenda'].pk}/"),
     ]
     for response in pages:
         html = response.content.decode()

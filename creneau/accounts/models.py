@@ -87,5 +87,30 @@ class Membership(PublicModel):
         return f"{self.role} @ {self.organization_id}"
 
 
+class AgendaAccess(PublicModel):
+    """What one staff member may do on one agenda of an organization they belong to, beyond what their
+    role gives (a practitioner holds every right on their own agenda, an organization admin on all of
+    the organization's). Granted and changed by the organization's admins (`accounts.team`)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agenda_accesses")
+    agenda = models.ForeignKey("directory.Agenda", on_delete=models.CASCADE, related_name="accesses")
+    can_view = models.BooleanField(_("see the agenda"), default=True)
+    can_book = models.BooleanField(_("book, move, cancel, mark"), default=False)
+    can_manage = models.BooleanField(_("manage visit reasons, hours and absences"), default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "agenda"], name="agenda_access_unique"),
+            # Booking or managing an agenda one cannot see makes no sense.
+            models.CheckConstraint(
+                condition=models.Q(can_view=True) | (models.Q(can_book=False) & models.Q(can_manage=False)),
+                name="agenda_access_view_first",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"access {self.user_id} on {self.agenda_id}"
+
+
 # Second-factor models live in their own module; imported here so Django registers them.
 from .mfa import MFADevice, RecoveryCode  # noqa: E402, F401

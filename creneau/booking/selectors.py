@@ -6,20 +6,26 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
 from creneau.audit.detection import refuse_if_suspended
 from creneau.audit.services import record_not_found
 from creneau.core import clock
-from creneau.core.actors import Actor, ActorKind
+from creneau.core.actors import Actor, ActorKind, AgendaRight
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
+from creneau.directory.models import Agenda
+from creneau.directory.selectors import require_agenda_right
 
 from .models import Appointment, Status
 from .querysets import AppointmentQuerySet
 
 
 def appointments_visible_to(actor: Actor) -> AppointmentQuerySet:
-    """Patients see the appointments of the people on their account; staff and API clients those of
-    their organizations; holds are nobody's appointment but their holder's."""
+    """Patients see the appointments of the people on their account; API clients those of the
+    organizations that granted them; staff those of the agendas they may see (their own organizations,
+    and there their own agenda or the ones granted); holds are nobody's appointment but their holder's."""
     refuse_if_suspended(actor)
     qs = Appointment.objects.select_related("practitioner__specialty", "site", "motif", "patient").audited(
         actor, via="appointments_visible_to"
@@ -30,18 +36,43 @@ def appointments_visible_to(actor: Actor) -> AppointmentQuerySet:
         if actor.user is None:
             return qs.none()
         return qs.filter(patient__account=actor.user)
+    if actor.kind == ActorKind.STAFF:
+        return qs.filter(staff_agenda_filter(actor)).exclude(status=Status.HELD)
     return qs.filter(organization_id__in=list(actor.organization_ids)).exclude(status=Status.HELD)
 
 
-def access_appointment(actor: Actor, appointment_id: uuid.UUID | str, *, for_update: bool = False) -> Appointment:
+def staff_agenda_filter(actor: Actor, right: AgendaRight = AgendaRight.VIEW) -> Q:
+    """Rows of the agendas on which a staff actor holds `right`: one (organization, practitioners) term
+    per organization."""
+    by_org: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for scope in actor.agendas_with(right):
+        by_org.setdefault(scope.organization_id, []).append(scope.practitioner_id)
+    q = Q(pk__in=[])
+    for org, practitioners in sorted(by_org.items()):
+        q |= Q(organization_id=org, practitioner_id__in=sorted(practitioners))
+    return q
+
+
+def access_appointment(
+    actor: Actor, appointment_id: uuid.UUID | str, *, for_update: bool = False, right: AgendaRight | None = None
+) -> Appointment:
+    """One appointment the actor may see; for staff, with `right` on its agenda (403 naming it otherwise)."""
     qs = appointments_visible_to(actor).audited(actor, action="read", via="access_appointment")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     try:
-        return qs.get(pk=parse_id(appointment_id))
+        appointment = qs.get(pk=parse_id(appointment_id))
     except (Appointment.DoesNotExist, NotFound) as exc:
         record_not_found(actor, object_type="appointment", via="access_appointment")
-        raise NotFound("Unknown appointment.") from exc
+        raise NotFound(_("Unknown appointment.")) from exc
+    if right is not None and actor.kind == ActorKind.STAFF:
+        require_agenda_right(actor, appointment_agenda(appointment), right)
+    return appointment
+
+
+def appointment_agenda(appointment: Appointment) -> Agenda:
+    """The agenda an appointment belongs to (its organization and practitioner)."""
+    return Agenda(organization_id=appointment.organization_id, practitioner_id=appointment.practitioner_id)
 
 
 def access_hold(actor: Actor, hold_id: uuid.UUID | str) -> Appointment:
@@ -51,7 +82,7 @@ def access_hold(actor: Actor, hold_id: uuid.UUID | str) -> Appointment:
             pk=parse_id(hold_id), actor_key=actor.key
         )
     except Appointment.DoesNotExist as exc:
-        raise NotFound("Unknown hold.") from exc
+        raise NotFound(_("Unknown hold.")) from exc
 
 
 def account_appointments(actor: Actor, *, upcoming: bool) -> list[Appointment]:

@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record, record_not_found
 from creneau.core import clock, metrics, ratelimit
-from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.actors import Actor, ActorKind, AgendaRight, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
+from creneau.directory.selectors import require_agenda_right
 from creneau.notifications import outbox
 from creneau.notifications import services as notify
 from creneau.patients.models import Patient
@@ -69,19 +70,26 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
         raise InvalidInput(_("The start time must include a time zone."))
     start = ref.start.astimezone(dt.UTC)
     try:
-        motif = Motif.objects.select_related("practitioner").get(
+        motif = Motif.objects.select_related("practitioner", "agenda").get(
             pk=parse_id(ref.motif_id),
             practitioner_id=parse_id(ref.practitioner_id),
             is_active=True,
             practitioner__is_active=True,
+            agenda__is_active=True,
         )
-        site = Site.objects.get(pk=parse_id(ref.site_id), practitioner_links__practitioner_id=motif.practitioner_id)
+        # A visit reason is booked at the sites of its own agenda's organization only.
+        site = Site.objects.get(
+            pk=parse_id(ref.site_id),
+            practitioner_links__practitioner_id=motif.practitioner_id,
+            organization_id=motif.agenda.organization_id,
+        )
     except (Motif.DoesNotExist, Site.DoesNotExist) as exc:
         raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
-    if actor.kind == ActorKind.STAFF and not actor.can_act_for_organization(site.organization_id):
-        raise NotFound(_("This practitioner, visit reason or place does not exist."))
-    if actor.kind == ActorKind.API_CLIENT and not actor.can_act_for_organization(site.organization_id):
-        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    if actor.kind in (ActorKind.STAFF, ActorKind.API_CLIENT):
+        rights = actor.agenda_rights(organization_id=site.organization_id, practitioner_id=motif.practitioner_id)
+        if AgendaRight.VIEW not in rights:
+            raise NotFound(_("This practitioner, visit reason or place does not exist."))
+        require_agenda_right(actor, motif.agenda, AgendaRight.BOOK)
     online = _online(actor)
     if online and not motif.bookable_online:
         raise PolicyViolation(
@@ -96,7 +104,9 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
             raise PolicyViolation(_("This time is too soon to be booked online."), code="too-soon")
         if start > now + dt.timedelta(days=motif.max_horizon_days):
             raise PolicyViolation(_("This time is too far ahead to be booked yet."), code="too-far")
-    rules = slots.rule_specs_for_motif(motif.practitioner_id, motif_id=motif.pk, site_id=site.pk)
+    rules = slots.rule_specs_for_motif(
+        motif.practitioner_id, motif_id=motif.pk, site_id=site.pk, agenda_id=motif.agenda_id
+    )
     window = (start - dt.timedelta(hours=1), start + duration + dt.timedelta(hours=1))
     if free:
         span = Interval(start, start + duration + dt.timedelta(minutes=motif.buffer_minutes))
@@ -495,7 +505,7 @@ def _check_patient_deadline(actor: Actor, appointment: Appointment) -> None:
 def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appointment:
     """Cancel a booked appointment. Patients must respect the practitioner's deadline; cancelling
     twice is harmless."""
-    appointment = access_appointment(actor, appointment_id)
+    appointment = access_appointment(actor, appointment_id, right=AgendaRight.BOOK)
     if appointment.status == Status.CANCELLED:
         return appointment
     if appointment.status != Status.BOOKED:
@@ -520,7 +530,7 @@ def appointment_reschedule(
 ) -> Appointment:
     """Move a booking to another slot of the same practitioner and motif, atomically: if the new
     slot is taken, the original appointment is kept untouched."""
-    old = access_appointment(actor, appointment_id)
+    old = access_appointment(actor, appointment_id, right=AgendaRight.BOOK)
     if old.status != Status.BOOKED:
         raise PolicyViolation(_("Only a booked appointment can be moved."), code="not-booked")
     _check_patient_deadline(actor, old)
@@ -556,7 +566,7 @@ def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: s
         raise PermissionDenied(_("Only the practice can record this."))
     if status not in (Status.FULFILLED, Status.NO_SHOW):
         raise InvalidInput(_("An appointment can be marked fulfilled or no-show."))
-    appointment = access_appointment(actor, appointment_id)
+    appointment = access_appointment(actor, appointment_id, right=AgendaRight.BOOK)
     if appointment.status not in (Status.BOOKED, Status.FULFILLED, Status.NO_SHOW):
         raise PolicyViolation(_("A cancelled appointment cannot be marked."))
     if appointment.start_at > clock.now():

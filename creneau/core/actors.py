@@ -20,6 +20,27 @@ class ActorKind(enum.StrEnum):
     SYSTEM = "system"
 
 
+class AgendaRight(enum.StrEnum):
+    """What a staff member may do on one agenda (a practitioner's calendar within one organization)."""
+
+    VIEW = "view"  # see the agenda, its appointments and their patients
+    BOOK = "book"  # book, move, cancel, mark arrived or no-show
+    MANAGE = "manage"  # visit reasons, opening hours, absences
+
+
+ALL_AGENDA_RIGHTS = frozenset(AgendaRight)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgendaScope:
+    """One agenda an actor holds rights on."""
+
+    agenda_id: uuid.UUID
+    organization_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    rights: frozenset[AgendaRight]
+
+
 class Channel(enum.StrEnum):
     WEB = "web"
     PHONE = "phone"
@@ -41,6 +62,11 @@ class Actor:
     ip: str | None = None
     # Staff roles ("secretary", "org_admin,practitioner"...), recorded in the audit trail.
     role: str = ""
+    # Staff only: roles per organization, the organizations the actor administers, and per-agenda rights
+    # (built by `accounts.selectors.staff_actor`; a practitioner holds every right on their own agenda).
+    org_roles: tuple[tuple[uuid.UUID, str], ...] = ()
+    admin_of: frozenset[uuid.UUID] = frozenset()
+    agendas: tuple[AgendaScope, ...] = ()
 
     @property
     def key(self) -> str:
@@ -63,14 +89,26 @@ class Actor:
     def for_patient(cls, user: User, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:
         return cls(kind=ActorKind.PATIENT, channel=channel, user=user, ip=ip)
 
-    @classmethod
-    def for_staff(cls, user: User, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:
-        from creneau.accounts.models import Membership
-
-        rows = list(Membership.objects.filter(user=user).values_list("organization_id", "role"))
-        org_ids = frozenset(org for org, _role in rows)
-        role = ",".join(sorted({r for _org, r in rows}))
-        return cls(kind=ActorKind.STAFF, channel=channel, user=user, organization_ids=org_ids, ip=ip, role=role)
-
     def can_act_for_organization(self, organization_id: uuid.UUID) -> bool:
         return self.kind == ActorKind.SYSTEM or organization_id in self.organization_ids
+
+    def is_org_admin(self, organization_id: uuid.UUID) -> bool:
+        return self.kind == ActorKind.STAFF and organization_id in self.admin_of
+
+    def agenda_rights(self, *, organization_id: uuid.UUID, practitioner_id: uuid.UUID) -> frozenset[AgendaRight]:
+        """The rights on the agenda of this practitioner in this organization. API clients act for whole
+        organizations (their grants and scopes bound them); the system for everything."""
+        if self.kind == ActorKind.SYSTEM:
+            return ALL_AGENDA_RIGHTS
+        if self.kind == ActorKind.API_CLIENT:
+            return ALL_AGENDA_RIGHTS if organization_id in self.organization_ids else frozenset()
+        for scope in self.agendas:
+            if scope.organization_id == organization_id and scope.practitioner_id == practitioner_id:
+                return scope.rights
+        return frozenset()
+
+    def can_on_agenda(self, right: AgendaRight, *, organization_id: uuid.UUID, practitioner_id: uuid.UUID) -> bool:
+        return right in self.agenda_rights(organization_id=organization_id, practitioner_id=practitioner_id)
+
+    def agendas_with(self, right: AgendaRight) -> list[AgendaScope]:
+        return [a for a in self.agendas if right in a.rights]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import Organization, Practitioner, PractitionerSite, Site, Specialty
+from .services import agendas_ensure
 
 
 @admin.register(Specialty)
@@ -46,3 +50,12 @@ class PractitionerAdmin(admin.ModelAdmin):
     list_filter = ("specialty", "accepts_new_patients", "is_active")
     search_fields = ("family_name", "given_name", "rpps")
     inlines = [PractitionerSiteInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """A practitioner linked to a site of a new organization gets that organization's agenda."""
+        super().save_related(request, form, formsets, change)
+        practitioner = form.instance
+        orgs = PractitionerSite.objects.filter(practitioner=practitioner).values_list(
+            "site__organization_id", flat=True
+        )
+        agendas_ensure(links=[(practitioner.pk, o) for o in set(orgs)])

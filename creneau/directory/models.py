@@ -147,3 +147,21 @@ class PractitionerSite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.practitioner_id} @ {self.site_id}"
+
+
+class Agenda(PublicModel):
+    """A practitioner's calendar within one organization: the unit that owns visit reasons, opening
+    hours and absences, and on which staff hold rights. A practitioner working for two organizations
+    has two agendas; neither organization sees or changes the other's."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="agendas")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="agendas")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "practitioner"], name="agenda_unique_per_organization")
+        ]
+
+    def __str__(self) -> str:
+        return f"agenda {self.practitioner_id} @ {self.organization_id}"

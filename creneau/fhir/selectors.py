@@ -41,9 +41,11 @@ def practitioners(orgs: Orgs) -> QuerySet[Practitioner]:
 
 
 def motifs(orgs: Orgs) -> QuerySet[Motif]:
-    return Motif.objects.select_related("practitioner__specialty").filter(
-        is_active=True, practitioner__in=practitioners(orgs)
+    """Visit reasons of the agendas of these organizations (each offered at its own organization's sites)."""
+    qs = Motif.objects.select_related("practitioner__specialty", "agenda").filter(
+        is_active=True, practitioner__is_active=True, agenda__is_active=True, agenda__organization__is_active=True
     )
+    return qs if orgs is None else qs.filter(agenda__organization_id__in=list(orgs))
 
 
 def access_role(orgs: Orgs, practitioner_id: uuid.UUID, site_id: uuid.UUID) -> PractitionerSite:

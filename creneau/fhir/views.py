@@ -191,16 +191,18 @@ def _horizon() -> tuple[dt.datetime, dt.datetime]:
     return now, now + slot_selectors.index_horizon()
 
 
-def _schedule(link: Any, motifs_by_practitioner: dict[uuid.UUID, list[Motif]]) -> dict[str, Any]:
-    return schedule_map.to_fhir(
-        link.practitioner, link.site, motifs_by_practitioner.get(link.practitioner_id, []), horizon=_horizon()
-    )
+def _schedule(link: Any, motifs_by_agenda: dict[tuple[uuid.UUID, uuid.UUID], list[Motif]]) -> dict[str, Any]:
+    key = (link.practitioner_id, link.site.organization_id)
+    return schedule_map.to_fhir(link.practitioner, link.site, motifs_by_agenda.get(key, []), horizon=_horizon())
 
 
-def _online_motifs(practitioner_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Motif]]:
-    out: dict[uuid.UUID, list[Motif]] = {}
-    for m in Motif.objects.filter(practitioner_id__in=practitioner_ids, is_active=True, bookable_online=True):
-        out.setdefault(m.practitioner_id, []).append(m)
+def _online_motifs(practitioner_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, uuid.UUID], list[Motif]]:
+    """Online visit reasons per agenda (practitioner, organization): a site offers its organization's."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], list[Motif]] = {}
+    for m in Motif.objects.select_related("agenda").filter(
+        practitioner_id__in=practitioner_ids, is_active=True, bookable_online=True
+    ):
+        out.setdefault((m.practitioner_id, m.agenda.organization_id), []).append(m)
     return out
 
 
@@ -239,7 +241,12 @@ def schedule_search(request: HttpRequest) -> HttpResponse:
 
 def _services(orgs: scoped.Orgs, motifs: list[Motif]) -> list[dict[str, Any]]:
     by_practitioner = scoped.role_sites({m.practitioner_id for m in motifs}, orgs)
-    return [healthcare_service_map.to_fhir(m, by_practitioner.get(m.practitioner_id, [])) for m in motifs]
+    return [
+        healthcare_service_map.to_fhir(
+            m, [s for s in by_practitioner.get(m.practitioner_id, []) if s.organization_id == m.agenda.organization_id]
+        )
+        for m in motifs
+    ]
 
 
 def healthcare_service_read(request: HttpRequest, rid: str) -> HttpResponse:

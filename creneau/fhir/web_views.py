@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from creneau.accounts import reauth
 from creneau.accounts.models import Membership, Role, User
-from creneau.core.actors import Actor
+from creneau.accounts.selectors import staff_actor
 from creneau.core.errors import DomainError
 from creneau.directory.models import Organization
 
@@ -78,7 +78,7 @@ def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.api_grant_create(
-                actor=Actor.for_staff(_user(request)),
+                actor=staff_actor(_user(request)),
                 client_id=form.cleaned_data["client_id"],
                 organization_id=org.pk,
                 scope_list=form.cleaned_data["scopes"],
@@ -101,6 +101,6 @@ def revoke(request: HttpRequest, organization_id: uuid.UUID, grant_id: uuid.UUID
     org = _admin_org(request, organization_id)
     if not grants_of_organization(org.pk).filter(pk=grant_id).exists():
         raise Http404
-    services.api_grant_revoke(actor=Actor.for_staff(_user(request)), grant_id=grant_id)
+    services.api_grant_revoke(actor=staff_actor(_user(request)), grant_id=grant_id)
     messages.success(request, _("Access revoked. The software can no longer reach your data."))
     return redirect("fhir_web:grants", organization_id=org.pk)

@@ -24,7 +24,8 @@ class RuleSpec:
     valid_from: dt.date
     valid_until: dt.date | None
     site_id: uuid.UUID | None = None
-    motif_ids: frozenset[uuid.UUID] = frozenset()  # empty: every motif
+    motif_ids: frozenset[uuid.UUID] = frozenset()  # empty: every motif of the agenda
+    agenda_id: uuid.UUID | None = None  # None: rules built outside an agenda (tests, demo generation)
 
     def applies_on(self, day: dt.date) -> bool:
         return (
@@ -35,6 +36,10 @@ class RuleSpec:
 
     def allows(self, motif_id: uuid.UUID | None) -> bool:
         return not self.motif_ids or motif_id in self.motif_ids
+
+    def offers(self, motif_id: uuid.UUID, agenda_id: uuid.UUID) -> bool:
+        """These hours take this motif: same agenda (organization), and the motif admitted."""
+        return (self.agenda_id is None or self.agenda_id == agenda_id) and self.allows(motif_id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, order=True)

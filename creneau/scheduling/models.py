@@ -25,6 +25,9 @@ class VisitChannel(models.TextChoices):
 class Motif(PublicModel):
     """A visit reason a practitioner offers, with its duration and booking rules."""
 
+    # The agenda (practitioner × organization) that offers it; `practitioner` is the agenda's, copied for
+    # the slot engine and search queries, and always set together with it by the services.
+    agenda = models.ForeignKey("directory.Agenda", on_delete=models.CASCADE, related_name="motifs")
     practitioner = models.ForeignKey("directory.Practitioner", on_delete=models.CASCADE, related_name="motifs")
     name = models.CharField(_("name"), max_length=120)
     duration_minutes = models.PositiveSmallIntegerField(
@@ -65,8 +68,9 @@ class Weekday(models.IntegerChoices):
 
 
 class OpeningRule(PublicModel):
-    """Weekly opening hours of a practitioner at a site, in the site's wall-clock time."""
+    """Weekly opening hours of an agenda at one of its organization's sites, in the site's wall-clock time."""
 
+    agenda = models.ForeignKey("directory.Agenda", on_delete=models.CASCADE, related_name="opening_rules")
     practitioner = models.ForeignKey("directory.Practitioner", on_delete=models.CASCADE, related_name="opening_rules")
     site = models.ForeignKey("directory.Site", on_delete=models.CASCADE, related_name="opening_rules")
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
@@ -74,7 +78,7 @@ class OpeningRule(PublicModel):
     end_time = models.TimeField(_("closes at"))
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
-    # Empty means every active motif of the practitioner may be booked in these hours.
+    # Empty means every active motif of the agenda may be booked in these hours.
     motifs = models.ManyToManyField(Motif, blank=True, related_name="opening_rules")
 
     class Meta:
@@ -95,8 +99,12 @@ class OpeningRule(PublicModel):
 
 
 class Absence(PublicModel):
-    """A period when the practitioner receives no one (holidays, training, a blocked afternoon)."""
+    """A period when the practitioner receives no one (holidays, training, a blocked afternoon).
 
+    Entered in one agenda, it blocks the practitioner's time in every organization: the others see only
+    busy time, never the label, and can neither see nor change the absence itself."""
+
+    agenda = models.ForeignKey("directory.Agenda", on_delete=models.CASCADE, related_name="absences")
     practitioner = models.ForeignKey("directory.Practitioner", on_delete=models.CASCADE, related_name="absences")
     start_at = models.DateTimeField(_("from"))
     end_at = models.DateTimeField(_("until"))

@@ -11,12 +11,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.db.models import BooleanField, Exists, OuterRef, Q, Value
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
+from django.utils.translation import gettext as _
 
+from creneau.audit.detection import refuse_if_suspended
 from creneau.core import clock
+from creneau.core.actors import Actor, AgendaRight
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
-from creneau.directory.models import Practitioner, Site
+from creneau.directory.models import Agenda, Practitioner, Site
+from creneau.directory.selectors import agendas_for, require_agenda_right
 
 from . import engine
 from .models import Absence, AvailabilityIndex, Motif, OpeningRule
@@ -45,19 +49,20 @@ def rule_specs(practitioner_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[en
                 valid_until=r.valid_until,
                 site_id=r.site_id,
                 motif_ids=frozenset(m.pk for m in r.motifs.all()),
+                agenda_id=r.agenda_id,
             )
         )
     return out
 
 
 def rule_specs_for_motif(
-    practitioner_id: uuid.UUID, *, motif_id: uuid.UUID, site_id: uuid.UUID
+    practitioner_id: uuid.UUID, *, motif_id: uuid.UUID, site_id: uuid.UUID, agenda_id: uuid.UUID
 ) -> list[engine.RuleSpec]:
     """The practitioner's opening rules at one site that admit one motif, in one query: what a
     single-slot check needs, without loading every rule's motif list as `rule_specs` does."""
     links = OpeningRule.motifs.through.objects.filter(openingrule_id=OuterRef("pk"))
     rows = (
-        OpeningRule.objects.filter(practitioner_id=practitioner_id, site_id=site_id)
+        OpeningRule.objects.filter(practitioner_id=practitioner_id, site_id=site_id, agenda_id=agenda_id)
         .annotate(restricted=Exists(links), admits=Exists(links.filter(motif_id=motif_id)))
         .filter(Q(restricted=False) | Q(admits=True))
         .values_list("weekday", "start_time", "end_time", "valid_from", "valid_until", "restricted")
@@ -71,6 +76,7 @@ def rule_specs_for_motif(
             valid_until=valid_until,
             site_id=site_id,
             motif_ids=frozenset({motif_id}) if restricted else frozenset(),
+            agenda_id=agenda_id,
         )
         for weekday, start_time, end_time, valid_from, valid_until, restricted in rows
     ]
@@ -155,6 +161,7 @@ def compute_slots(
     not_after = min(end, now + dt.timedelta(days=motif.max_horizon_days))
     if not_after <= not_before:
         return []
+    rules = [r for r in rules if r.agenda_id is None or r.agenda_id == motif.agenda_id]
     windows: list[tuple[uuid.UUID | None, engine.Interval]] = []
     for sid in {r.site_id for r in rules if site_id is None or r.site_id == site_id}:
         if sid is None or sid not in tzs:
@@ -190,10 +197,14 @@ def free_slots(
     inactive motif/practitioner pair."""
     try:
         motif = Motif.objects.select_related("practitioner").get(
-            pk=motif_id, practitioner_id=practitioner_id, is_active=True, practitioner__is_active=True
+            pk=motif_id,
+            practitioner_id=practitioner_id,
+            is_active=True,
+            practitioner__is_active=True,
+            agenda__is_active=True,
         )
     except (Motif.DoesNotExist, ValueError) as exc:
-        raise NotFound("Unknown visit reason.") from exc
+        raise NotFound(_("Unknown visit reason.")) from exc
     rules = rule_specs([practitioner_id])[practitioner_id]
     tzs = site_time_zones({r.site_id for r in rules if r.site_id})
     busy = busy_intervals(
@@ -281,4 +292,82 @@ def practitioner_or_404(practitioner_id: uuid.UUID | str) -> Practitioner:
     try:
         return Practitioner.objects.select_related("specialty").get(pk=parse_id(practitioner_id), is_active=True)
     except Practitioner.DoesNotExist as exc:
-        raise NotFound("Unknown practitioner.") from exc
+        raise NotFound(_("Unknown practitioner.")) from exc
+
+
+# --- Agenda settings, for staff -------------------------------------------------------------------------
+
+
+def _access_setting[T: (Motif, OpeningRule, Absence)](
+    actor: Actor, qs: QuerySet[T], object_id: uuid.UUID | str, right: AgendaRight, *, missing: str, for_update: bool
+) -> T:
+    """One setting of an agenda the actor can see, with `right` on it. Settings of agendas the actor
+    cannot see (another organization's, a colleague's without a grant) answer as a missing id."""
+    refuse_if_suspended(actor)
+    qs = qs.select_related("agenda", "practitioner").filter(agenda__in=agendas_for(actor, AgendaRight.VIEW))
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        obj = qs.get(pk=parse_id(object_id))
+    except qs.model.DoesNotExist as exc:
+        raise NotFound(missing) from exc
+    require_agenda_right(actor, obj.agenda, right)
+    return obj
+
+
+def access_motif(
+    actor: Actor, motif_id: uuid.UUID | str, right: AgendaRight = AgendaRight.VIEW, *, for_update: bool = False
+) -> Motif:
+    return _access_setting(
+        actor, Motif.objects.all(), motif_id, right, missing=_("Unknown visit reason."), for_update=for_update
+    )
+
+
+def access_opening_rule(
+    actor: Actor, rule_id: uuid.UUID | str, right: AgendaRight = AgendaRight.VIEW, *, for_update: bool = False
+) -> OpeningRule:
+    return _access_setting(
+        actor,
+        OpeningRule.objects.select_related("site"),
+        rule_id,
+        right,
+        missing=_("Unknown opening hours."),
+        for_update=for_update,
+    )
+
+
+def access_absence(
+    actor: Actor, absence_id: uuid.UUID | str, right: AgendaRight = AgendaRight.VIEW, *, for_update: bool = False
+) -> Absence:
+    return _access_setting(
+        actor, Absence.objects.all(), absence_id, right, missing=_("Unknown absence."), for_update=for_update
+    )
+
+
+def agenda_motifs(agenda: Agenda, *, active_only: bool = False) -> list[Motif]:
+    qs = Motif.objects.filter(agenda=agenda)
+    return list(qs.filter(is_active=True) if active_only else qs)
+
+
+def agenda_rules(agenda: Agenda) -> list[OpeningRule]:
+    return list(OpeningRule.objects.filter(agenda=agenda).select_related("site"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BusyBlock:
+    """An absence as one agenda may see it: its own absences in full, the practitioner's absences
+    entered by other organizations only as busy time (no label, no id)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    label: str
+    absence_id: uuid.UUID | None
+
+
+def agenda_absences(agenda: Agenda, *, start: dt.datetime, end: dt.datetime) -> list[BusyBlock]:
+    rows = Absence.objects.filter(practitioner_id=agenda.practitioner_id, start_at__lt=end, end_at__gt=start)
+    out = []
+    for a in rows.order_by("start_at"):
+        own = a.agenda_id == agenda.pk
+        out.append(BusyBlock(a.start_at, a.end_at, a.label if own else "", a.pk if own else None))
+    return out

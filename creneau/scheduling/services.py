@@ -12,17 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from creneau.audit.services import Touched, audit_record, changes_between
 from creneau.core import clock
-from creneau.core.actors import Actor
+from creneau.core.actors import Actor, AgendaRight
 from creneau.core.aftercommit import after_commit
-from creneau.core.errors import InvalidInput, NotFound
-from creneau.core.ids import parse_id
-from creneau.directory.models import Practitioner, PractitionerSite
-from creneau.directory.selectors import (
-    access_practitioner_for_staff,
-    access_site_for_staff,
-    practitioners_managed_by,
-)
+from creneau.core.errors import InvalidInput
+from creneau.directory.models import Agenda, Practitioner
+from creneau.directory.selectors import access_agenda, access_agenda_site
 
 from . import selectors
 from .models import Absence, AvailabilityIndex, Motif, OpeningRule
@@ -58,7 +54,11 @@ def _rebuild(ids: list[uuid.UUID]) -> int:
     now = clock.now()
     horizon_end = now + selectors.index_horizon()
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
-    motifs = list(Motif.objects.filter(practitioner_id__in=ids, is_active=True, practitioner__is_active=True))
+    motifs = list(
+        Motif.objects.filter(
+            practitioner_id__in=ids, is_active=True, practitioner__is_active=True, agenda__is_active=True
+        )
+    )
     rules = selectors.rule_specs(ids)
     busy = selectors.busy_intervals(ids, start=now, end=horizon_end + dt.timedelta(days=1))
     tzs = selectors.site_time_zones({r.site_id for rs in rules.values() for r in rs if r.site_id})
@@ -66,7 +66,7 @@ def _rebuild(ids: list[uuid.UUID]) -> int:
     for motif in motifs:
         prules = rules.get(motif.practitioner_id, [])
         by_site: dict[uuid.UUID, list[str]] = {
-            r.site_id: [] for r in prules if r.site_id is not None and r.allows(motif.pk)
+            r.site_id: [] for r in prules if r.site_id is not None and r.offers(motif.pk, motif.agenda_id)
         }
         for slot in selectors.compute_slots(
             motif=motif,
@@ -166,12 +166,33 @@ def schedule_availability_taken(practitioner_id: uuid.UUID, start: dt.datetime, 
 
 def _full_clean(obj: Any) -> None:
     try:
-        obj.full_clean()
+        obj.full_clean(exclude=["agenda", "practitioner", "site"])
     except ValidationError as exc:
         raise InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
 
 
-MOTIF_FIELDS = {
+def _audit_setting(
+    actor: Actor,
+    *,
+    action: str,
+    obj: Motif | OpeningRule | Absence,
+    agenda: Agenda,
+    changes: dict[str, Any],
+    via: str,
+) -> None:
+    """Who changed which setting of which agenda, from what to what, in the write's own transaction."""
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=type(obj).__name__.lower(),
+        object_id=obj.pk,
+        changes={"agenda": str(agenda.pk), **changes} if action != "update" else changes,
+        touched=[Touched(organization_id=agenda.organization_id)],
+        via=via,
+    )
+
+
+MOTIF_FIELDS = (
     "name",
     "duration_minutes",
     "buffer_minutes",
@@ -182,49 +203,87 @@ MOTIF_FIELDS = {
     "bookable_online",
     "is_active",
     "position",
-}
+)
+RULE_FIELDS = ("site_id", "weekday", "start_time", "end_time", "valid_from", "valid_until")
+ABSENCE_FIELDS = ("start_at", "end_at", "label")
+
+
+def _values(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    out = {f: getattr(obj, f) for f in fields}
+    if "label" in out:
+        # An absence's reason may be private to the practitioner: the trail says whether it changed.
+        out["label"] = "(set)" if out["label"] else ""
+    return out
+
+
+def _check_fields(fields: dict[str, Any], allowed: Iterable[str]) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
 
 
 @transaction.atomic
-def motif_create(*, actor: Actor, practitioner_id: uuid.UUID | str, **fields: Any) -> Motif:
-    """Add a visit reason to a practitioner the actor manages."""
-    practitioner = access_practitioner_for_staff(actor, practitioner_id)
-    unknown = set(fields) - MOTIF_FIELDS
-    if unknown:
-        raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
-    motif = Motif(practitioner=practitioner, **fields)
+def motif_create(*, actor: Actor, agenda_id: uuid.UUID | str, **fields: Any) -> Motif:
+    """Add a visit reason to an agenda the actor may manage."""
+    agenda = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
+    _check_fields(fields, MOTIF_FIELDS)
+    motif = Motif(agenda=agenda, practitioner_id=agenda.practitioner_id, **fields)
     _full_clean(motif)
     motif.save()
-    schedule_availability_refresh(practitioner.pk)
+    _audit_setting(
+        actor,
+        action="create",
+        obj=motif,
+        agenda=agenda,
+        changes=changes_between({}, _values(motif, MOTIF_FIELDS)),
+        via="motif_create",
+    )
+    schedule_availability_refresh(agenda.practitioner_id)
     return motif
-
-
-def _access_motif(actor: Actor, motif_id: uuid.UUID | str) -> Motif:
-    try:
-        return Motif.objects.get(pk=parse_id(motif_id), practitioner__in=practitioners_managed_by(actor))
-    except Motif.DoesNotExist as exc:
-        raise NotFound(_("Unknown visit reason.")) from exc
 
 
 @transaction.atomic
 def motif_update(*, actor: Actor, motif_id: uuid.UUID | str, **fields: Any) -> Motif:
-    motif = _access_motif(actor, motif_id)
-    unknown = set(fields) - MOTIF_FIELDS
-    if unknown:
-        raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    """Change a visit reason of an agenda the actor may manage; the trail keeps the before and after."""
+    motif = selectors.access_motif(actor, motif_id, AgendaRight.MANAGE, for_update=True)
+    _check_fields(fields, MOTIF_FIELDS)
+    before = _values(motif, MOTIF_FIELDS)
     for k, v in fields.items():
         setattr(motif, k, v)
     _full_clean(motif)
-    motif.save()
-    schedule_availability_refresh(motif.practitioner_id)
+    changes = changes_between(before, _values(motif, MOTIF_FIELDS))
+    if changes:
+        motif.save()
+        _audit_setting(actor, action="update", obj=motif, agenda=motif.agenda, changes=changes, via="motif_update")
+        schedule_availability_refresh(motif.practitioner_id)
     return motif
+
+
+def _check_rule(rule: OpeningRule) -> None:
+    """Overlapping hours of one practitioner on the same day are refused, whichever organization
+    entered them: they would offer the same time twice."""
+    _full_clean(rule)
+    clashing = (
+        OpeningRule.objects.filter(
+            practitioner_id=rule.practitioner_id,
+            weekday=rule.weekday,
+            start_time__lt=rule.end_time,
+            end_time__gt=rule.start_time,
+        )
+        .exclude(pk=rule.pk)
+        .exclude(valid_until__lt=rule.valid_from)
+    )
+    if rule.valid_until is not None:
+        clashing = clashing.exclude(valid_from__gt=rule.valid_until)
+    if clashing.exists():
+        raise InvalidInput(_("These hours overlap other opening hours of this practitioner on the same day."))
 
 
 @transaction.atomic
 def opening_rule_create(
     *,
     actor: Actor,
-    practitioner_id: uuid.UUID | str,
+    agenda_id: uuid.UUID | str,
     site_id: uuid.UUID | str,
     weekday: int,
     start_time: dt.time,
@@ -233,14 +292,12 @@ def opening_rule_create(
     valid_until: dt.date | None = None,
     motif_ids: Iterable[uuid.UUID | str] = (),
 ) -> OpeningRule:
-    """Weekly hours of a practitioner at one of the actor's sites. Overlapping hours on the same day
-    are refused: they would offer the same time twice."""
-    practitioner = access_practitioner_for_staff(actor, practitioner_id)
-    site = access_site_for_staff(actor, site_id)
-    if not PractitionerSite.objects.filter(practitioner=practitioner, site=site).exists():
-        raise InvalidInput(_("This practitioner does not work at this site."))
+    """Weekly hours of an agenda at one of its organization's sites where the practitioner works."""
+    agenda = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
+    site = access_agenda_site(agenda, site_id)
     rule = OpeningRule(
-        practitioner=practitioner,
+        agenda=agenda,
+        practitioner_id=agenda.practitioner_id,
         site=site,
         weekday=weekday,
         start_time=start_time,
@@ -248,53 +305,121 @@ def opening_rule_create(
         valid_from=valid_from,
         valid_until=valid_until,
     )
-    _full_clean(rule)
-    clashing = OpeningRule.objects.filter(
-        practitioner=practitioner, weekday=weekday, start_time__lt=end_time, end_time__gt=start_time
-    ).exclude(valid_until__lt=valid_from)
-    if valid_until is not None:
-        clashing = clashing.exclude(valid_from__gt=valid_until)
-    if clashing.exists():
-        raise InvalidInput(_("These hours overlap other opening hours of this practitioner on the same day."))
+    _check_rule(rule)
+    motifs = [selectors.access_motif(actor, m, AgendaRight.MANAGE) for m in motif_ids]
+    if any(m.agenda_id != agenda.pk for m in motifs):
+        raise InvalidInput(_("A visit reason of another agenda cannot be attached to these hours."))
     rule.save()
-    motifs = [_access_motif(actor, m) for m in motif_ids]
-    if any(m.practitioner_id != practitioner.pk for m in motifs):
-        raise InvalidInput(_("A visit reason of another practitioner cannot be attached to these hours."))
     rule.motifs.set(motifs)
-    schedule_availability_refresh(practitioner.pk)
+    values = _values(rule, RULE_FIELDS) | {"motifs": sorted(str(m.pk) for m in motifs)}
+    _audit_setting(
+        actor,
+        action="create",
+        obj=rule,
+        agenda=agenda,
+        changes=changes_between({}, values),
+        via="opening_rule_create",
+    )
+    schedule_availability_refresh(agenda.practitioner_id)
+    return rule
+
+
+@transaction.atomic
+def opening_rule_update(*, actor: Actor, rule_id: uuid.UUID | str, **fields: Any) -> OpeningRule:
+    """Change the day, hours, period or site of opening hours the actor may manage."""
+    rule = selectors.access_opening_rule(actor, rule_id, AgendaRight.MANAGE, for_update=True)
+    _check_fields(fields, RULE_FIELDS)
+    before = _values(rule, RULE_FIELDS)
+    if "site_id" in fields:
+        rule.site = access_agenda_site(rule.agenda, fields.pop("site_id"))
+    for k, v in fields.items():
+        setattr(rule, k, v)
+    _check_rule(rule)
+    changes = changes_between(before, _values(rule, RULE_FIELDS))
+    if changes:
+        rule.save()
+        _audit_setting(actor, action="update", obj=rule, agenda=rule.agenda, changes=changes, via="opening_rule_update")
+        schedule_availability_refresh(rule.practitioner_id)
     return rule
 
 
 @transaction.atomic
 def opening_rule_delete(*, actor: Actor, rule_id: uuid.UUID | str) -> None:
-    try:
-        rule = OpeningRule.objects.get(pk=parse_id(rule_id), practitioner__in=practitioners_managed_by(actor))
-    except OpeningRule.DoesNotExist as exc:
-        raise NotFound(_("Unknown opening hours.")) from exc
+    """Remove opening hours of an agenda the actor may manage."""
+    rule = selectors.access_opening_rule(actor, rule_id, AgendaRight.MANAGE, for_update=True)
+    values = _values(rule, RULE_FIELDS)
+    _audit_setting(
+        actor,
+        action="delete",
+        obj=rule,
+        agenda=rule.agenda,
+        changes=changes_between(values, {}),
+        via="opening_rule_delete",
+    )
     rule.delete()
     schedule_availability_refresh(rule.practitioner_id)
 
 
-@transaction.atomic
-def absence_create(
-    *, actor: Actor, practitioner_id: uuid.UUID | str, start_at: dt.datetime, end_at: dt.datetime, label: str = ""
-) -> Absence:
-    """Block a period. Existing appointments in it are kept: the practice decides whom to move."""
-    practitioner = access_practitioner_for_staff(actor, practitioner_id)
-    absence = Absence(practitioner=practitioner, start_at=start_at, end_at=end_at, label=label)
-    if end_at <= start_at:
+def _check_absence(absence: Absence) -> None:
+    if absence.end_at <= absence.start_at:
         raise InvalidInput(_("An absence must end after it starts."))
     _full_clean(absence)
+
+
+@transaction.atomic
+def absence_create(
+    *, actor: Actor, agenda_id: uuid.UUID | str, start_at: dt.datetime, end_at: dt.datetime, label: str = ""
+) -> Absence:
+    """Block a period of the practitioner (in every organization). Existing appointments in it are kept:
+    the practice decides whom to move."""
+    agenda = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
+    absence = Absence(
+        agenda=agenda, practitioner_id=agenda.practitioner_id, start_at=start_at, end_at=end_at, label=label
+    )
+    _check_absence(absence)
     absence.save()
-    schedule_availability_refresh(practitioner.pk)
+    _audit_setting(
+        actor,
+        action="create",
+        obj=absence,
+        agenda=agenda,
+        changes=changes_between({}, _values(absence, ABSENCE_FIELDS)),
+        via="absence_create",
+    )
+    schedule_availability_refresh(agenda.practitioner_id)
+    return absence
+
+
+@transaction.atomic
+def absence_update(*, actor: Actor, absence_id: uuid.UUID | str, **fields: Any) -> Absence:
+    """Change the period or label of an absence entered in an agenda the actor may manage."""
+    absence = selectors.access_absence(actor, absence_id, AgendaRight.MANAGE, for_update=True)
+    _check_fields(fields, ABSENCE_FIELDS)
+    before = _values(absence, ABSENCE_FIELDS)
+    for k, v in fields.items():
+        setattr(absence, k, v)
+    _check_absence(absence)
+    changes = changes_between(before, _values(absence, ABSENCE_FIELDS))
+    if changes:
+        absence.save()
+        _audit_setting(
+            actor, action="update", obj=absence, agenda=absence.agenda, changes=changes, via="absence_update"
+        )
+        schedule_availability_refresh(absence.practitioner_id)
     return absence
 
 
 @transaction.atomic
 def absence_delete(*, actor: Actor, absence_id: uuid.UUID | str) -> None:
-    try:
-        absence = Absence.objects.get(pk=parse_id(absence_id), practitioner__in=practitioners_managed_by(actor))
-    except Absence.DoesNotExist as exc:
-        raise NotFound(_("Unknown absence.")) from exc
+    """Remove an absence entered in an agenda the actor may manage."""
+    absence = selectors.access_absence(actor, absence_id, AgendaRight.MANAGE, for_update=True)
+    _audit_setting(
+        actor,
+        action="delete",
+        obj=absence,
+        agenda=absence.agenda,
+        changes=changes_between(_values(absence, ABSENCE_FIELDS), {}),
+        via="absence_delete",
+    )
     absence.delete()
     schedule_availability_refresh(absence.practitioner_id)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from creneau.accounts import selectors as accounts_selectors
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, InvalidInput, NotFound
 
@@ -27,7 +28,7 @@ def staff_actor(request: HttpRequest) -> Actor:
     """The signed-in user as practice staff; someone with no membership sees nothing (404)."""
     if not request.user.is_authenticated:
         raise NotFound(_("Page not found."))
-    actor = Actor.for_staff(request.user, ip=request.META.get("REMOTE_ADDR"))
+    actor = accounts_selectors.staff_actor(request.user, ip=request.META.get("REMOTE_ADDR"))
     if not actor.organization_ids:
         raise NotFound(_("Page not found."))
     return actor

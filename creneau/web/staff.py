@@ -1,7 +1,8 @@
 """Practice pages: agenda (day/week), booking for a phone caller, appointment actions, settings.
 
-Every page starts from `staff_actor` and an `access_*` selector: a practitioner or appointment outside
-the user's organizations is a 404, exactly like one that does not exist."""
+Every page starts from `staff_actor` and an `access_*` selector: an agenda or appointment outside the
+user's organizations, or a colleague's agenda without a grant, is a 404 exactly like one that does not
+exist; an agenda the user sees without the right an action needs is a 403 that names the right."""
 
 from __future__ import annotations
 
@@ -29,16 +30,27 @@ from creneau.booking.services import (
     appointment_reschedule,
 )
 from creneau.core import clock
-from creneau.core.actors import Actor
+from creneau.core.actors import Actor, AgendaRight
 from creneau.core.errors import DomainError, InvalidInput, NotFound
 from creneau.core.ids import parse_id
-from creneau.directory.models import Practitioner, Site
-from creneau.directory.selectors import access_practitioner_for_staff, practitioners_managed_by
+from creneau.directory.models import Agenda
+from creneau.directory.selectors import (
+    access_agenda,
+    access_agenda_site,
+    agenda_id_of,
+    agenda_sites,
+    agendas_for,
+)
 from creneau.patients.selectors import access_patient, patient_search_for_organization
 from creneau.patients.services import patient_create_for_organization
 from creneau.scheduling import services as scheduling
-from creneau.scheduling.models import Absence, Motif, OpeningRule
-from creneau.scheduling.selectors import free_slots
+from creneau.scheduling.selectors import (
+    access_motif,
+    agenda_absences,
+    agenda_motifs,
+    agenda_rules,
+    free_slots,
+)
 
 from .common import domain_errors, monday_of, parse_day, parse_slot_start, staff_actor
 from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, StaffPatientSearchForm
@@ -53,35 +65,37 @@ class Entry:
     url: str = ""
 
 
-def _org_sites(actor: Actor, practitioner: Practitioner) -> list[Site]:
-    """The practitioner's sites that belong to the actor's organizations."""
-    return list(
-        Site.objects.filter(
-            practitioner_links__practitioner=practitioner, organization_id__in=list(actor.organization_ids)
-        ).order_by("name")
+@login_required
+@domain_errors
+def staff_home(request: HttpRequest) -> HttpResponse:
+    """The agendas the user may see, grouped by organization, and the admin links of organizations
+    they administer."""
+    actor = staff_actor(request)
+    agendas = sorted(
+        agendas_for(actor, AgendaRight.VIEW),
+        key=lambda a: (a.organization.name, a.practitioner.family_name, a.practitioner.given_name),
+    )
+    rights = {
+        a.pk: actor.agenda_rights(organization_id=a.organization_id, practitioner_id=a.practitioner_id) for a in agendas
+    }
+    rows = [(a, AgendaRight.MANAGE in rights[a.pk]) for a in agendas]
+    return render(
+        request,
+        "web/staff/home.html",
+        {"rows": rows, "is_admin": bool(actor.admin_of), "many_orgs": len(actor.organization_ids) > 1},
     )
 
 
 @login_required
 @domain_errors
-def staff_home(request: HttpRequest) -> HttpResponse:
+def agenda_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
+    """Day or week of one agenda: booked, free (for the chosen visit reason) and blocked times. The
+    practitioner's absences entered by another organization show as busy time, without their label."""
     actor = staff_actor(request)
-    doctors = list(practitioners_managed_by(actor).select_related("specialty").order_by("family_name"))
-    is_admin = "org_admin" in actor.role.split(",")
-    return render(request, "web/staff/home.html", {"doctors": doctors, "is_admin": is_admin})
-
-
-def _motifs(practitioner: Practitioner) -> list[Motif]:
-    return list(Motif.objects.filter(practitioner=practitioner, is_active=True))
-
-
-@login_required
-@domain_errors
-def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
-    """Day or week of one practitioner: booked, free (for the chosen visit reason) and blocked times."""
-    actor = staff_actor(request)
-    doc = access_practitioner_for_staff(actor, practitioner_id)
-    sites = _org_sites(actor, doc)
+    ag = access_agenda(actor, agenda_id, AgendaRight.VIEW)
+    doc = ag.practitioner
+    can_book = actor.can_on_agenda(AgendaRight.BOOK, organization_id=ag.organization_id, practitioner_id=doc.pk)
+    sites = agenda_sites(ag)
     tz = sites[0].tz if sites else zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
     today = clock.now().astimezone(tz).date()
     day = parse_day(request.GET.get("date"), today)
@@ -91,7 +105,7 @@ def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
     days = [first + dt.timedelta(days=i) for i in range(n_days)]
     start = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(first + dt.timedelta(days=n_days), dt.time(0), tzinfo=tz)
-    motifs = _motifs(doc)
+    motifs = agenda_motifs(ag, active_only=True)
     motif = motifs[0] if motifs else None
     if request.GET.get("motif"):
         wanted = parse_id(request.GET["motif"])
@@ -106,6 +120,9 @@ def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
             entries[local_day].append(entry)
 
     for a in agenda(actor, practitioner_id=doc.pk, start=start, end=end):
+        if a.organization_id != ag.organization_id:
+            put(Entry("blocked", a.start_at, a.end_at, _("Busy")))
+            continue
         name = f"{a.patient.family_name.upper()} {a.patient.given_name}" if a.patient else ""
         put(
             Entry(
@@ -116,11 +133,12 @@ def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
                 reverse("web:staff_appointment", args=[a.pk]),
             )
         )
-    for ab in Absence.objects.filter(practitioner=doc, start_at__lt=end, end_at__gt=start):
-        put(Entry("blocked", max(ab.start_at, start), min(ab.end_at, end), ab.label or _("Absence")))
-    if motif is not None:
+    for ab in agenda_absences(ag, start=start, end=end):
+        label = (ab.label or _("Absence")) if ab.absence_id else _("Busy")
+        put(Entry("blocked", max(ab.start, start), min(ab.end, end), label))
+    if motif is not None and can_book:
         site_ids = {s.pk for s in sites}
-        book_url = reverse("web:staff_book", args=[doc.pk])
+        book_url = reverse("web:staff_book", args=[ag.pk])
         for slot in free_slots(practitioner_id=doc.pk, motif_id=motif.pk, start=start, end=end):
             if slot.site_id in site_ids:
                 stamp = slot.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
@@ -137,7 +155,11 @@ def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
         items.sort(key=lambda e: (e.start, e.kind != "blocked"))
     step = dt.timedelta(days=n_days)
     context = {
+        "agenda": ag,
         "doc": doc,
+        "can_manage": actor.can_on_agenda(
+            AgendaRight.MANAGE, organization_id=ag.organization_id, practitioner_id=doc.pk
+        ),
         "mode": mode,
         "day": day,
         "days": list(entries.items()),
@@ -154,16 +176,16 @@ def agenda_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
 
 @login_required
 @domain_errors
-def book_for_caller(request: HttpRequest, practitioner_id: str) -> HttpResponse:
+def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
     """Phone booking: find the caller among the organization's patients, or create them; then book."""
     actor = staff_actor(request)
-    doc = access_practitioner_for_staff(actor, practitioner_id)
+    ag = access_agenda(actor, agenda_id, AgendaRight.BOOK)
+    doc = ag.practitioner
     data = request.POST if request.method == "POST" else request.GET
-    try:
-        motif = Motif.objects.get(pk=parse_id(data.get("motif")), practitioner=doc)
-        site = next(s for s in _org_sites(actor, doc) if s.pk == parse_id(data.get("site")))
-    except (Motif.DoesNotExist, StopIteration) as exc:
-        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
+    motif = access_motif(actor, data.get("motif", ""), AgendaRight.BOOK)
+    if motif.agenda_id != ag.pk:
+        raise NotFound(_("Unknown visit reason."))
+    site = access_agenda_site(ag, data.get("site", ""))
     start = parse_slot_start(data.get("start"))
     ref = SlotRef(doc.pk, motif.pk, site.pk, start)
     action = request.POST.get("action", "")
@@ -195,10 +217,11 @@ def book_for_caller(request: HttpRequest, practitioner_id: str) -> HttpResponse:
             appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
             messages.success(request, _("Appointment booked."))
             local = appointment.start_at.astimezone(site.tz).date().isoformat()
-            return redirect(f"{reverse('web:staff_agenda', args=[doc.pk])}?date={local}&motif={motif.pk}")
+            return redirect(f"{reverse('web:staff_agenda', args=[ag.pk])}?date={local}&motif={motif.pk}")
     except DomainError as exc:
         error, status = exc, exc.http_status
     context = {
+        "agenda": ag,
         "doc": doc,
         "motif": motif,
         "site": site,
@@ -252,6 +275,7 @@ def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
         ][:12]
     context = {
         "a": a,
+        "agenda_id": agenda_id_of(organization_id=a.organization_id, practitioner_id=a.practitioner_id),
         "error": error,
         "moves": moves,
         "tz": tz,
@@ -260,23 +284,25 @@ def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
     return render(request, "web/staff/appointment.html", context, status=error.http_status if error else 200)
 
 
-def _rule_sites(actor: Actor, doc: Practitioner) -> list[tuple[str, str]]:
-    return [(str(s.pk), f"{s.name} ({s.city})") for s in _org_sites(actor, doc)]
+def _rule_sites(agenda: Agenda) -> list[tuple[str, str]]:
+    return [(str(s.pk), f"{s.name} ({s.city})") for s in agenda_sites(agenda)]
 
 
 @login_required
 @domain_errors
-def settings_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
-    """Visit reasons, weekly opening hours and absences of one practitioner, through the scheduling services."""
+def settings_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
+    """Visit reasons, weekly opening hours and absences of one agenda, through the scheduling services.
+    Needs the right to manage the agenda; absences entered by other organizations are not listed."""
     actor = staff_actor(request)
-    doc = access_practitioner_for_staff(actor, practitioner_id)
+    ag = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
+    doc = ag.practitioner
     action = request.POST.get("action", "") if request.method == "POST" else ""
     tz = zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
     motif_form = MotifForm(request.POST if action == "motif_create" else None, prefix="m")
     rule_form = OpeningRuleForm(
         request.POST if action == "rule_create" else None,
         prefix="r",
-        sites=_rule_sites(actor, doc),
+        sites=_rule_sites(ag),
         initial={"valid_from": clock.now().astimezone(tz).date()},
     )
     absence_form = AbsenceForm(request.POST if action == "absence_create" else None, prefix="a")
@@ -284,19 +310,21 @@ def settings_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
     status = 200
     if action:
         try:
-            done = _apply_setting(actor, doc, action, request.POST, motif_form, rule_form, absence_form, tz)
+            done = _apply_setting(actor, ag, action, request.POST, motif_form, rule_form, absence_form)
         except DomainError as exc:
             error, status, done = exc, exc.http_status, False
         if done:
             messages.success(request, _("Saved."))
-            return redirect("web:staff_settings", practitioner_id=doc.pk)
+            return redirect("web:staff_settings", agenda_id=ag.pk)
         if error is None:
             status = 400
+    now = clock.now()
     context = {
+        "agenda": ag,
         "doc": doc,
-        "motifs": list(Motif.objects.filter(practitioner=doc)),
-        "rules": list(OpeningRule.objects.filter(practitioner=doc).select_related("site")),
-        "absences": list(Absence.objects.filter(practitioner=doc, end_at__gt=clock.now()).order_by("start_at")),
+        "motifs": agenda_motifs(ag),
+        "rules": agenda_rules(ag),
+        "absences": [b for b in agenda_absences(ag, start=now, end=now + dt.timedelta(days=3650)) if b.absence_id],
         "motif_form": motif_form,
         "rule_form": rule_form,
         "absence_form": absence_form,
@@ -308,19 +336,18 @@ def settings_view(request: HttpRequest, practitioner_id: str) -> HttpResponse:
 
 def _apply_setting(
     actor: Actor,
-    doc: Practitioner,
+    ag: Agenda,
     action: str,
     post: Any,
     motif_form: MotifForm,
     rule_form: OpeningRuleForm,
     absence_form: AbsenceForm,
-    tz: zoneinfo.ZoneInfo,
 ) -> bool:
     """Run one settings action; False when a form is invalid (its errors are shown)."""
     if action == "motif_create":
         if not motif_form.is_valid():
             return False
-        scheduling.motif_create(actor=actor, practitioner_id=doc.pk, **motif_form.cleaned_data)
+        scheduling.motif_create(actor=actor, agenda_id=ag.pk, **motif_form.cleaned_data)
     elif action == "motif_toggle":
         motif_id: uuid.UUID = parse_id(post.get("motif"))
         scheduling.motif_update(actor=actor, motif_id=motif_id, is_active=post.get("active") == "1")
@@ -329,7 +356,7 @@ def _apply_setting(
             return False
         scheduling.opening_rule_create(
             actor=actor,
-            practitioner_id=doc.pk,
+            agenda_id=ag.pk,
             site_id=rule_form.cleaned_data["site"],
             weekday=rule_form.cleaned_data["weekday"],
             start_time=rule_form.cleaned_data["start_time"],
@@ -345,7 +372,7 @@ def _apply_setting(
         cd = absence_form.cleaned_data
         scheduling.absence_create(
             actor=actor,
-            practitioner_id=doc.pk,
+            agenda_id=ag.pk,
             start_at=cd["start_at"],
             end_at=cd["end_at"],
             label=cd["label"],
@@ -374,12 +401,7 @@ MOTIF_EDIT_FIELDS = (
 def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
     """Change a visit reason of a practitioner of the user's organizations (`motif_update`)."""
     actor = staff_actor(request)
-    try:
-        motif = Motif.objects.select_related("practitioner").get(
-            pk=parse_id(motif_id), practitioner__in=practitioners_managed_by(actor)
-        )
-    except Motif.DoesNotExist as exc:
-        raise NotFound(_("Unknown visit reason.")) from exc
+    motif = access_motif(actor, motif_id, AgendaRight.MANAGE)
     initial = {k: getattr(motif, k) for k in MOTIF_EDIT_FIELDS}
     form = MotifForm(request.POST or None, initial=initial)
     error: DomainError | None = None
@@ -390,7 +412,7 @@ def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
             error = exc
         else:
             messages.success(request, _("Saved."))
-            return redirect("web:staff_settings", practitioner_id=motif.practitioner_id)
+            return redirect("web:staff_settings", agenda_id=motif.agenda_id)
     status = error.http_status if error else (400 if request.method == "POST" else 200)
-    context = {"motif": motif, "doc": motif.practitioner, "form": form, "error": error}
+    context = {"motif": motif, "agenda": motif.agenda, "doc": motif.practitioner, "form": form, "error": error}
     return render(request, "web/staff/motif.html", context, status=status)

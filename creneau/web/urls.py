@@ -35,9 +35,9 @@ urlpatterns = [
     path("account/phone/", account.phone_verify, name="phone_verify"),
     # Practice staff
     path("practice/", staff.staff_home, name="staff_home"),
-    path("practice/agenda/<str:practitioner_id>/", staff.agenda_view, name="staff_agenda"),
-    path("practice/agenda/<str:practitioner_id>/book/", staff.book_for_caller, name="staff_book"),
+    path("practice/agenda/<str:agenda_id>/", staff.agenda_view, name="staff_agenda"),
+    path("practice/agenda/<str:agenda_id>/book/", staff.book_for_caller, name="staff_book"),
     path("practice/appointments/<str:appointment_id>/", staff.appointment_view, name="staff_appointment"),
-    path("practice/practitioners/<str:practitioner_id>/settings/", staff.settings_view, name="staff_settings"),
+    path("practice/agenda/<str:agenda_id>/settings/", staff.settings_view, name="staff_settings"),
     path("practice/motifs/<str:motif_id>/", staff.motif_edit, name="staff_motif"),
 ]

@@ -12,11 +12,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from creneau.accounts.models import Membership, Role, User
+from creneau.accounts.models import AgendaAccess, Membership, Role, User
 from creneau.booking.models import Appointment, Source, Status
 from creneau.core import clock
 from creneau.demo import data
 from creneau.directory.models import (
+    Agenda,
     Organization,
     OrganizationKind,
     Practitioner,
@@ -172,13 +173,26 @@ class Seeder:
         sites_of: dict[uuid.UUID, list[Site]] = {}
         for link in links:
             sites_of.setdefault(link.practitioner.pk, []).append(link.site)
+        # One agenda per organization a practitioner works for, each with its own visit reasons.
+        agenda_of: dict[tuple[uuid.UUID, uuid.UUID], Agenda] = {}
+        for link in links:
+            key = (link.practitioner.pk, link.site.organization_id)
+            if key not in agenda_of:
+                agenda_of[key] = Agenda(
+                    id=self.uid(), practitioner=link.practitioner, organization=link.site.organization
+                )
+        Agenda.objects.bulk_create(list(agenda_of.values()))
         valid_from = self.today - dt.timedelta(days=30)
         for p in practitioners:
             spec = data.MOTIFS_BY_SPECIALTY.get(p.specialty_id, data.DEFAULT_MOTIFS)
-            for pos, (name, minutes, audience, channel) in enumerate(spec):
+            p_agendas = [a for (pid, _o), a in agenda_of.items() if pid == p.pk]
+            for ag, (pos, (name, minutes, audience, channel)) in (
+                (ag, item) for ag in p_agendas for item in enumerate(spec)
+            ):
                 motifs.append(
                     Motif(
                         id=self.uid(),
+                        agenda=ag,
                         practitioner=p,
                         name=name,
                         duration_minutes=minutes,
@@ -198,6 +212,7 @@ class Seeder:
                 rules.append(
                     OpeningRule(
                         id=self.uid(),
+                        agenda=agenda_of[(p.pk, site.organization_id)],
                         practitioner=p,
                         site=site,
                         weekday=day,
@@ -210,6 +225,7 @@ class Seeder:
                     rules.append(
                         OpeningRule(
                             id=self.uid(),
+                            agenda=agenda_of[(p.pk, site.organization_id)],
                             practitioner=p,
                             site=site,
                             weekday=day,
@@ -223,6 +239,7 @@ class Seeder:
                 absences.append(
                     Absence(
                         id=self.uid(),
+                        agenda=p_agendas[0],
                         practitioner=p,
                         label="Congés",
                         start_at=dt.datetime.combine(start_day, dt.time(0, 0), tzinfo=PARIS),
@@ -306,9 +323,10 @@ class Seeder:
         others, demo_patients = patients[:-2], patients[-2:]  # the demo account's people come last
         start = now - dt.timedelta(days=7)
         end = now + dt.timedelta(weeks=self.weeks)
-        motifs_of: dict[uuid.UUID, list[Motif]] = {}
+        org_of = {link.site.pk: link.site.organization_id for link in links}
+        motifs_of: dict[tuple[uuid.UUID, uuid.UUID], list[Motif]] = {}
         for m in motifs:
-            motifs_of.setdefault(m.practitioner_id, []).append(m)
+            motifs_of.setdefault((m.practitioner_id, m.agenda.organization_id), []).append(m)
         rules_of: dict[uuid.UUID, list[engine.RuleSpec]] = {}
         for r in rules:
             rules_of.setdefault(r.practitioner_id, []).append(
@@ -317,15 +335,14 @@ class Seeder:
         away: dict[uuid.UUID, list[engine.Interval]] = {}
         for a in absences:
             away.setdefault(a.practitioner_id, []).append(engine.Interval(a.start_at, a.end_at))
-        org_of = {link.site.pk: link.site.organization_id for link in links}
         rows: list[Appointment] = []
         for p in practitioners:
-            pm = motifs_of[p.pk]
             busy = list(away.get(p.pk, []))
             windows = engine.opening_windows(rules_of.get(p.pk, []), tz=PARIS, start=start, end=end)
             for site_id, window in windows:
                 if site_id is None:
                     continue
+                pm = motifs_of[(p.pk, org_of[site_id])]
                 t = window.start
                 while t < window.end:
                     motif = rng.choice(pm)
@@ -399,4 +416,10 @@ class Seeder:
         for email, role, practitioner in accounts:
             user = User.objects.create_user(email, data.DEMO_PASSWORD)
             Membership.objects.create(user=user, organization=org, role=role, practitioner=practitioner)
+            if role == Role.SECRETARY:
+                # The demo secretary works for every agenda of the practice.
+                AgendaAccess.objects.bulk_create(
+                    AgendaAccess(user=user, agenda=ag, can_view=True, can_book=True, can_manage=True)
+                    for ag in Agenda.objects.filter(organization=org)
+                )
         User.objects.create_superuser("operateur@creneau.test", data.DEMO_PASSWORD)
