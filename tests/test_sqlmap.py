@@ -129,7 +129,7 @@ def test_booking_is_not_injectable(target: dict, tmp_path: Path) -> None:
 
 def test_staff_patient_search_is_not_injectable(target: dict, tmp_path: Path) -> None:
     slot = f"motif={target['motif'].pk}&site={target['site'].pk}&start={target['start']}"
-    book = f"{target['url']}{reverse('web:staff_book', args=[target['doc'].pk])}"
+    book = f"{target['url']}{reverse('web:staff_book', args=[f.agenda(target['doc']).pk])}"
     output = sqlmap(
         tmp_path,
         book,

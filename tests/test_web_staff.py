@@ -42,7 +42,9 @@ def test_secretary_sees_booked_free_and_blocked_times_in_the_week(world: dict) -
 
 def test_day_view_and_date_navigation(world: dict) -> None:
     client = secretary(world)
-    html = client.get(f"/en/practice/agenda/{world['agenda'].pk}/", {"view": "day", "date": "2026-03-04"}).content.decode()
+    html = client.get(
+        f"/en/practice/agenda/{world['agenda'].pk}/", {"view": "day", "date": "2026-03-04"}
+    ).content.decode()
     assert "Wed 4 Mar" in html and "date=2026-03-03" in html and "date=2026-03-05" in html
 
 

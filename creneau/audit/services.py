@@ -101,6 +101,8 @@ def _jsonable(value: Any) -> Any:
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     return str(value)
