@@ -304,7 +304,7 @@ def test_the_migration_splits_a_shared_practitioner_s_settings_into_one_agenda_p
         ("scheduling", "0001_initial"),
         ("accounts", "0003_encrypt_email"),
     ]
-    after = [("scheduling", "0003_agenda_required"), ("accounts", "0004_agenda_access")]
+    after = [("scheduling", "0004_agenda_required"), ("accounts", "0005_agenda_access_data")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:

@@ -1,5 +1,4 @@
-"""Per-agenda rights. Secretaries keep what they had (every agenda of their organizations); practitioners
-keep their own agenda through their role, and lose colleagues' agendas unless an admin grants them."""
+"""Per-agenda rights of staff members (existing secretaries are granted theirs by 0005)."""
 
 import uuid
 
@@ -8,23 +7,8 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def grant_secretaries(apps, schema_editor):
-    Membership = apps.get_model("accounts", "Membership")
-    Agenda = apps.get_model("directory", "Agenda")
-    AgendaAccess = apps.get_model("accounts", "AgendaAccess")
-    rows = []
-    for user_id, org_id in Membership.objects.filter(role="secretary").values_list("user_id", "organization_id"):
-        for agenda_id in Agenda.objects.filter(organization_id=org_id).values_list("pk", flat=True):
-            rows.append(
-                AgendaAccess(
-                    id=uuid.uuid4(), user_id=user_id, agenda_id=agenda_id, can_view=True, can_book=True, can_manage=True
-                )
-            )
-    AgendaAccess.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-
-
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0003_encrypt_email"), ("directory", "0003_agenda")]
+    dependencies = [("accounts", "0003_encrypt_email"), ("directory", "0004_agenda_data")]
 
     operations = [
         migrations.CreateModel(
@@ -65,5 +49,4 @@ class Migration(migrations.Migration):
                 ]
             },
         ),
-        migrations.RunPython(grant_secretaries, migrations.RunPython.noop),
     ]

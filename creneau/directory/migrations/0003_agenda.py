@@ -1,19 +1,9 @@
-"""Agendas: a practitioner's calendar within one organization, one per (practitioner, organization)
-the practitioner works for (from the existing practitioner-site links)."""
+"""Agendas: a practitioner's calendar within one organization (filled by 0004)."""
 
 import uuid
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def create_agendas(apps, schema_editor):
-    Agenda = apps.get_model("directory", "Agenda")
-    PractitionerSite = apps.get_model("directory", "PractitionerSite")
-    pairs = set(PractitionerSite.objects.values_list("practitioner_id", "site__organization_id"))
-    Agenda.objects.bulk_create(
-        [Agenda(id=uuid.uuid4(), practitioner_id=p, organization_id=o) for p, o in sorted(pairs)], batch_size=1000
-    )
 
 
 class Migration(migrations.Migration):
@@ -52,5 +42,4 @@ class Migration(migrations.Migration):
                 ]
             },
         ),
-        migrations.RunPython(create_agendas, migrations.RunPython.noop),
     ]

@@ -1,4 +1,4 @@
-"""Every visit reason, opening hours and absence now has its agenda (0002 assigned them); its own
+"""Every visit reason, opening hours and absence now has its agenda (0003 assigned them); its own
 migration, so PostgreSQL alters the columns after the data changes have committed."""
 
 import django.db.models.deletion
@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("scheduling", "0002_agenda_ownership")]
+    dependencies = [("scheduling", "0003_agenda_data")]
 
     operations = [
         migrations.AlterField(
