@@ -300,7 +300,7 @@ def test_the_migration_splits_a_shared_practitioner_s_settings_into_one_agenda_p
     from django.db.migrations.executor import MigrationExecutor
 
     before = [
-        ("directory", "0002_load_specialties"),
+        ("directory", "0003_search_fields"),
         ("scheduling", "0001_initial"),
         ("accounts", "0003_encrypt_email"),
     ]

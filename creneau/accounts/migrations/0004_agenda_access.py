@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0003_encrypt_email"), ("directory", "0004_agenda_data")]
+    dependencies = [("accounts", "0003_encrypt_email"), ("directory", "0005_agenda_data")]
 
     operations = [
         migrations.CreateModel(

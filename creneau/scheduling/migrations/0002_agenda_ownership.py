@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("scheduling", "0001_initial"),
-        ("directory", "0004_agenda_data"),
+        ("directory", "0005_agenda_data"),
         ("booking", "0002_no_overlap"),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("directory", "0002_load_specialties")]
+    dependencies = [("directory", "0003_search_fields")]
 
     operations = [
         migrations.CreateModel(

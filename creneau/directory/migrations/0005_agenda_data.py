@@ -18,6 +18,6 @@ def create_agendas(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("directory", "0003_agenda")]
+    dependencies = [("directory", "0004_agenda")]
 
     operations = [migrations.RunPython(create_agendas, migrations.RunPython.noop)]
