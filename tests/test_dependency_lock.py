@@ -137,7 +137,11 @@ def _imports(paths: list[Path]) -> set[str]:
                     found |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     found.add(node.module.split(".")[0])
-    return {name for name in found if name not in sys.stdlib_module_names and name not in {"creneau", "config"}}
+    return {
+        name
+        for name in found
+        if name not in sys.stdlib_module_names and name not in {"creneau", "config", "tests", "bench"}
+    }
 
 
 def _distributions(modules: set[str]) -> dict[str, set[str]]:

@@ -19,7 +19,7 @@ from django.test import Client
 
 from creneau.accounts.models import Membership, User
 from creneau.demo import data as demo_data
-from creneau.directory.models import Practitioner
+from creneau.directory.models import Agenda, Practitioner
 from creneau.observability.logging import JsonFormatter
 from creneau.patients.models import Patient
 
@@ -87,6 +87,7 @@ def test_a_full_journey_logs_no_identity(captured_logs: io.StringIO) -> None:
     doc = Practitioner.objects.filter(sites__organization=membership.organization).distinct().first()
     assert doc is not None
     doc_id = str(doc.pk)
+    agenda_id = str(Agenda.objects.get(practitioner=doc, organization=membership.organization).pk)
 
     # The patient: search, book for herself and her child, look, cancel one.
     visitor = Client()
@@ -105,11 +106,11 @@ def test_a_full_journey_logs_no_identity(captured_logs: io.StringIO) -> None:
     # The secretary: agenda, the child's booking, the caller found by name.
     practice = sign_in("secretaire@creneau.test")
     assert practice.get("/practice/").status_code == 200
-    assert practice.get(f"/practice/agenda/{doc_id}/").status_code == 200
+    assert practice.get(f"/practice/agenda/{agenda_id}/").status_code == 200
     assert practice.get(f"/practice/appointments/{second}/").status_code == 200
     slot = free_slot(practice, doc_id)
     found = practice.post(
-        f"/practice/agenda/{doc_id}/book/",
+        f"/practice/agenda/{agenda_id}/book/",
         {
             **{k: slot[k] for k in ("motif", "site", "start")},
             "action": "search",

@@ -14,9 +14,9 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import AccessToken
 
+from creneau.accounts.selectors import staff_actor
 from creneau.audit.detection import principal_suspend
 from creneau.audit.models import AuditEvent, DetectionAlert, Outcome
-from creneau.core.actors import Actor
 from creneau.core.suspension import Suspended
 from creneau.patients.models import Patient
 from creneau.patients.services import patient_create_for_organization
@@ -117,5 +117,5 @@ def test_services_refuse_a_suspended_staff_member_too(world: dict) -> None:
     principal_suspend(principal=secretary.key, reason="operator")
     with pytest.raises(Suspended):
         patient_create_for_organization(
-            actor=Actor.for_staff(secretary.user), organization_id=world["org"].pk, family_name="X", given_name="Y"
+            actor=staff_actor(secretary.user), organization_id=world["org"].pk, family_name="X", given_name="Y"
         )
