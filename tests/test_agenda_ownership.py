@@ -291,7 +291,9 @@ def test_a_secretary_with_view_only_cannot_book_move_or_cancel(shared: Shared) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_splits_a_shared_practitioner_s_settings_into_one_agenda_per_organization() -> None:
+def test_the_migration_splits_a_shared_practitioner_s_settings_into_one_agenda_per_organization(
+    migrations_as_owner: None,
+) -> None:
     """Rows from before agendas: the visit reason, absence and hours of a practitioner working for A and
     B end up in both organizations' agendas, and B's appointment points at B's copy of the visit reason."""
     import uuid
