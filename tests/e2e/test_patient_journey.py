@@ -25,7 +25,7 @@ def test_new_patient_finds_registers_books_and_cancels(live_server: object, prac
     page.get_by_label("Ville, code postal ou arrondissement").fill("Lyon")
     page.get_by_role("button", name="Rechercher").click()
     doc = practice["doc"]
-    expect(page.get_by_role("link", name=doc.display_name)).to_be_visible()
+    expect(page.get_by_role("link", name=doc.display_name, exact=True)).to_be_visible()
     expect(page.locator(".result .distance").first).to_contain_text("km")
     shot(page, "02-search-results")
 
@@ -64,10 +64,10 @@ def test_new_patient_finds_registers_books_and_cancels(live_server: object, prac
 
     page.get_by_role("link", name="Mes rendez-vous").last.click()
     expect(page.get_by_role("heading", name="À venir")).to_be_visible()
-    expect(page.get_by_role("link", name=doc.display_name)).to_be_visible()
+    expect(page.get_by_role("link", name=doc.display_name, exact=True)).to_be_visible()
     shot(page, "07-my-appointments")
 
-    page.get_by_role("link", name=doc.display_name).click()
+    page.get_by_role("link", name=doc.display_name, exact=True).click()
     page.get_by_role("button", name="Annuler le rendez-vous").click()
     expect(page.get_by_text("Votre rendez-vous est annulé.")).to_be_visible()
     expect(page.get_by_text("Aucun rendez-vous à venir.")).to_be_visible()

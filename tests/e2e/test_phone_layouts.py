@@ -249,7 +249,7 @@ def test_granted_geolocation_searches_around_me(live_server: object, practice: d
     page.goto(live_server.url + "/")  # type: ignore[attr-defined]
     page.get_by_label("Spécialité ou praticien").fill("dermatologue")
     page.get_by_role("button", name="Autour de moi").click()
-    expect(page.get_by_role("link", name=practice["doc"].display_name)).to_be_visible()
+    expect(page.get_by_role("link", name=practice["doc"].display_name, exact=True)).to_be_visible()
     assert "lat=45.76" in page.url and "lon=4.84" in page.url  # rounded to about a kilometre
     ctx.close()
 
