@@ -403,3 +403,8 @@ if CRENEAU_MAP_TILE_URL:
 # --- phone numbers (creneau.patients.phones) --------------------------------------------------------
 # Accept ARCEP's fiction range (06 39 98 xx xx), which the demo data and tests use. Never in production.
 CRENEAU_ACCEPT_FICTION_PHONES = False
+
+# Domain events (creneau.core.events): event name -> dotted paths of the handlers that react to it. A
+# lower app emits; the apps above it listen here, so no app imports its listeners. Each app's events
+# are listed in its `events.py`; add a handler by appending its path (plugins, deployments).
+CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {}
