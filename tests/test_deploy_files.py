@@ -123,3 +123,19 @@ def test_prometheus_scrapes_with_the_token_from_a_file() -> None:
     job = conf["scrape_configs"][0]
     assert job["metrics_path"] == "/metrics"
     assert job["authorization"]["type"] == "Bearer" and "credentials_file" in job["authorization"]
+
+
+def test_compose_runs_the_application_as_the_runtime_role_and_migrates_as_the_owner() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    for name in ("web", "worker", "scheduler"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://creneau_app:")
+        assert "DATABASE_OWNER_URL" not in env, f"{name} must not know the owner's password"
+    assert services["migrate"]["environment"]["DATABASE_OWNER_URL"].startswith("postgresql://creneau_owner:")
+    # The roles are created on the database's first start, by the script the systemd route uses too.
+    mounts = dict(volume.split(":")[:2] for volume in services["postgres"]["volumes"] if volume.startswith("./"))
+    assert mounts["./postgres-init.sh"].startswith("/docker-entrypoint-initdb.d/")
+    assert mounts["./postgres-roles.sql"] == "/docker-entrypoint-initdb.d/postgres-roles.sql.in"
+    assert "postgres-roles.sql.in" in (DEPLOY / "postgres-init.sh").read_text()
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "postgres"
