@@ -36,7 +36,10 @@ def key_id(raw: bytes) -> str:
 
 
 def head_message(h: dict[str, object]) -> bytes:
-    return f"creneau-audit-head/{h['v']}\n{h['seq']}\n{h['hash']}\n{h['at']}\n{h['kid']}".encode()
+    """The bytes a head's signature covers (creneau.audit.anchors.Head.message)."""
+    if h.get("v") == 2:
+        return f"creneau-audit-head/2\n{h['trail']}\n{h['seq']}\n{h['hash']}\n{h['at']}\n{h['kid']}".encode()
+    return f"creneau-audit-head/1\n{h['seq']}\n{h['hash']}\n{h['at']}\n{h['kid']}".encode()
 
 
 class Log:

@@ -137,6 +137,35 @@ def test_removing_the_newest_events_after_their_head_was_published_is_a_truncati
 
 
 @pytest.mark.sqlite
+def test_heads_left_by_another_database_are_reported_as_another_trail_not_as_truncation(
+    _fresh_audit_anchor: Path,
+) -> None:
+    _trail(4)
+    audit_seal()  # the sink now holds a head of this trail, up to seq 4
+    old_trail = AuditSeal.objects.order_by("seq").first().hash
+    # The database is recreated (here: emptied), the sink file kept; the new database seals its own trail.
+    for model in (AuditAccess, AuditSeal, AuditCheckpoint, AuditEvent):
+        model.objects.all().delete()
+    _trail(2)
+    audit_seal()
+    problems = audit_verify()
+    assert [p.kind for p in problems] == ["other-trail"], problems
+    assert old_trail[:12] in problems[0].detail and "sink (file" in problems[0].where
+    # The heads published for the new trail name it and verify.
+    assert AuditCheckpoint.objects.get().trail == AuditSeal.objects.order_by("seq").first().hash
+
+
+@pytest.mark.sqlite
+def test_an_emptied_trail_under_published_heads_is_a_truncation() -> None:
+    _trail(3)
+    audit_seal()
+    for model in (AuditAccess, AuditSeal, AuditCheckpoint, AuditEvent):
+        model.objects.all().delete()
+    problems = audit_verify()
+    assert [p.kind for p in problems] == ["truncated"] and "ends at seq 0" in problems[0].detail
+
+
+@pytest.mark.sqlite
 def test_an_event_inserted_without_the_write_mac_is_reported_as_forged_once_sealed() -> None:
     _trail(2)
     forged = AuditEvent.objects.create(

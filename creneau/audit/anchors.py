@@ -34,7 +34,9 @@ from django.utils.module_loading import import_string
 from . import keys
 
 logger = logging.getLogger("creneau.audit")
-VERSION = 1
+# 2: the head names its trail (the hash of the chain's first seal), so a head published for another
+# database (recreated, or a copy) is told apart from a truncation of this one. 1: heads without it.
+VERSION = 2
 
 
 class SinkError(Exception):
@@ -48,21 +50,26 @@ class Head:
     at: str  # ISO-8601, UTC
     kid: str
     sig: str = ""
+    # The trail this head belongs to: the hash of its first seal ("" in version-1 heads).
+    trail: str = ""
 
     def message(self) -> bytes:
-        """The bytes the signature covers."""
-        return f"creneau-audit-head/{VERSION}\n{self.seq}\n{self.hash}\n{self.at}\n{self.kid}".encode()
+        """The bytes the signature covers (the trail too, from version 2)."""
+        if not self.trail:
+            return f"creneau-audit-head/1\n{self.seq}\n{self.hash}\n{self.at}\n{self.kid}".encode()
+        return f"creneau-audit-head/2\n{self.trail}\n{self.seq}\n{self.hash}\n{self.at}\n{self.kid}".encode()
 
     def line(self) -> str:
-        return json.dumps(
-            {"v": VERSION, "seq": self.seq, "hash": self.hash, "at": self.at, "kid": self.kid, "sig": self.sig},
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {"v": 2 if self.trail else 1}
+        if self.trail:
+            data["trail"] = self.trail
+        data.update({"seq": self.seq, "hash": self.hash, "at": self.at, "kid": self.kid, "sig": self.sig})
+        return json.dumps(data, separators=(",", ":"))
 
 
-def sign_head(seq: int, digest: str, at: dt.datetime) -> Head:
+def sign_head(seq: int, digest: str, at: dt.datetime, *, trail: str) -> Head:
     kid, private = keys.signing_key()
-    head = Head(seq=seq, hash=digest, at=at.astimezone(dt.UTC).isoformat(), kid=kid)
+    head = Head(seq=seq, hash=digest, at=at.astimezone(dt.UTC).isoformat(), kid=kid, trail=trail)
     return dataclasses.replace(head, sig=base64.b64encode(private.sign(head.message())).decode())
 
 
@@ -75,7 +82,7 @@ def parse_line(line: str) -> Head | None:
     try:
         data = json.loads(line)
         return Head(seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]), kid=str(data["kid"]),
-                    sig=str(data["sig"]))  # fmt: skip
+                    sig=str(data["sig"]), trail=str(data.get("trail", "")))  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return Head(seq=-1, hash="", at="", kid="", sig="")  # unreadable: reported as a bad signature
 

@@ -120,6 +120,8 @@ class AuditCheckpoint(models.Model):
     created_at = models.DateTimeField()
     signature = models.CharField(max_length=128)
     key_id = models.CharField(max_length=32, blank=True, default="")
+    # The trail the head belongs to (the hash of the chain's first seal; "" for version-1 heads).
+    trail = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"checkpoint {self.seq}"

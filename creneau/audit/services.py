@@ -348,7 +348,7 @@ def audit_anchor(*, force: bool = False) -> AuditCheckpoint | None:
         published = AuditCheckpoint.objects.order_by("-id").values_list("seq", flat=True).first()
         if published is not None and published >= last.seq:
             return None
-    head = anchors.sign_head(last.seq, last.hash, clock.now())
+    head = anchors.sign_head(last.seq, last.hash, clock.now(), trail=trail_id() or "")
     if anchors.publish(head):
         return None
     return AuditCheckpoint.objects.create(
@@ -357,7 +357,14 @@ def audit_anchor(*, force: bool = False) -> AuditCheckpoint | None:
         created_at=dt.datetime.fromisoformat(head.at),
         signature=head.sig,
         key_id=head.kid,
+        trail=head.trail,
     )
+
+
+def trail_id() -> str | None:
+    """This database's trail: the hash of its first seal (None before anything is sealed). A new
+    database, or one whose whole trail was replaced, has another."""
+    return AuditSeal.objects.order_by("seq").values_list("hash", flat=True).first()
 
 
 def audit_checkpoint() -> AuditCheckpoint | None:

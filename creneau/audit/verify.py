@@ -12,6 +12,8 @@ Kinds of problem, each naming where it is:
 - `truncated`: a published head lies beyond the end of the chain (rows were removed from the tail, or the
   tables emptied);
 - `diverged`: the chain differs from a published head at the same position;
+- `other-trail`: a sink holds heads of another trail (they name a different first seal): the sink was
+  kept from another database, or this database's whole trail was replaced. Never taken for truncation;
 - `bad-signature`: a published head is not signed by a trusted Ed25519 key;
 - `unanchored`: seals older than the grace period that a sink holds no head for (its file gone, or
   publishing failing);
@@ -75,7 +77,12 @@ def _read_sinks(sinks: Iterable[anchors.Sink]) -> list[_Published]:
             out.append(_Published(sink.name, [], unreadable=str(exc) or type(exc).__name__))
     db_heads = [
         anchors.Head(
-            seq=c.seq, hash=c.hash, at=c.created_at.astimezone(dt.UTC).isoformat(), kid=c.key_id, sig=c.signature
+            seq=c.seq,
+            hash=c.hash,
+            at=c.created_at.astimezone(dt.UTC).isoformat(),
+            kid=c.key_id,
+            sig=c.signature,
+            trail=c.trail,
         )
         for c in AuditCheckpoint.objects.exclude(key_id="").order_by("id")
     ]
@@ -100,6 +107,7 @@ def audit_verify(
     problems: list[Problem] = []
     prev = GENESIS
     last_seq = 0
+    trail = ""
     keyed = False
     hashes: dict[int, str] = {}
     while True:
@@ -110,6 +118,7 @@ def audit_verify(
         accesses = accesses_by_event(list(events))
         for seal in seals:
             event = events.get(seal.event_id)
+            trail = trail or seal.hash
             if seal.prev_hash != prev:
                 problems.append(Problem("reordered", f"seal {seal.seq}", "does not follow the previous seal"))
             if event is None:
@@ -133,7 +142,7 @@ def audit_verify(
         problems.append(Problem("deleted", f"event {event_id}", "its access rows remain"))
     problems += _check_unsealed(grace, roles)
     for p in published:
-        problems += _check_published(p, trusted, hashes, last_seq, grace)
+        problems += _check_published(p, trusted, hashes, last_seq, grace, trail)
     return problems
 
 
@@ -187,7 +196,7 @@ def _check_unsealed(grace: dt.timedelta, roles: set[str] | None) -> list[Problem
 
 
 def _check_published(
-    p: _Published, trusted: dict, hashes: dict[int, str], last_seq: int, grace: dt.timedelta
+    p: _Published, trusted: dict, hashes: dict[int, str], last_seq: int, grace: dt.timedelta, trail: str
 ) -> list[Problem]:
     where = f"sink ({p.name})"
     if p.unreadable:
@@ -195,16 +204,31 @@ def _check_published(
     problems = []
     beyond: list[anchors.Head] = []
     diverged: list[anchors.Head] = []
+    foreign: list[anchors.Head] = []
     good: list[int] = []
     for head in p.heads:
         if not keys.verify_signature(trusted, head.kid, head.sig, head.message()):
             problems.append(Problem("bad-signature", where, f"head at seq {head.seq} is not signed by a trusted key"))
+        elif head.trail and trail and head.trail != trail:
+            foreign.append(head)
         elif head.seq > last_seq:
             beyond.append(head)
         elif hashes.get(head.seq) != head.hash:
             diverged.append(head)
         else:
             good.append(head.seq)
+    if foreign:
+        trails = sorted({h.trail[:12] for h in foreign})
+        newest = max(foreign, key=lambda h: h.at)
+        problems.append(
+            Problem(
+                "other-trail",
+                where,
+                f"{len(foreign)} signed heads belong to another trail ({', '.join(trails)}…, newest published "
+                f"{newest.at}) than this database's ({trail[:12]}…): move that sink's heads aside if this "
+                "database was recreated on purpose; otherwise this database's whole trail was replaced",
+            )
+        )
     if beyond:
         top = max(beyond, key=lambda h: h.seq)
         problems.append(
@@ -212,7 +236,8 @@ def _check_published(
                 "truncated",
                 where,
                 f"the chain ends at seq {last_seq} but {len(beyond)} signed heads go further, "
-                f"up to seq {top.seq} (published {top.at})",
+                f"up to seq {top.seq} (published {top.at})"
+                + ("" if last_seq else "; if this database is new, the sink may hold another database's heads"),
             )
         )
     if diverged:
