@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -258,3 +259,56 @@ def test_finished_messages_are_forgotten_after_the_retention_period(world: dict,
         }
         assert outbox.prune() == 6
     assert not OutboundMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(world: dict, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The lease is short so that a crashed worker's message goes out again within a minute; a slow
+    gateway must not make another worker think this one died."""
+    settings.CRENEAU_OUTBOX_LEASE_SECONDS = 2
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    sms = _confirmation(MessageChannel.SMS)
+    real_send = outbox._send
+    rival: list[object] = []
+
+    def slow_send(message: OutboundMessage) -> str:
+        time.sleep(3.5)  # well past the 2 s lease
+        rival.append(outbox.claim(message.pk))  # another worker's sweep, now
+        return real_send(message)
+
+    monkeypatch.setattr(outbox, "_send", slow_send)
+    assert outbox.deliver_ids([sms.pk]) == 1
+    assert rival == [None], "the claim lapsed while the gateway was still sending"
+    sms.refresh_from_db()
+    assert sms.status == MessageStatus.SENT and sms.attempts == 1 and sms.lease_expires_at is None
+    assert LocmemSmsBackend.calls == [str(sms.pk)]
+
+
+def test_the_default_lease_sends_a_crashed_workers_message_again_within_a_minute() -> None:
+    # The next sweep (every pass, 2 s when idle) after the lease runs out.
+    assert settings.CRENEAU_OUTBOX_LEASE_SECONDS + 2 <= 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_rows_a_dead_worker_left_running_are_made_ready_and_then_run(world: dict) -> None:
+    from django.tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from creneau.notifications.tasks import deliver_messages, stuck_tasks_reclaim
+
+    book(world, f.paris(2026, 3, 2, 10, 0))
+    email = _confirmation(MessageChannel.EMAIL)
+    # Two outbox wake-ups: one whose worker was killed long ago, one another worker is running now.
+    stuck = DBTaskResult.objects.get(pk=deliver_messages.enqueue(message_ids=[str(email.pk)]).id)
+    fresh = DBTaskResult.objects.get(pk=deliver_messages.enqueue(message_ids=[str(email.pk)]).id)
+    long_ago = clock.now() - dt.timedelta(seconds=settings.CRENEAU_TASK_STUCK_SECONDS + 60)
+    DBTaskResult.objects.filter(pk=stuck.pk).update(status=TaskResultStatus.RUNNING, started_at=long_ago)
+    DBTaskResult.objects.filter(pk=fresh.pk).update(status=TaskResultStatus.RUNNING, started_at=clock.now())
+    assert stuck_tasks_reclaim() == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == TaskResultStatus.READY and fresh.status == TaskResultStatus.RUNNING
+    call_command("notifications_worker", once=True, verbosity=0)
+    stuck.refresh_from_db()
+    assert stuck.status == TaskResultStatus.SUCCESSFUL
+    assert mail.outbox, "the reclaimed wake-up delivered the confirmation"

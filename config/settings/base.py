@@ -323,7 +323,12 @@ CRENEAU_REMINDER_HOURS = (48, 2)
 # How long a freed slot is held for one waiting patient before passing to the next.
 CRENEAU_WAITLIST_OFFER_MINUTES = 30
 # Outbox delivery: a claim's lease (must exceed the slowest send), retries with exponential backoff.
-CRENEAU_OUTBOX_LEASE_SECONDS = 300
+# A claimed message is the claiming worker's for this long, renewed every third of it while sending:
+# a crashed worker's message is sent again within about a minute (the next sweep after the lease).
+CRENEAU_OUTBOX_LEASE_SECONDS = int(os.environ.get("CRENEAU_OUTBOX_LEASE_SECONDS", "45"))
+# Task rows (django_tasks_db) left RUNNING this long by a worker that died are made READY again (every
+# task is a wake-up, safe to run twice).
+CRENEAU_TASK_STUCK_SECONDS = int(os.environ.get("CRENEAU_TASK_STUCK_SECONDS", "600"))
 CRENEAU_OUTBOX_MAX_ATTEMPTS = 8
 CRENEAU_OUTBOX_RETRY_BASE_SECONDS = 60
 CRENEAU_OUTBOX_RETRY_MAX_SECONDS = 3600

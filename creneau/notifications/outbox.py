@@ -8,8 +8,10 @@ Delivery of one row:
    e-mail `Message-ID`).
 3. mark: UPDATE … WHERE claim_token = ours → sent (or back to pending with backoff, or failed).
 
-A worker that dies between 2 and 3 leaves the row `sending`; when the lease expires another worker
-reclaims it and sends again with the same idempotency key. Idempotent channels (SMS gateway, file
+The lease is short (`CRENEAU_OUTBOX_LEASE_SECONDS`, 45 s) and renewed every third of it while the
+channel is sending, so a slow send keeps its row and a worker that dies between 2 and 3 leaves the row
+`sending` for at most one lease: the next sweep after it expires reclaims it and sends again with the
+same idempotency key. Idempotent channels (SMS gateway, file
 backend) deliver once; SMTP has no such key, so a crash in that window can duplicate one e-mail,
 at most once per crash and at most `CRENEAU_OUTBOX_MAX_ATTEMPTS` times (docs/notifications.md)."""
 
@@ -19,13 +21,14 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django_tasks_db.backend import DatabaseBackend
 
@@ -276,7 +279,8 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
         return False
     _fault("before_send", message)
     try:
-        provider_id = _send(message)
+        with _lease_kept(message_id, token):
+            provider_id = _send(message)
     except SendError as exc:
         _retry_or_fail(message, token, exc.reason, permanent=exc.permanent)
         return False
@@ -287,6 +291,42 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
     _finish(message_id, token, status=MessageStatus.SENT, sent_at=clock.now(), provider_id=provider_id, last_error="")
     logger.info("outbox: sent %s (%s, %s)", message_id, message.kind, message.channel)
     return True
+
+
+def renew_lease(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
+    """Extend our claim by one lease from now; False if the row was reclaimed meanwhile."""
+    now = clock.now()
+    return bool(
+        OutboundMessage.objects.filter(pk=message_id, claim_token=token, status=MessageStatus.SENDING).update(
+            lease_expires_at=now + dt.timedelta(seconds=settings.CRENEAU_OUTBOX_LEASE_SECONDS), updated_at=now
+        )
+    )
+
+
+@contextlib.contextmanager
+def _lease_kept(message_id: uuid.UUID | str, token: uuid.UUID) -> Iterator[None]:
+    """Renew the claim every third of the lease while the body runs (a thread of its own, with its own
+    database connection, opened only if the send outlasts the first interval)."""
+    stop = threading.Event()
+    interval = settings.CRENEAU_OUTBOX_LEASE_SECONDS / 3
+
+    def keep() -> None:
+        try:
+            while not stop.wait(interval):
+                if not renew_lease(message_id, token):
+                    return
+        except Exception as exc:  # the database gone too: the lease simply runs out
+            logger.warning("outbox: could not renew the lease of %s (%s)", message_id, type(exc).__name__)
+        finally:
+            connection.close()
+
+    keeper = threading.Thread(target=keep, name="outbox-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
 
 
 def backoff(attempts: int) -> dt.timedelta:

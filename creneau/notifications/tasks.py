@@ -5,9 +5,19 @@ concurrently because delivery claims each row with a conditional UPDATE."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
+from django.conf import settings
 from django.tasks import task
+from django.tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from creneau.core import clock
 
 from . import outbox, waitlist
+
+logger = logging.getLogger("creneau.notifications")
 
 
 @task()
@@ -26,3 +36,16 @@ def expire_waitlist_offers() -> int:
 def sweep() -> int:
     """Catch-all: due messages (including those of a crashed worker) and expired offers."""
     return waitlist.offers_expire() + outbox.deliver_due()
+
+
+def stuck_tasks_reclaim() -> int:
+    """Make tasks left RUNNING by a worker that died (kill -9, machine lost) READY again, once they have
+    run longer than `CRENEAU_TASK_STUCK_SECONDS`; returns how many. One conditional UPDATE: a worker
+    finishing the task meanwhile keeps its result."""
+    cutoff = clock.now() - dt.timedelta(seconds=settings.CRENEAU_TASK_STUCK_SECONDS)
+    count = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff).update(
+        status=TaskResultStatus.READY, started_at=None, run_after=clock.now()
+    )
+    if count:
+        logger.warning("tasks: %d task(s) left running by a dead worker made ready again", count)
+    return count

@@ -1,8 +1,8 @@
 """`manage.py notifications_worker`: run background tasks and deliver the outbox.
 
 Each pass runs the ready Django tasks (django_tasks_db's worker, batch mode), then sweeps: due
-messages, messages whose worker died (expired lease), expired waiting-list offers; and it forgets
-messages past their retention period. Any number of
+messages, messages whose worker died (expired lease), expired waiting-list offers; task rows a dead
+worker left running; and it forgets messages past their retention period. Any number of
 these processes may run on any number of machines: tasks are claimed by django_tasks_db's row
 locking, messages by a conditional UPDATE."""
 
@@ -23,9 +23,11 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 from creneau.core import periodic
 from creneau.notifications import outbox, waitlist
+from creneau.notifications.tasks import stuck_tasks_reclaim
 
 logger = logging.getLogger("creneau.notifications")
 PRUNE_EVERY_PASSES = 900  # about every 30 minutes when idle
+RECLAIM_EVERY_PASSES = 30  # about every minute when idle
 
 
 class Command(BaseCommand):
@@ -71,6 +73,8 @@ class Command(BaseCommand):
             ("waiting-list offers", waitlist.offers_expire),
             ("outbox", outbox.deliver_due),
         ]
+        if self.passes % RECLAIM_EVERY_PASSES == 0:
+            steps.insert(0, ("stuck tasks", stuck_tasks_reclaim))
         if self.passes % PRUNE_EVERY_PASSES == 0:
             steps.append(("outbox pruning", outbox.prune))
         self.passes += 1
