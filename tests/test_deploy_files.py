@@ -77,11 +77,15 @@ def test_compose_starts_every_part_and_publishes_only_the_proxy() -> None:
     assert "./nginx.conf" in mounted and (DEPLOY / "nginx.conf").exists()
 
 
-def test_the_proxy_never_forwards_metrics_and_passes_a_request_id() -> None:
-    conf = (DEPLOY / "nginx.conf").read_text()
-    assert re.search(r"location = /metrics \{\s*return 404;", conf)
-    assert "proxy_set_header X-Request-ID $request_id;" in conf
-    assert "access_log off;" in conf
+def test_compose_and_systemd_proxies_share_one_set_of_rules() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["proxy"]["volumes"])
+    shared = mounts["./nginx/creneau-proxy.conf"]
+    assert f"include {shared};" in (DEPLOY / "nginx.conf").read_text()
+    assert "include /srv/creneau/deploy/nginx/creneau-proxy.conf;" in (DEPLOY / "nginx" / "creneau.conf").read_text()
+    # The static files are where the shared rules look for them, in both.
+    assert "alias /srv/creneau/var/static/;" in (DEPLOY / "nginx" / "creneau-proxy.conf").read_text()
+    assert mounts["static"] == "/srv/creneau/var/static"
 
 
 def _free_port() -> int:
