@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils.translation import gettext as _
+
 from .errors import NotFound
 
 
@@ -13,4 +15,4 @@ def parse_id(value: uuid.UUID | str | None) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError) as exc:
-        raise NotFound("Not found.") from exc
+        raise NotFound(_("Not found.")) from exc

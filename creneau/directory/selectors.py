@@ -84,10 +84,14 @@ def access_agenda_site(agenda: Agenda, site_id: uuid.UUID | str) -> Site:
 
 
 def access_organization_as_admin(actor: Actor, organization_id: uuid.UUID | str) -> Organization:
-    """An organization the actor administers (team, rights, exports, API grants)."""
+    """An organization the actor administers (team, rights, exports, API grants); the system (commands)
+    administers every one."""
     refuse_if_suspended(actor)
-    oid = parse_id(organization_id)
-    if not actor.is_org_admin(oid):
+    try:
+        oid = parse_id(organization_id)
+    except NotFound as exc:
+        raise NotFound(_("Unknown organization.")) from exc
+    if actor.kind != ActorKind.SYSTEM and not actor.is_org_admin(oid):
         raise NotFound(_("Unknown organization."))
     try:
         return Organization.objects.get(pk=oid, is_active=True)

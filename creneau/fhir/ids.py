@@ -16,6 +16,8 @@ import datetime as dt
 import re
 import uuid
 
+from django.utils.translation import gettext as _
+
 from creneau.core.errors import NotFound
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -28,7 +30,7 @@ def pair_id(a: uuid.UUID, b: uuid.UUID) -> str:
 
 def parse_pair_id(value: str) -> tuple[uuid.UUID, uuid.UUID]:
     if not _HEX64.match(value or ""):
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
     return uuid.UUID(value[:32]), uuid.UUID(value[32:])
 
 
@@ -40,16 +42,16 @@ def slot_id(motif_id: uuid.UUID, site_id: uuid.UUID, start: dt.datetime) -> str:
 
 def parse_slot_id(value: str) -> tuple[uuid.UUID, uuid.UUID, dt.datetime]:
     if not isinstance(value, str) or len(value) != 48:
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
     try:
         raw = base64.b64decode(value.encode(), altchars=b"-.", validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise NotFound("Not found.") from exc
+        raise NotFound(_("Not found.")) from exc
     if len(raw) != 36:
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
     minutes = int.from_bytes(raw[32:], "big")
     try:
         start = _EPOCH + dt.timedelta(minutes=minutes)
     except OverflowError as exc:
-        raise NotFound("Not found.") from exc
+        raise NotFound(_("Not found.")) from exc
     return uuid.UUID(bytes=raw[:16]), uuid.UUID(bytes=raw[16:32]), start

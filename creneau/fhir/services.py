@@ -1,5 +1,7 @@
 """Writes to API grants and clients. An organization admin (or a command, as the system) grants a
-client access to one organization with chosen scopes; revoking takes effect on the next request."""
+client access to one organization with chosen scopes; revoking takes effect on the next request.
+Every write records its audit row in its own transaction: who opened which organization to which
+software, with what scopes, and who closed it."""
 
 from __future__ import annotations
 
@@ -14,31 +16,19 @@ from jwcrypto import jwk
 from jwcrypto.common import JWException
 from oauth2_provider.models import get_application_model
 
-from creneau.accounts.models import Membership, Role
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import Conflict, InvalidInput, NotFound
-from creneau.core.ids import parse_id
-from creneau.directory.models import Organization
+from creneau.core.suspension import ensure_not_suspended
+from creneau.directory.selectors import access_organization_as_admin
 
 from . import scopes as smart
 from .models import ApiClientKey, ApiGrant
+from .selectors import access_api_client, access_api_grant
 
 Application = get_application_model()
-
-
-def is_org_admin(actor: Actor, organization_id: uuid.UUID) -> bool:
-    if actor.kind == ActorKind.SYSTEM:
-        return True
-    if actor.kind != ActorKind.STAFF or actor.user is None:
-        return False
-    return Membership.objects.filter(user=actor.user, organization_id=organization_id, role=Role.ORG_ADMIN).exists()
-
-
-def _check_admin(actor: Actor, organization_id: uuid.UUID) -> None:
-    # Not an admin of this organization: the same answer as an organization that does not exist.
-    if not is_org_admin(actor, organization_id):
-        raise NotFound(_("Unknown organization."))
 
 
 def _clean_scopes(scope_list: Iterable[str]) -> str:
@@ -62,9 +52,11 @@ def _public_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
     return jwks
 
 
+@transaction.atomic
 def api_client_create(*, actor: Actor, name: str, jwks: dict[str, Any] | None = None) -> tuple[object, str]:
     """A confidential client-credentials client; returns it and its secret (shown once: only a hash
-    is stored). With `jwks`, the client may also authenticate with signed assertions (private_key_jwt)."""
+    is stored). With `jwks`, the client may also authenticate with signed assertions (private_key_jwt).
+    Platform setup: the system (a command) only."""
     if actor.kind != ActorKind.SYSTEM:
         raise NotFound(_("Unknown organization."))
     if not name.strip():
@@ -82,6 +74,14 @@ def api_client_create(*, actor: Actor, name: str, jwks: dict[str, Any] | None = 
     )
     if public is not None:
         ApiClientKey.objects.create(application=app, jwks=public)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="api_client",
+        object_id=app.client_id,
+        via="api_client_create",
+        changes={"name": [None, app.name], "private_key_jwt": [None, public is not None]},
+    )
     return app, secret
 
 
@@ -90,38 +90,60 @@ def api_grant_create(
     *, actor: Actor, client_id: str, organization_id: uuid.UUID | str, scope_list: Iterable[str]
 ) -> ApiGrant:
     """Grant (or re-grant with new scopes) a client access to one organization."""
-    org_id = parse_id(organization_id)
-    _check_admin(actor, org_id)
-    if not Organization.objects.filter(pk=org_id, is_active=True).exists():
-        raise NotFound(_("Unknown organization."))
+    ensure_not_suspended(actor)
+    org = access_organization_as_admin(actor, organization_id)
     scope_text = _clean_scopes(scope_list)
-    app = Application.objects.filter(client_id=client_id.strip()).first()
-    if app is None:
-        raise InvalidInput(_("No API client has this client id."))
+    app = access_api_client(actor, client_id)
     now = clock.now()
-    ApiGrant.objects.filter(application=app, organization_id=org_id, revoked_at__isnull=True).update(
+    previous = list(
+        ApiGrant.objects.select_for_update()
+        .filter(application=app, organization_id=org.pk, revoked_at__isnull=True)
+        .values_list("pk", "scopes")
+    )
+    ApiGrant.objects.filter(pk__in=[pk for pk, _s in previous]).update(
         revoked_at=now, revoked_by=actor.user, updated_at=now
     )
     try:
         with transaction.atomic():
-            return ApiGrant.objects.create(
-                application=app, organization_id=org_id, scopes=scope_text, granted_by=actor.user
+            grant = ApiGrant.objects.create(
+                application=app, organization_id=org.pk, scopes=scope_text, granted_by=actor.user
             )
     except IntegrityError as exc:
         raise Conflict(_("This client's access changed meanwhile; please reload.")) from exc
+    audit_record(
+        actor=actor,
+        action=Action.GRANT,
+        object_type="api_grant",
+        object_id=grant.pk,
+        via="api_grant_create",
+        touched=[Touched(organization_id=org.pk)],
+        changes={
+            "client_id": app.client_id,
+            "scopes": [previous[0][1] if previous else None, scope_text],
+            "replaces": [str(pk) for pk, _s in previous],
+        },
+    )
+    return grant
 
 
+@transaction.atomic
 def api_grant_revoke(*, actor: Actor, grant_id: uuid.UUID | str) -> ApiGrant:
     """Revoke at once: the next request of the client no longer sees this organization."""
-    try:
-        grant = ApiGrant.objects.get(pk=parse_id(grant_id))
-    except ApiGrant.DoesNotExist as exc:
-        raise NotFound(_("Unknown access.")) from exc
-    _check_admin(actor, grant.organization_id)
+    ensure_not_suspended(actor)
+    grant = access_api_grant(actor, grant_id, for_update=True)
     if grant.revoked_at is None:
         now = clock.now()
         ApiGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(
             revoked_at=now, revoked_by=actor.user, updated_at=now
         )
         grant.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action=Action.REVOKE,
+            object_type="api_grant",
+            object_id=grant.pk,
+            via="api_grant_revoke",
+            touched=[Touched(organization_id=grant.organization_id)],
+            changes={"client_id": grant.application.client_id, "scopes": [grant.scopes, None]},
+        )
     return grant

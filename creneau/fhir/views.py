@@ -22,7 +22,6 @@ from creneau.booking import services as booking_services
 from creneau.booking.models import Appointment
 from creneau.core import clock
 from creneau.core.errors import NotFound
-from creneau.core.ids import parse_id
 from creneau.patients import selectors as patient_selectors
 from creneau.patients import services as patient_services
 from creneau.scheduling import selectors as slot_selectors
@@ -77,10 +76,7 @@ def _orgs(request: HttpRequest, rtype: str, letter: str) -> tuple[Caller, scoped
 
 def organization_read(request: HttpRequest, rid: str) -> HttpResponse:
     _c, orgs = _orgs(request, "Organization", "r")
-    try:
-        org = scoped.organizations(orgs).get(pk=parse_id(rid))
-    except scoped.Organization.DoesNotExist as exc:
-        raise NotFound(_("Unknown organization.")) from exc
+    org = scoped.access_organization(orgs, rid)
     return fhir_response(organization_map.to_fhir(org))
 
 
@@ -99,10 +95,7 @@ def organization_search(request: HttpRequest) -> HttpResponse:
 
 def location_read(request: HttpRequest, rid: str) -> HttpResponse:
     _c, orgs = _orgs(request, "Location", "r")
-    try:
-        site = scoped.sites(orgs).get(pk=parse_id(rid))
-    except scoped.Site.DoesNotExist as exc:
-        raise NotFound(_("Unknown location.")) from exc
+    site = scoped.access_site(orgs, rid)
     return fhir_response(location_map.to_fhir(site))
 
 
@@ -125,10 +118,7 @@ def location_search(request: HttpRequest) -> HttpResponse:
 
 def practitioner_read(request: HttpRequest, rid: str) -> HttpResponse:
     _c, orgs = _orgs(request, "Practitioner", "r")
-    try:
-        p = scoped.practitioners(orgs).get(pk=parse_id(rid))
-    except scoped.Practitioner.DoesNotExist as exc:
-        raise NotFound(_("Unknown practitioner.")) from exc
+    p = scoped.access_practitioner(orgs, rid)
     return fhir_response(practitioner_map.to_fhir(p))
 
 
@@ -251,10 +241,7 @@ def _services(orgs: scoped.Orgs, motifs: list[Motif]) -> list[dict[str, Any]]:
 
 def healthcare_service_read(request: HttpRequest, rid: str) -> HttpResponse:
     _c, orgs = _orgs(request, "HealthcareService", "r")
-    try:
-        motif = scoped.motifs(orgs).get(pk=parse_id(rid))
-    except Motif.DoesNotExist as exc:
-        raise NotFound(_("Unknown visit reason.")) from exc
+    motif = scoped.access_motif(orgs, rid)
     return fhir_response(_services(orgs, [motif])[0])
 
 
@@ -279,21 +266,9 @@ def healthcare_service_search(request: HttpRequest) -> HttpResponse:
 # --- Slot ---------------------------------------------------------------------------------------------
 
 
-def _slot_context(orgs: scoped.Orgs, rid: str) -> tuple[Motif, uuid.UUID, dt.datetime]:
-    """Resolve a Slot id within the caller's scope: the motif must be active, its practitioner must
-    work at the site and the site must be visible. Anything else is 'not found'."""
-    motif_id, site_id, start = ids.parse_slot_id(rid)
-    try:
-        motif = scoped.motifs(orgs).get(pk=motif_id)
-    except Motif.DoesNotExist as exc:
-        raise NotFound(_("Unknown slot.")) from exc
-    scoped.access_role(orgs, motif.practitioner_id, site_id)
-    return motif, site_id, start
-
-
 def slot_read(request: HttpRequest, rid: str) -> HttpResponse:
     _c, orgs = _orgs(request, "Slot", "r")
-    motif, site_id, start = _slot_context(orgs, rid)
+    motif, site_id, start = scoped.access_slot(orgs, rid)
     end = start + dt.timedelta(seconds=1)
 
     def starts(*, include_appointments: bool) -> set[dt.datetime]:

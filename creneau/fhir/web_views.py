@@ -18,14 +18,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from creneau.accounts import reauth
-from creneau.accounts.models import Membership, Role, User
+from creneau.accounts.models import User
 from creneau.accounts.selectors import staff_actor
-from creneau.core.errors import DomainError
+from creneau.core.errors import DomainError, NotFound
 from creneau.directory.models import Organization
+from creneau.directory.selectors import access_organization_as_admin, organizations_administered
 
 from . import services
 from .scopes import GRANTABLE, GRANTABLE_LABELS
-from .selectors import grants_of_organization
+from .selectors import access_api_grant, grants_of_organization
 
 
 class GrantForm(forms.Form):
@@ -46,22 +47,16 @@ def _user(request: HttpRequest) -> User:
 
 
 def _admin_org(request: HttpRequest, organization_id: uuid.UUID) -> Organization:
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=_user(request), organization_id=organization_id, role=Role.ORG_ADMIN)
-        .first()
-    )
-    if membership is None:
-        raise Http404
-    return membership.organization
+    """An organization the signed-in user administers; any other answers 404 as a missing one."""
+    try:
+        return access_organization_as_admin(staff_actor(_user(request)), organization_id)
+    except NotFound:
+        raise Http404 from None
 
 
 @login_required
 def organizations(request: HttpRequest) -> HttpResponse:
-    orgs = [
-        m.organization
-        for m in Membership.objects.select_related("organization").filter(user=_user(request), role=Role.ORG_ADMIN)
-    ]
+    orgs = organizations_administered(staff_actor(_user(request)))
     if len(orgs) == 1:
         return redirect("fhir_web:grants", organization_id=orgs[0].pk)
     return render(request, "fhir/organizations.html", {"organizations": orgs})
@@ -99,8 +94,11 @@ def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def revoke(request: HttpRequest, organization_id: uuid.UUID, grant_id: uuid.UUID) -> HttpResponse:
     org = _admin_org(request, organization_id)
-    if not grants_of_organization(org.pk).filter(pk=grant_id).exists():
-        raise Http404
-    services.api_grant_revoke(actor=staff_actor(_user(request)), grant_id=grant_id)
+    actor = staff_actor(_user(request))
+    try:
+        grant = access_api_grant(actor, grant_id, organization_id=org.pk)
+        services.api_grant_revoke(actor=actor, grant_id=grant.pk)
+    except NotFound:
+        raise Http404 from None
     messages.success(request, _("Access revoked. The software can no longer reach your data."))
     return redirect("fhir_web:grants", organization_id=org.pk)

@@ -66,7 +66,7 @@ def access_patient(
         )
     except (Patient.DoesNotExist, NotFound) as exc:
         record_not_found(actor, object_type="patient", via="access_patient")
-        raise NotFound("Unknown patient.") from exc
+        raise NotFound(_("Unknown patient.")) from exc
 
 
 def record_patient_read(actor: Actor, patient: Patient) -> None:

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError
-from creneau.fhir.models import ApiGrant
+from creneau.fhir.selectors import active_grants_of_client
 from creneau.fhir.services import api_grant_create, api_grant_revoke
 
 
@@ -34,14 +34,13 @@ class Command(BaseCommand):
             raise CommandError("Invalid organization id.") from None
         try:
             if options["revoke"]:
-                grants = ApiGrant.objects.active().filter(
-                    application__client_id=options["client_id"], organization_id=options["organization_id"]
+                grants = active_grants_of_client(
+                    actor, client_id=options["client_id"], organization_id=options["organization_id"]
                 )
-                ids = list(grants.values_list("pk", flat=True))
-                if not ids:
+                if not grants:
                     raise CommandError("No active grant for this client and organization.")
-                for gid in ids:
-                    api_grant_revoke(actor=actor, grant_id=gid)
+                for grant in grants:
+                    api_grant_revoke(actor=actor, grant_id=grant.pk)
                 self.stdout.write("revoked")
                 return
             grant = api_grant_create(
