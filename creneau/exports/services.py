@@ -21,26 +21,24 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from creneau.accounts import mfa
-from creneau.accounts.models import Membership, Role
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from creneau.core.ids import parse_id
+from creneau.directory.selectors import access_organization_as_admin
 
 from .models import BulkExport, ExportStatus
+from .selectors import access_export
 
 DECOY_FAMILY_NAMES = ["Vasseur", "Lemarchand", "Costaz", "Delpierre", "Ravenel", "Quéméner", "Aubrac"]
 
 
-def _require_admin(actor: Actor, organization_id: uuid.UUID) -> None:
-    if (
-        actor.kind != ActorKind.STAFF
-        or actor.user is None
-        or not Membership.objects.filter(user=actor.user, organization_id=organization_id, role=Role.ORG_ADMIN).exists()
-    ):
-        raise NotFound(_("Not found."))
+def _require_admin(actor: Actor, organization_id: uuid.UUID | str) -> uuid.UUID:
+    """Staff administering the organization (the system does not export: a person answers for it)."""
+    if actor.kind != ActorKind.STAFF:
+        raise NotFound(_("Unknown organization."))
+    return access_organization_as_admin(actor, organization_id).pk
 
 
 def _require_step_up(actor: Actor, code: str) -> None:
@@ -63,8 +61,7 @@ def _public_key(pem: str) -> rsa.RSAPublicKey:
 def export_request(
     *, actor: Actor, organization_id: uuid.UUID | str, reason: str, recipient: str, public_key_pem: str, mfa_code: str
 ) -> BulkExport:
-    org_id = parse_id(organization_id)
-    _require_admin(actor, org_id)
+    org_id = _require_admin(actor, organization_id)
     if not reason.strip() or not recipient.strip():
         raise InvalidInput(_("Give the reason for the export and who receives it."))
     _public_key(public_key_pem)
@@ -84,6 +81,7 @@ def export_request(
             actor=actor,
             action=Action.EXPORT,
             object_type="bulk_export",
+            object_id=export.pk,
             via="export_request",
             touched=[Touched(organization_id=org_id)],
         )
@@ -92,7 +90,7 @@ def export_request(
 
 def export_approve(*, actor: Actor, export_id: uuid.UUID | str, mfa_code: str) -> BulkExport:
     """A second administrator of the organization approves; the file is produced at once."""
-    export = _access(actor, export_id)
+    export = access_export(actor, export_id)
     if export.requested_by_id == actor.user.pk:  # type: ignore[union-attr]
         raise PermissionDenied(_("Another administrator of the organization must approve this export."))
     _require_step_up(actor, mfa_code)
@@ -106,32 +104,24 @@ def export_approve(*, actor: Actor, export_id: uuid.UUID | str, mfa_code: str) -
     return export
 
 
+@transaction.atomic
 def export_reject(*, actor: Actor, export_id: uuid.UUID | str) -> BulkExport:
-    export = _access(actor, export_id)
-    BulkExport.objects.filter(pk=export.pk, status=ExportStatus.REQUESTED).update(status=ExportStatus.REJECTED)
+    """Refuse a requested export; its status and the audit row commit together."""
+    export = access_export(actor, export_id, for_update=True)
+    if export.status != ExportStatus.REQUESTED:
+        raise Conflict(_("This export is no longer awaiting approval."))
+    BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.REJECTED, updated_at=clock.now())
     audit_record(
         actor=actor,
         action=Action.UPDATE,
         object_type="bulk_export",
+        object_id=export.pk,
         via="export_reject",
         touched=[Touched(organization_id=export.organization_id)],
+        changes={"status": [ExportStatus.REQUESTED, ExportStatus.REJECTED]},
     )
     export.refresh_from_db()
     return export
-
-
-def _access(actor: Actor, export_id: uuid.UUID | str) -> BulkExport:
-    try:
-        export = BulkExport.objects.get(pk=parse_id(export_id))
-    except BulkExport.DoesNotExist as exc:
-        raise NotFound(_("Not found.")) from exc
-    _require_admin(actor, export.organization_id)
-    return export
-
-
-def exports_of(actor: Actor, organization_id: uuid.UUID) -> list[BulkExport]:
-    _require_admin(actor, organization_id)
-    return list(BulkExport.objects.filter(organization_id=organization_id).order_by("-created_at"))
 
 
 def export_dir() -> Path:
@@ -224,7 +214,7 @@ def _generate(actor: Actor, export: BulkExport) -> None:
 
 
 def export_download(*, actor: Actor, export_id: uuid.UUID | str) -> tuple[str, bytes]:
-    export = _access(actor, export_id)
+    export = access_export(actor, export_id)
     if export.status != ExportStatus.READY or not export.file_name:
         raise Conflict(_("This export is not ready."))
     audit_record(

@@ -10,23 +10,20 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creneau.accounts.models import Membership, Role
 from creneau.core.errors import DomainError, NotFound
+from creneau.directory.selectors import organizations_administered
 from creneau.web.common import domain_errors, staff_actor
 
 from . import services
+from .selectors import exports_of_organization
 
 
 def _admin_org(request: HttpRequest) -> uuid.UUID:
-    org = (
-        Membership.objects.filter(user_id=str(request.user.pk), role=Role.ORG_ADMIN)
-        .order_by("organization__name")
-        .values_list("organization_id", flat=True)
-        .first()
-    )
-    if org is None:
+    """The first organization (by name) the signed-in user administers."""
+    administered = organizations_administered(staff_actor(request))
+    if not administered:
         raise NotFound(_("Page not found."))
-    return org
+    return administered[0].pk
 
 
 def _page(request: HttpRequest, org: uuid.UUID, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -34,7 +31,7 @@ def _page(request: HttpRequest, org: uuid.UUID, *, error: str = "", status: int 
     return render(
         request,
         "exports/list.html",
-        {"exports": services.exports_of(actor, org), "error": error, "me": request.user.pk},
+        {"exports": exports_of_organization(actor, org), "error": error, "me": request.user.pk},
         status=status,
     )
 
