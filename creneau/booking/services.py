@@ -69,22 +69,7 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
     if ref.start.tzinfo is None:
         raise InvalidInput(_("The start time must include a time zone."))
     start = ref.start.astimezone(dt.UTC)
-    try:
-        motif = Motif.objects.select_related("practitioner", "agenda").get(
-            pk=parse_id(ref.motif_id),
-            practitioner_id=parse_id(ref.practitioner_id),
-            is_active=True,
-            practitioner__is_active=True,
-            agenda__is_active=True,
-        )
-        # A visit reason is booked at the sites of its own agenda's organization only.
-        site = Site.objects.get(
-            pk=parse_id(ref.site_id),
-            practitioner_links__practitioner_id=motif.practitioner_id,
-            organization_id=motif.agenda.organization_id,
-        )
-    except (Motif.DoesNotExist, Site.DoesNotExist) as exc:
-        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
+    motif, site = slots.slot_place(practitioner_id=ref.practitioner_id, motif_id=ref.motif_id, site_id=ref.site_id)
     if actor.kind in (ActorKind.STAFF, ActorKind.API_CLIENT):
         rights = actor.agenda_rights(organization_id=site.organization_id, practitioner_id=motif.practitioner_id)
         if AgendaRight.VIEW not in rights:

@@ -1,10 +1,24 @@
-"""Reads for the patient account: the messages we sent it, and checking a code from a message."""
+"""Reads for the patient account: the messages we sent it, checking a code from a message, and its
+waiting-list entries and offers (each only for the account it belongs to)."""
 
 from __future__ import annotations
 
-from creneau.core.actors import Actor
+import uuid
+from typing import TYPE_CHECKING
 
-from .models import MessageStatus, OutboundMessage
+from django.utils.translation import gettext as _
+
+from creneau.audit.detection import refuse_if_suspended
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record, record_not_found
+from creneau.core.actors import Actor, ActorKind
+from creneau.core.errors import NotFound
+from creneau.core.ids import parse_id
+
+if TYPE_CHECKING:
+    from creneau.accounts.models import User
+
+from .models import MessageStatus, OutboundMessage, WaitingListEntry, WaitingListOffer
 from .rendering import normalize_code
 
 VISIBLE = (MessageStatus.SENT, MessageStatus.SENDING)
@@ -30,3 +44,57 @@ def message_verify(actor: Actor, code: str) -> list[OutboundMessage]:
             "-created_at"
         )
     )
+
+
+def _account_of(actor: Actor) -> User | None:
+    """The patient account whose waiting lists the actor may see (only its own)."""
+    return actor.user if actor.kind == ActorKind.PATIENT else None
+
+
+def access_waitlist_entry(actor: Actor, entry_id: uuid.UUID | str) -> WaitingListEntry:
+    """A waiting-list entry of the actor's own account. It names a patient and the practitioner they
+    wait for: the read is audited; an entry of another account answers exactly as a missing id."""
+    refuse_if_suspended(actor)
+    account = _account_of(actor)
+    try:
+        if account is None:
+            raise WaitingListEntry.DoesNotExist
+        entry = WaitingListEntry.objects.select_related("practitioner", "motif", "site").get(
+            pk=parse_id(entry_id), account=account
+        )
+    except (WaitingListEntry.DoesNotExist, NotFound) as exc:
+        record_not_found(actor, object_type="waitlist_entry", via="access_waitlist_entry")
+        raise NotFound(_("Unknown waiting list entry.")) from exc
+    audit_record(
+        actor=actor,
+        action=Action.READ,
+        object_type="waitlist_entry",
+        object_id=entry.pk,
+        via="access_waitlist_entry",
+        touched=[Touched(patient_id=entry.patient_id)],
+    )
+    return entry
+
+
+def access_waitlist_offer(actor: Actor, offer_id: uuid.UUID | str) -> WaitingListOffer:
+    """An offer, only for the account it was made to (audited: it names the waiting patient)."""
+    refuse_if_suspended(actor)
+    account = _account_of(actor)
+    try:
+        if account is None:
+            raise WaitingListOffer.DoesNotExist
+        offer = WaitingListOffer.objects.select_related("entry", "practitioner", "site", "motif").get(
+            pk=parse_id(offer_id), entry__account=account
+        )
+    except (WaitingListOffer.DoesNotExist, NotFound) as exc:
+        record_not_found(actor, object_type="waitlist_offer", via="access_waitlist_offer")
+        raise NotFound(_("Unknown offer.")) from exc
+    audit_record(
+        actor=actor,
+        action=Action.READ,
+        object_type="waitlist_offer",
+        object_id=offer.pk,
+        via="access_waitlist_offer",
+        touched=[Touched(patient_id=offer.entry.patient_id, appointment_id=offer.hold_id)],
+    )
+    return offer

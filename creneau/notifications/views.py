@@ -32,7 +32,7 @@ def messages(request: HttpRequest) -> HttpResponse:
 def offer(request: HttpRequest, offer_id: str) -> HttpResponse:
     actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
     try:
-        the_offer = waitlist.access_offer(actor, offer_id)
+        the_offer = selectors.access_waitlist_offer(actor, offer_id)
     except DomainError as exc:
         return render(request, "notifications/offer.html", {"error": exc.message}, status=exc.http_status)
     error = None

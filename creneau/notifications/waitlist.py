@@ -20,9 +20,10 @@ from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError, InvalidInput, NotFound, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.patients.selectors import access_patient
-from creneau.scheduling.models import Motif
+from creneau.scheduling.selectors import online_motif
 
 from .models import EntryStatus, Kind, OfferStatus, WaitingListEntry, WaitingListOffer
+from .selectors import access_waitlist_entry, access_waitlist_offer
 
 logger = logging.getLogger("creneau.notifications")
 
@@ -43,10 +44,7 @@ def waitlist_join(
     if actor.kind != ActorKind.PATIENT or actor.user is None:
         raise PolicyViolation(_("Only a patient account can join a waiting list."))
     patient = access_patient(actor, patient_id)
-    try:
-        motif = Motif.objects.get(pk=parse_id(motif_id), is_active=True, bookable_online=True)
-    except Motif.DoesNotExist as exc:
-        raise NotFound(_("This visit reason does not exist.")) from exc
+    motif = online_motif(motif_id)
     if before is not None and before.tzinfo is None:
         raise InvalidInput(_("The date must include a time zone."))
     site = None
@@ -96,29 +94,10 @@ def waitlist_entries_of_account(actor: Actor) -> list[WaitingListEntry]:
 
 
 def waitlist_leave(*, actor: Actor, entry_id: uuid.UUID | str) -> None:
-    entry = access_entry(actor, entry_id)
+    entry = access_waitlist_entry(actor, entry_id)
     WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
         status=EntryStatus.CANCELLED, updated_at=clock.now()
     )
-
-
-def access_entry(actor: Actor, entry_id: uuid.UUID | str) -> WaitingListEntry:
-    try:
-        return WaitingListEntry.objects.get(pk=parse_id(entry_id), account=actor.user)
-    except WaitingListEntry.DoesNotExist as exc:
-        raise NotFound(_("Unknown waiting list entry.")) from exc
-
-
-def access_offer(actor: Actor, offer_id: uuid.UUID | str) -> WaitingListOffer:
-    """An offer, only for the account it was made to."""
-    if actor.user is None:
-        raise NotFound(_("Unknown offer."))
-    try:
-        return WaitingListOffer.objects.select_related("entry", "practitioner", "site", "motif").get(
-            pk=parse_id(offer_id), entry__account=actor.user
-        )
-    except WaitingListOffer.DoesNotExist as exc:
-        raise NotFound(_("Unknown offer.")) from exc
 
 
 def offer_freed_slot(*, appointment: Appointment) -> WaitingListOffer | None:
@@ -244,7 +223,7 @@ def waitlist_offer_accept(*, actor: Actor, offer_id: uuid.UUID | str) -> Appoint
     """Book the held slot for the waiting patient. Accepting twice returns the same appointment."""
     from creneau.booking.services import hold_confirm
 
-    offer = access_offer(actor, offer_id)
+    offer = access_waitlist_offer(actor, offer_id)
     if offer.status == OfferStatus.ACCEPTED and offer.hold_id is not None:
         return Appointment.objects.get(pk=offer.hold_id)
     if offer.status != OfferStatus.OFFERED or offer.expires_at <= clock.now() or offer.hold_id is None:
@@ -258,7 +237,7 @@ def waitlist_offer_accept(*, actor: Actor, offer_id: uuid.UUID | str) -> Appoint
 
 def waitlist_offer_decline(*, actor: Actor, offer_id: uuid.UUID | str) -> None:
     """The patient does not want it: pass it on now rather than at expiry."""
-    offer = access_offer(actor, offer_id)
+    offer = access_waitlist_offer(actor, offer_id)
     if offer.status != OfferStatus.OFFERED:
         return
     WaitingListOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(

@@ -295,6 +295,40 @@ def practitioner_or_404(practitioner_id: uuid.UUID | str) -> Practitioner:
         raise NotFound(_("Unknown practitioner.")) from exc
 
 
+def online_motif(motif_id: uuid.UUID | str) -> Motif:
+    """An active visit reason patients may book online (public directory data: not audited)."""
+    try:
+        return Motif.objects.select_related("practitioner", "agenda").get(
+            pk=parse_id(motif_id), is_active=True, bookable_online=True, agenda__is_active=True
+        )
+    except (Motif.DoesNotExist, NotFound) as exc:
+        raise NotFound(_("This visit reason does not exist.")) from exc
+
+
+def slot_place(
+    *, practitioner_id: uuid.UUID | str, motif_id: uuid.UUID | str, site_id: uuid.UUID | str
+) -> tuple[Motif, Site]:
+    """The visit reason of a slot and its place: an active motif of this practitioner's active agenda, at
+    a site of that agenda's organization where the practitioner works (a visit reason is booked at its
+    own organization's sites only). Anything else, a malformed id included, is one "does not exist"."""
+    try:
+        motif = Motif.objects.select_related("practitioner__specialty", "agenda").get(
+            pk=parse_id(motif_id),
+            practitioner_id=parse_id(practitioner_id),
+            is_active=True,
+            practitioner__is_active=True,
+            agenda__is_active=True,
+        )
+        site = Site.objects.get(
+            pk=parse_id(site_id),
+            practitioner_links__practitioner_id=motif.practitioner_id,
+            organization_id=motif.agenda.organization_id,
+        )
+    except (Motif.DoesNotExist, Site.DoesNotExist, NotFound) as exc:
+        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
+    return motif, site
+
+
 # --- Agenda settings, for staff -------------------------------------------------------------------------
 
 

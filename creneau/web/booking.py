@@ -39,7 +39,7 @@ from creneau.patients.models import Patient, Relationship
 from creneau.patients.selectors import patients_of_account
 from creneau.patients.services import patient_create_for_account
 from creneau.scheduling.models import Audience, Motif
-from creneau.scheduling.selectors import free_slots
+from creneau.scheduling.selectors import free_slots, slot_place
 
 from . import ics
 from .common import domain_errors, parse_slot_start, patient_actor
@@ -59,14 +59,7 @@ def _slot_from(data: Mapping[str, Any]) -> SlotRef:
 
 
 def _describe(ref: SlotRef) -> tuple[Motif, Site]:
-    try:
-        motif = Motif.objects.select_related("practitioner__specialty").get(
-            pk=ref.motif_id, practitioner_id=ref.practitioner_id, is_active=True
-        )
-        site = Site.objects.get(pk=ref.site_id, practitioner_links__practitioner_id=ref.practitioner_id)
-    except (Motif.DoesNotExist, Site.DoesNotExist) as exc:
-        raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
-    return motif, site
+    return slot_place(practitioner_id=ref.practitioner_id, motif_id=ref.motif_id, site_id=ref.site_id)
 
 
 def next_free(motif: Motif, *, after: dt.datetime | None = None, limit: int = 6) -> list[object]:
