@@ -64,7 +64,7 @@ def test_patients_are_told_and_see_the_incident_on_their_account(world: dict) ->
     )
     assert incident.scope["counts"] == {"patients": 1, "appointments": 1, "organizations": 1}
     assert "People concerned: 1" in authority_report(incident)
-    assert incident_notify_patients(incident=incident) == 1
+    assert incident_notify_patients(actor=Actor.system(), incident_id=incident.pk) == 1
     from creneau.notifications.models import OutboundMessage
 
     notice = OutboundMessage.objects.get(kind="incident_notice")

@@ -10,8 +10,14 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.actors import Actor
+
 from .models import Incident
-from .services import authority_report, incident_notify_patients, incident_refresh_scope
+from .services import authority_report, incident_notify_patients, incident_refresh_scope, incident_update
+
+
+def _operator(request: HttpRequest) -> Actor:
+    return Actor.for_operator(request.user, ip=request.META.get("REMOTE_ADDR"))  # type: ignore[arg-type]
 
 
 @admin.register(Incident)
@@ -34,6 +40,10 @@ class IncidentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # opened by detection or `manage.py incident_scope --open`
 
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        """Status and summary changes go through the service (audited), not a bare save."""
+        incident_update(actor=_operator(request), incident_id=obj.pk, status=obj.status, summary=obj.summary)
+
     @admin.display(description=_("patients"))
     def patients(self, obj: Incident) -> int:
         return int(obj.scope.get("counts", {}).get("patients", 0))
@@ -53,10 +63,12 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Recompute the scope from the audit trail"))
     def recompute_scope(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
         for incident in queryset:
-            incident_refresh_scope(incident=incident)
+            incident_refresh_scope(actor=_operator(request), incident_id=incident.pk)
         messages.success(request, _("Scope recomputed."))
 
     @admin.action(description=_("Notify the affected patients (GDPR Art. 34)"))
     def notify_patients(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        total = sum(incident_notify_patients(incident=incident) for incident in queryset)
+        total = sum(
+            incident_notify_patients(actor=_operator(request), incident_id=incident.pk) for incident in queryset
+        )
         messages.success(request, _("%(count)d messages queued.") % {"count": total})

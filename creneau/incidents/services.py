@@ -12,12 +12,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from creneau.audit.models import AuditAccess, AuditEvent, Outcome
+from creneau.audit.models import Action, AuditAccess, AuditEvent, Outcome
+from creneau.audit.services import audit_record, changes_between
 from creneau.core import clock
-from creneau.core.actors import Actor, ActorKind
-from creneau.core.errors import PermissionDenied
+from creneau.core.actors import Actor
+from creneau.core.errors import InvalidInput, PermissionDenied
 
-from .models import Incident, IncidentExposure
+from .models import Incident, IncidentExposure, IncidentStatus
+from .selectors import access_incident, handles_incidents
 
 if TYPE_CHECKING:
     from creneau.audit.models import DetectionAlert
@@ -91,11 +93,28 @@ def incident_scope(*, principal: str, start: dt.datetime, end: dt.datetime) -> S
     return Scope(principal, start, end, patients, appointments, organizations, categories, len(types), len(forged))
 
 
-def incident_open(*, actor: Actor, principal: str, start: dt.datetime, end: dt.datetime, summary: str = "") -> Incident:
-    """Open an incident and freeze its scope (an operator, or detection through the system actor)."""
-    if actor.kind != ActorKind.SYSTEM and not (actor.user is not None and actor.user.is_staff):
+def _require_handler(actor: Actor) -> None:
+    if not handles_incidents(actor):
         raise PermissionDenied(_("Only platform operators can open incidents."))
-    opened_by = "system" if actor.user is None else f"operator:{actor.user.pk}"
+
+
+def _counts(incident: Incident) -> dict[str, Any]:
+    return dict(incident.scope.get("counts", {}))
+
+
+def incident_open(
+    *,
+    actor: Actor,
+    principal: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    summary: str = "",
+    opened_by: str | None = None,
+) -> Incident:
+    """Open an incident and freeze its scope (an operator, or detection through the system actor)."""
+    _require_handler(actor)
+    if opened_by is None:
+        opened_by = "system" if actor.user is None else f"operator:{actor.user.pk}"
     with transaction.atomic():
         incident = Incident.objects.create(
             opened_at=clock.now(),
@@ -105,25 +124,35 @@ def incident_open(*, actor: Actor, principal: str, start: dt.datetime, end: dt.d
             window_end=end,
             summary=summary,
         )
-        incident_refresh_scope(incident=incident)
+        _refresh(incident)
+        audit_record(
+            actor=actor,
+            action=Action.CREATE,
+            object_type="incident",
+            object_id=incident.pk,
+            via="incident_open",
+            changes={
+                "principal": [None, principal],
+                "opened_by": [None, opened_by],
+                "counts": [None, _counts(incident)],
+            },
+        )
     return incident
 
 
 def incident_open_for_alert(*, alert: DetectionAlert) -> Incident:
     window = dt.timedelta(minutes=int(str(settings.CRENEAU_DETECTION["window_minutes"])))
-    incident = incident_open(
+    return incident_open(
         actor=Actor.system(),
         principal=alert.principal,
         start=alert.at - 2 * window,
         end=alert.at + window,
         summary=f"detection:{alert.rule}",
+        opened_by=f"detection:{alert.rule}",
     )
-    incident.opened_by = f"detection:{alert.rule}"
-    incident.save(update_fields=["opened_by"])
-    return incident
 
 
-def incident_refresh_scope(*, incident: Incident) -> Scope:
+def _refresh(incident: Incident) -> Scope:
     scope = incident_scope(principal=incident.principal, start=incident.window_start, end=incident.window_end)
     incident.scope = scope.as_json()
     incident.save(update_fields=["scope", "updated_at"])
@@ -136,6 +165,55 @@ def incident_refresh_scope(*, incident: Incident) -> Scope:
         batch_size=1000,
     )
     return scope
+
+
+@transaction.atomic
+def incident_refresh_scope(*, actor: Actor, incident_id: uuid.UUID | str) -> Scope:
+    """Recompute an incident's scope from the audit trail (e.g. after a late audit import)."""
+    _require_handler(actor)
+    incident = access_incident(actor, incident_id, for_update=True)
+    before = _counts(incident)
+    scope = _refresh(incident)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="incident",
+        object_id=incident.pk,
+        via="incident_refresh_scope",
+        changes=changes_between({"counts": before}, {"counts": _counts(incident)}),
+    )
+    return scope
+
+
+@transaction.atomic
+def incident_update(
+    *, actor: Actor, incident_id: uuid.UUID | str, status: str | None = None, summary: str | None = None
+) -> Incident:
+    """An operator moves an incident along (authority notified, closed) or completes its summary."""
+    _require_handler(actor)
+    incident = access_incident(actor, incident_id, for_update=True)
+    before = {"status": incident.status, "summary": incident.summary}
+    if status is not None:
+        if status not in IncidentStatus.values:
+            raise InvalidInput(_("Unknown incident status."))
+        incident.status = status
+    if summary is not None:
+        incident.summary = summary
+    after = {"status": incident.status, "summary": incident.summary}
+    changes = changes_between(before, after)
+    if changes:
+        incident.save(update_fields=["status", "summary", "updated_at"])
+        if "summary" in changes:
+            changes["summary"] = ["…", "…"]  # free text may name people: the trail records that it changed
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="incident",
+            object_id=incident.pk,
+            via="incident_update",
+            changes=changes,
+        )
+    return incident
 
 
 def authority_report(incident: Incident) -> str:
@@ -160,19 +238,29 @@ def authority_report(incident: Incident) -> str:
     )
 
 
-def incident_notify_patients(*, incident: Incident) -> int:
+def incident_notify_patients(*, actor: Actor, incident_id: uuid.UUID | str) -> int:
     """Art. 34 notices: every account holding an exposed patient (themselves or a relative) gets a
     message pointing to its account page, which says what was concerned. Practice-created patients
     without an account are listed for their practice to contact. Returns messages queued."""
     from creneau.notifications.services import notify_incident
     from creneau.patients.models import Patient
 
-    patient_ids = list(incident.exposures.values_list("patient_id", flat=True))
-    accounts = set(
-        Patient.objects.filter(pk__in=patient_ids, account__isnull=False).values_list("account_id", flat=True)
-    )
+    _require_handler(actor)
     with transaction.atomic():
+        incident = access_incident(actor, incident_id, for_update=True)
+        patient_ids = list(incident.exposures.values_list("patient_id", flat=True))
+        accounts = set(
+            Patient.objects.filter(pk__in=patient_ids, account__isnull=False).values_list("account_id", flat=True)
+        )
         count = notify_incident(actor=Actor.system(), user_ids=accounts, reference=str(incident.pk)[:8])
         incident.patients_notified_at = clock.now()
         incident.save(update_fields=["patients_notified_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="incident",
+            object_id=incident.pk,
+            via="incident_notify_patients",
+            changes={"patients_notified_at": [None, incident.patients_notified_at], "messages": count},
+        )
     return count
