@@ -412,4 +412,12 @@ CRENEAU_ACCEPT_FICTION_PHONES = False
 # Domain events (creneau.core.events): event name -> dotted paths of the handlers that react to it. A
 # lower app emits; the apps above it listen here, so no app imports its listeners. Each app's events
 # are listed in its `events.py`; add a handler by appending its path (plugins, deployments).
-CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {}
+CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
+    # accounts.team (creneau/accounts/events.py): the e-mails of team management.
+    "team.invitation_created": ["creneau.notifications.team.on_invitation_created"],
+    "team.rights_changed": ["creneau.notifications.team.on_rights_changed"],
+    "team.role_changed": ["creneau.notifications.team.on_role_changed"],
+    "team.member_removed": ["creneau.notifications.team.on_member_removed"],
+}
+# How long an invitation link to a practice team stays valid (creneau.accounts.team).
+CRENEAU_INVITATION_DAYS = 7

@@ -112,5 +112,57 @@ class AgendaAccess(PublicModel):
         return f"access {self.user_id} on {self.agenda_id}"
 
 
+class InvitationState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    REVOKED = "revoked", _("Withdrawn")
+    EXPIRED = "expired", _("Expired")
+
+
+class Invitation(PublicModel):
+    """An organization admin's invitation of one e-mail address to join the team with a role and
+    per-agenda rights (`accounts.team`). The link's token is stored only as its SHA-256: a copy of the
+    database cannot be turned into a working link. Used at most once; expires; can be withdrawn."""
+
+    organization = models.ForeignKey("directory.Organization", on_delete=models.CASCADE, related_name="invitations")
+    # Encrypted like every login address; pending invitations are looked up through the blind index.
+    email = EncryptedEmailField(_("email address"))
+    email_bidx = BlindIndexField(kind="email", sources=["email"], null=False, blank=False)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    practitioner = models.ForeignKey(
+        "directory.Practitioner", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # {agenda id: {"view": bool, "book": bool, "manage": bool}}, checked against the organization's
+    # agendas when created and again when accepted.
+    rights = models.JSONField(default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role="practitioner") | models.Q(practitioner__isnull=False),
+                name="invitation_practitioner_has_profile",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk}"
+
+    def state(self, now: Any) -> InvitationState:
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if self.expires_at <= now:
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+
 # Second-factor models live in their own module; imported here so Django registers them.
 from .mfa import MFADevice, RecoveryCode  # noqa: E402, F401

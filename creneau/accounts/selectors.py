@@ -3,18 +3,21 @@ invitations as an organization admin sees them."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
+from creneau.core import clock
 from creneau.core.actors import ALL_AGENDA_RIGHTS, Actor, ActorKind, AgendaRight, AgendaScope, Channel
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
 from creneau.directory.models import Agenda
 
-from .models import AgendaAccess, Membership, Role, User
+from .errors import InvitationUnusable
+from .models import AgendaAccess, Invitation, InvitationState, Membership, Role, User
 
 
 def access_rights(access: AgendaAccess) -> frozenset[AgendaRight]:
@@ -80,3 +83,75 @@ def access_membership(actor: Actor, membership_id: uuid.UUID | str) -> Membershi
     except Membership.DoesNotExist as exc:
         raise NotFound(_("Unknown team member.")) from exc
     return membership
+
+
+def team_agenda_accesses(actor: Actor, organization_id: uuid.UUID) -> dict[uuid.UUID, dict[uuid.UUID, AgendaAccess]]:
+    """{user id: {agenda id: access}} for the explicit grants on the agendas of an organization the
+    actor administers (one query; empty otherwise)."""
+    if not actor.is_org_admin(organization_id):
+        return {}
+    out: dict[uuid.UUID, dict[uuid.UUID, AgendaAccess]] = {}
+    for access in AgendaAccess.objects.filter(agenda__organization_id=organization_id):
+        out.setdefault(access.user_id, {})[access.agenda_id] = access
+    return out
+
+
+def invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation link's token: its SHA-256 (the token has 256 random bits, so no
+    salt or slow hash is needed to make the stored value useless)."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def pending_invitations(actor: Actor, organization_id: uuid.UUID) -> list[Invitation]:
+    """Invitations of an organization the actor administers that can still be accepted, newest first."""
+    if not actor.is_org_admin(organization_id):
+        return []
+    return list(
+        Invitation.objects.filter(
+            organization_id=organization_id,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=clock.now(),
+        )
+        .select_related("practitioner")
+        .order_by("-created_at")
+    )
+
+
+def access_invitation(actor: Actor, invitation_id: uuid.UUID | str) -> Invitation:
+    """An invitation of an organization the actor administers; any other answers as a missing id."""
+    refuse_if_suspended(actor)
+    try:
+        return Invitation.objects.select_related("organization", "practitioner").get(
+            pk=parse_id(invitation_id), organization_id__in=list(actor.admin_of)
+        )
+    except Invitation.DoesNotExist as exc:
+        raise NotFound(_("Unknown invitation.")) from exc
+
+
+def invitation_for_token(token: str, *, for_update: bool = False) -> Invitation:
+    """The invitation an e-mailed link points to, if it can still be accepted. A token we never issued
+    is NotFound; one already used, withdrawn or past its date is InvitationUnusable saying which, so the
+    person knows whether to ask for a new invitation or to sign in."""
+    qs = Invitation.objects.select_related("organization", "practitioner")
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    invitation = qs.filter(token_hash=invitation_token_hash(token or "")).first() if token else None
+    if invitation is None or not invitation.organization.is_active:
+        raise NotFound(_("This invitation link is not valid. Check that you copied it whole."))
+    state = invitation.state(clock.now())
+    if state == InvitationState.ACCEPTED:
+        raise InvitationUnusable(
+            _("This invitation has already been used. Sign in with the account that accepted it."), code="used"
+        )
+    if state == InvitationState.REVOKED:
+        raise InvitationUnusable(
+            _("This invitation was withdrawn by the organization. Ask its administrator for a new one."),
+            code="revoked",
+        )
+    if state == InvitationState.EXPIRED:
+        raise InvitationUnusable(
+            _("This invitation has expired. Ask the organization's administrator to send a new one."),
+            code="expired",
+        )
+    return invitation

@@ -25,6 +25,10 @@ class Kind(models.TextChoices):
     SECURITY_MFA_CHANGED = "security_mfa_changed", _("Two-step verification changed")
     INCIDENT_NOTICE = "incident_notice", _("Incident notice")
     PHONE_VERIFICATION = "phone_verification", _("Phone number confirmation code")
+    TEAM_INVITATION = "team_invitation", _("Invitation to join a practice team")
+    TEAM_RIGHTS_CHANGED = "team_rights_changed", _("Agenda rights changed")
+    TEAM_ROLE_CHANGED = "team_role_changed", _("Role in a practice changed")
+    TEAM_MEMBER_REMOVED = "team_member_removed", _("Removed from a practice team")
 
 
 class MessageChannel(models.TextChoices):

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, booking, staff, views
+from . import account, booking, staff, team, views
 
 app_name = "web"
 urlpatterns = [
@@ -40,4 +40,15 @@ urlpatterns = [
     path("practice/appointments/<str:appointment_id>/", staff.appointment_view, name="staff_appointment"),
     path("practice/agenda/<str:agenda_id>/settings/", staff.settings_view, name="staff_settings"),
     path("practice/motifs/<str:motif_id>/", staff.motif_edit, name="staff_motif"),
+    # Organization admins run their team (web/team.py); the e-mailed invitation link.
+    path("practice/team/", team.team_home, name="team"),
+    path("practice/team/<str:organization_id>/invite/", team.team_invite, name="team_invite"),
+    path("practice/team/members/<str:membership_id>/", team.team_member, name="team_member"),
+    path("practice/team/members/<str:membership_id>/remove/", team.team_remove, name="team_remove"),
+    path("practice/team/invitations/<str:invitation_id>/withdraw/", team.team_revoke, name="team_revoke"),
+    path(
+        "team/invitation/<str:token>/",
+        ratelimit("signup-ip", methods=("POST",))(team.invitation_accept),
+        name="team_invitation",
+    ),
 ]
