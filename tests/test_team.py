@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from html import unescape
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -430,4 +433,240 @@ def test_non_admins_and_other_organizations_admins_can_do_none_of_it(t: Team) ->
     # A foreign id answers exactly like a missing one.
     with pytest.raises(NotFound, match="Unknown team member"):
         team.membership_remove(actor=t.admin_b, membership_id="00000000-0000-0000-0000-000000000000")
+    assert snapshot() == before
+
+
+# --- the pages -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def french() -> Any:
+    """The pages in French, the default language (no /en/ prefix)."""
+    with translation.override("fr"):
+        yield
+
+
+def _page(body: bytes) -> str:
+    """A page without its per-request CSRF token, to compare two refusals byte for byte."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body.decode())
+
+
+def fr_client(user: User) -> Any:
+    client = signed_in(user)
+    client.cookies["django_language"] = "fr"
+    return client
+
+
+def test_staff_home_links_admins_to_the_team_page_which_lists_members_rights_and_invitations(
+    t: Team, french: None
+) -> None:
+    f.grant(t.secretary_membership.user, t.agenda1, manage=False)
+    invite(t, "attente@example.invalid")
+    admin = signed_in(t.admin_a.user)
+    assert reverse("web:team") in admin.get(reverse("web:staff_home")).content.decode()
+    assert (
+        reverse("web:team")
+        not in signed_in(t.secretary_membership.user).get(reverse("web:staff_home")).content.decode()
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        page = admin.get(reverse("web:team"))
+    assert page.status_code == 200
+    html = unescape(page.content.decode())
+    assert t.secretary_membership.user.email in html and "attente@example.invalid" in html
+    assert f"{t.doc1.display_name} : voir l'agenda, prendre, déplacer, annuler, marquer les rendez-vous" in html
+    assert "Inviter un membre" in html and "Invitations en attente" in html
+    assert len(ctx.captured_queries) <= 20
+    # More members and invitations: the same number of queries.
+    for _ in range(3):
+        f.staff(t.org_a)
+    invite(t, "encore@example.invalid")
+    with CaptureQueriesContext(connection) as more:
+        admin.get(reverse("web:team"))
+    assert len(more.captured_queries) == len(ctx.captured_queries)
+
+
+def test_invite_on_the_web_then_accept_the_link_and_land_on_the_authenticator_setup(t: Team, french: None) -> None:
+    admin = fr_client(t.admin_a.user)
+    form = admin.get(reverse("web:team_invite", args=[t.org_a.pk]))
+    assert form.status_code == 200 and f'name="view_{t.agenda1.pk}"' in form.content.decode()
+    response = admin.post(
+        reverse("web:team_invite", args=[t.org_a.pk]),
+        {
+            "email": "web.invite@example.invalid",
+            "role": "secretary",
+            "language": "fr",
+            f"book_{t.agenda2.pk}": "on",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("web:team")
+    invitation = Invitation.objects.get()
+    assert invitation.rights == {str(t.agenda2.pk): {"view": True, "book": True, "manage": False}}
+    token = token_from_outbox("web.invite@example.invalid")
+
+    visitor = Client()
+    page = visitor.get(reverse("web:team_invitation", args=[token]))
+    assert page.status_code == 200 and "Rejoindre l’équipe de Cabinet A" in page.content.decode()
+    weak = visitor.post(reverse("web:team_invitation", args=[token]), {"password1": "abc", "password2": "abc"})
+    assert weak.status_code == 400 and not User.objects.by_email("web.invite@example.invalid").exists()
+    with override_settings(CRENEAU_MFA_ENFORCED=True):
+        done = visitor.post(
+            reverse("web:team_invitation", args=[token]),
+            {"password1": "une phrase de passe solide 42", "password2": "une phrase de passe solide 42"},
+        )
+        assert done.status_code == 302 and done["Location"] == reverse("web:staff_home")
+        next_page = visitor.get(done["Location"])
+    assert next_page.status_code == 302 and next_page["Location"].startswith(reverse("accounts:mfa_setup"))
+    user = User.objects.by_email("web.invite@example.invalid").get()
+    assert list(agendas_for(staff_actor(user))) == [t.agenda2]
+
+
+def test_a_signed_in_patient_accepting_is_sent_to_the_authenticator_setup(t: Team, french: None) -> None:
+    user, _p, _a = f.patient_account("deja.patient@example.invalid")
+    invite(t, "deja.patient@example.invalid")
+    token = token_from_outbox("deja.patient@example.invalid")
+    anonymous = Client().get(reverse("web:team_invitation", args=[token]))
+    assert "connectez-vous pour accepter" in anonymous.content.decode()
+    client = signed_in(user)
+    with override_settings(CRENEAU_MFA_ENFORCED=True):
+        client.get(reverse("web:account"))  # the session now says "patient"
+        done = client.post(reverse("web:team_invitation", args=[token]))
+        assert done.status_code == 302
+        after = client.get(reverse("web:staff_home"))
+    assert after.status_code == 302 and after["Location"].startswith(reverse("accounts:mfa_setup"))
+
+
+@pytest.mark.parametrize(
+    ("post", "status", "message"),
+    [
+        ({"email": "pas-une-adresse"}, 400, "Saisissez une adresse e-mail valide"),
+        ({"email": ""}, 400, "Saisissez l’adresse e-mail de la personne à inviter."),
+        ({"email": "MEMBER"}, 409, "Cette personne fait déjà partie de votre équipe."),
+        ({"role": "practitioner"}, 400, "Indiquez quel praticien de votre structure est cette personne."),
+        ({"role": "root"}, 400, "Choisissez un rôle"),
+        (
+            {"AGENDA3": "on"},
+            400,
+            "Agenda inconnu : les droits ne peuvent porter que sur les agendas de votre structure.",
+        ),
+    ],
+)
+def test_bad_invitations_on_the_web_get_a_precise_message_and_change_nothing(
+    t: Team, french: None, post: dict[str, str], status: int, message: str
+) -> None:
+    data = {"email": "ok@example.invalid", "role": "secretary", "language": "fr", **post}
+    if data["email"] == "MEMBER":
+        data["email"] = t.secretary_membership.user.email
+    if data.pop("AGENDA3", None):
+        data[f"view_{t.agenda3.pk}"] = "on"
+    before = snapshot()
+    response = fr_client(t.admin_a.user).post(reverse("web:team_invite", args=[t.org_a.pk]), data)
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert snapshot() == before
+
+
+def test_member_page_changes_rights_and_role_and_refuses_a_foreign_agenda(t: Team, french: None) -> None:
+    admin = fr_client(t.admin_a.user)
+    url = reverse("web:team_member", args=[t.secretary_membership.pk])
+    page = admin.get(url)
+    assert page.status_code == 200 and f'name="manage_{t.agenda2.pk}"' in page.content.decode()
+    saved = admin.post(url, {"action": "rights", f"view_{t.agenda2.pk}": "on", f"manage_{t.agenda2.pk}": "on"})
+    assert saved.status_code == 302
+    assert AgendaRights.of(AgendaAccess.objects.get(user=t.secretary_membership.user)) == AgendaRights(
+        True, False, True
+    )
+    assert team_audit(object_type="agenda_access")[-1].changes["manage"] == [False, True]
+
+    before = snapshot()
+    forged = admin.post(url, {"action": "rights", f"view_{t.agenda3.pk}": "on"})
+    assert forged.status_code == 400 and "Agenda inconnu" in forged.content.decode()
+    refused = admin.post(url, {"action": "role", "r-role": "practitioner", "r-practitioner": str(t.doc3.pk)})
+    assert refused.status_code == 400 and "Praticien inconnu" in refused.content.decode()
+    assert snapshot() == before
+
+    promoted = admin.post(url, {"action": "role", "r-role": "org_admin"})
+    assert promoted.status_code == 302
+    assert Membership.objects.get(pk=t.secretary_membership.pk).role == Role.ORG_ADMIN
+
+
+def test_removal_asks_for_confirmation_and_the_last_admin_is_kept(t: Team, french: None) -> None:
+    admin = fr_client(t.admin_a.user)
+    url = reverse("web:team_remove", args=[t.secretary_membership.pk])
+    confirm = admin.get(url)
+    assert confirm.status_code == 200 and "Oui, retirer" in confirm.content.decode()
+    assert Membership.objects.filter(pk=t.secretary_membership.pk).exists()
+    assert admin.post(url).status_code == 302
+    assert not Membership.objects.filter(pk=t.secretary_membership.pk).exists()
+
+    mine = Membership.objects.get(user=t.admin_a.user, organization=t.org_a)
+    before = snapshot()
+    refused = admin.post(reverse("web:team_remove", args=[mine.pk]))
+    assert refused.status_code == 422 and "au moins un administrateur" in refused.content.decode()
+    assert snapshot() == before
+
+
+def test_link_pages_say_why_a_link_no_longer_works(t: Team, french: None) -> None:
+    first = invite(t, "un@example.invalid")
+    revoked = token_from_outbox("un@example.invalid")
+    admin = fr_client(t.admin_a.user)
+    assert admin.post(reverse("web:team_revoke", args=[first.pk])).status_code == 302
+    assert admin.post(reverse("web:team_revoke", args=[first.pk])).status_code == 409
+    invite(t, "deux@example.invalid")
+    used = token_from_outbox("deux@example.invalid")
+    accept_new(used)
+    invite(t, "trois@example.invalid")
+    late = token_from_outbox("trois@example.invalid")
+    before = snapshot()
+    visitor = Client()
+    visitor.cookies["django_language"] = "fr"
+    password = {"password1": "une phrase de passe solide 42", "password2": "une phrase de passe solide 42"}
+    for token, status, words in [
+        (revoked, 410, "Cette invitation a été retirée par la structure."),
+        (used, 410, "Cette invitation a déjà été utilisée."),
+        ("inconnu", 404, "Ce lien d’invitation n’est pas valide."),
+    ]:
+        for method in (visitor.get, visitor.post):
+            response = method(reverse("web:team_invitation", args=[token]), password)
+            assert response.status_code == status and words in response.content.decode()
+    with clock.frozen_at(clock.now() + dt.timedelta(days=8)):
+        expired = visitor.post(reverse("web:team_invitation", args=[late]), password)
+    assert expired.status_code == 410 and "Cette invitation a expiré." in expired.content.decode()
+    assert snapshot() == before
+
+
+def test_team_pages_are_404_for_non_admins_and_foreign_ids_look_missing(t: Team, french: None) -> None:
+    invitation = invite(t)
+    member = t.secretary_membership
+    missing = "00000000-0000-0000-0000-000000000000"
+    before = snapshot()
+    for user in (t.secretary_membership.user, t.doc1_user):
+        client = signed_in(user)
+        assert client.get(reverse("web:team")).status_code == 404
+        assert client.get(reverse("web:team_invite", args=[t.org_a.pk])).status_code == 404
+        assert (
+            client.post(
+                reverse("web:team_invite", args=[t.org_a.pk]),
+                {"email": "x@example.invalid", "role": "secretary", "language": "fr"},
+            ).status_code
+            == 404
+        )
+        assert (
+            client.post(
+                reverse("web:team_member", args=[member.pk]), {"action": "role", "r-role": "org_admin"}
+            ).status_code
+            == 404
+        )
+        assert client.post(reverse("web:team_remove", args=[member.pk])).status_code == 404
+        assert client.post(reverse("web:team_revoke", args=[invitation.pk])).status_code == 404
+    other = signed_in(t.admin_b.user)
+    for name, real in (("web:team_member", member.pk), ("web:team_remove", member.pk)):
+        foreign, absent = other.get(reverse(name, args=[real])), other.get(reverse(name, args=[missing]))
+        assert foreign.status_code == absent.status_code == 404
+        assert _page(foreign.content).replace(str(real), missing) == _page(absent.content)
+    foreign = other.post(reverse("web:team_revoke", args=[invitation.pk]))
+    absent = other.post(reverse("web:team_revoke", args=[missing]))
+    assert foreign.status_code == absent.status_code == 404
+    assert _page(foreign.content).replace(str(invitation.pk), missing) == _page(absent.content)
+    assert other.get(reverse("web:team_invite", args=[t.org_a.pk])).status_code == 404
+    assert Client().get(reverse("web:team")).status_code == 302  # to the sign-in page
     assert snapshot() == before
