@@ -670,3 +670,9 @@ def test_team_pages_are_404_for_non_admins_and_foreign_ids_look_missing(t: Team,
     assert other.get(reverse("web:team_invite", args=[t.org_a.pk])).status_code == 404
     assert Client().get(reverse("web:team")).status_code == 302  # to the sign-in page
     assert snapshot() == before
+
+
+def test_the_invitation_page_is_never_cached_even_anonymously(t: Team, french: None) -> None:
+    invite(t)
+    response = Client().get(reverse("web:team_invitation", args=[token_from_outbox("nouvelle@example.invalid")]))
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]

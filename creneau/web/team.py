@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from creneau.accounts import middleware as session_security
@@ -264,10 +265,12 @@ def team_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     return redirect("web:team")
 
 
+@never_cache
 @domain_errors
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """The e-mailed link. Without an account for the address: choose a password, which creates it.
-    With one: sign in as it, then confirm. A used, expired or withdrawn link says which (410)."""
+    With one: sign in as it, then confirm. A used, expired or withdrawn link says which (410). Never
+    cached: the page shows the invited address, even to someone not signed in."""
     invitation = invitation_for_token(token)
     organization: Organization = invitation.organization
     user = request.user if isinstance(request.user, User) and request.user.is_authenticated else None
