@@ -155,3 +155,11 @@ def invitation_for_token(token: str, *, for_update: bool = False) -> Invitation:
             code="expired",
         )
     return invitation
+
+
+def organization_admin_emails(organization_ids: list[uuid.UUID]) -> list[str]:
+    """The e-mail addresses of the active administrators of these organizations (security alerts)."""
+    admins = Membership.objects.filter(
+        organization_id__in=organization_ids, role=Role.ORG_ADMIN, user__is_active=True
+    ).select_related("user")
+    return sorted({m.user.email for m in admins})

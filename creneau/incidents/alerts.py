@@ -8,15 +8,13 @@ import uuid
 from django.conf import settings
 from django.core.mail import send_mail
 
-from creneau.accounts.models import Membership, Role
+from creneau.accounts.selectors import organization_admin_emails
 from creneau.audit.models import DetectionAlert
 
 
 def recipients_for(alert: DetectionAlert) -> list[str]:
     org_ids = [uuid.UUID(o) for o in alert.organization_ids]
-    admins = Membership.objects.filter(organization_id__in=org_ids, role=Role.ORG_ADMIN, user__is_active=True)
-    emails = sorted({m.user.email for m in admins.select_related("user")})
-    return [settings.CRENEAU_SECURITY_CONTACT, *emails]
+    return [settings.CRENEAU_SECURITY_CONTACT, *organization_admin_emails(org_ids)]
 
 
 def send_alert(alert: DetectionAlert) -> None:
