@@ -30,6 +30,13 @@ ALLOWED: dict[tuple[str, str], str] = {
         "e-mail verification link decoding (uidb64 → user), Django's token-link idiom; owned by the accounts "
         "work of issue 12 (to be moved into a selector)"
     ),
+    # Team management edits roles: there the role is the data being changed (the last administrator, a
+    # practitioner's link to their agenda, labels and e-mails naming the role), not a permission check;
+    # who may change it is decided by access_organization_as_admin / access_membership.
+    ("accounts/team.py", "role comparison"): "role changes: validating and comparing the role being edited",
+    ("notifications/team.py", "role comparison"): "team e-mails: naming the new role and the agenda's practitioner",
+    ("web/team.py", "role comparison"): "team pages: labels and the form's initial values for each member's role",
+    ("web/team_forms.py", "role comparison"): "the team form: a practitioner role needs a practitioner chosen",
     ("demo/management/commands/seed_demo.py", "role comparison"): (
         "demo data: decides which demo accounts get agenda grants while creating them; no permission check"
     ),
@@ -47,6 +54,7 @@ GETTEXT = frozenset({"_", "gettext", "gettext_lazy", "pgettext", "pgettext_lazy"
 ALLOWED_UNTRANSLATED: dict[str, str] = {
     "scheduling/services.py": "joins ValidationError messages, which Django and our validators translate",
     "patients/services.py": "joins ValidationError messages, which Django and our validators translate",
+    "accounts/team.py": "joins the password validators' messages, which Django translates",
 }
 
 
