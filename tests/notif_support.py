@@ -84,3 +84,25 @@ def sms_gateway(settings: Any) -> Iterator[Gateway]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def run_tasks() -> int:
+    """Run the background tasks waiting in the database queue, as the worker would (each once)."""
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    ran = 0
+    for result in list(DBTaskResult.objects.ready()):
+        result.task.call(*result.args_kwargs["args"], **result.args_kwargs["kwargs"])
+        DBTaskResult.objects.filter(pk=result.pk).update(status=TaskResultStatus.SUCCESSFUL)
+        ran += 1
+    return ran
+
+
+def deliver() -> int:
+    """What the worker does for the tests: run queued tasks, then send every due outbox message
+    (e-mails land in `django.core.mail.outbox`)."""
+    from creneau.notifications import outbox
+
+    run_tasks()
+    return outbox.deliver_due()

@@ -20,12 +20,7 @@ from django.utils import translation
 
 from creneau.accounts.models import User
 
-# Issue 21 item 2 is not done yet: sign-up and reset still send mail in the request and differ in work.
-# strict: the day the constant-shape paths land, this marker must go.
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.xfail(strict=True, reason="constant-shape sign-up and password reset not implemented yet"),
-]
+pytestmark = pytest.mark.django_db
 
 SAMPLES = 30
 PASSWORD = "un mot de passe assez long 2026"

@@ -19,6 +19,7 @@ from creneau.booking.services import SlotRef
 from creneau.patients.models import Patient, Relationship
 
 from . import factories as f
+from .notif_support import deliver
 from .web_support import signed_in, stamp
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +175,8 @@ def test_verification_link_opened_on_another_device_keeps_the_chosen_time(world:
         "/en/accounts/signup/",
         {"email": "nina@example.invalid", "password1": PASSWORD, "password2": PASSWORD, "next": next_url},
     )
-    link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+    deliver()
+    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", mail.outbox[-1].body)
     assert link is not None
     back = phone.get(link.group(1))  # another browser: none of the laptop's session
     assert back.status_code == 302 and back["Location"].startswith("/book/resume/?practitioner=")
@@ -189,7 +191,8 @@ def test_verification_link_ignores_a_next_address_on_another_site(db: None, clie
         "/en/accounts/signup/",
         {"email": "eve@example.invalid", "password1": PASSWORD, "password2": PASSWORD, "next": "https://evil.example/"},
     )
-    link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+    deliver()
+    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", mail.outbox[-1].body)
     assert link is not None and "evil" not in link.group(1)
     response = Client().get(link.group(1) + "?next=https://evil.example/")
     assert response.status_code == 302 and "evil" not in response["Location"]

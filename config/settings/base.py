@@ -418,6 +418,13 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "team.rights_changed": ["creneau.notifications.team.on_rights_changed"],
     "team.role_changed": ["creneau.notifications.team.on_role_changed"],
     "team.member_removed": ["creneau.notifications.team.on_member_removed"],
+    # Account and security messages (accounts emits, notifications queues them in the outbox).
+    "account.signup_requested": ["creneau.notifications.account.on_signup_requested"],
+    "account.signup_existing": ["creneau.notifications.account.on_signup_existing"],
+    "account.password_reset_requested": ["creneau.notifications.account.on_password_reset_requested"],
+    "account.password_changed": ["creneau.notifications.account.on_password_changed"],
+    "account.mfa_changed": ["creneau.notifications.account.on_mfa_changed"],
+    "account.new_login": ["creneau.notifications.account.on_new_login"],
 }
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

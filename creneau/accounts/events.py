@@ -11,3 +11,14 @@ RIGHTS_CHANGED = "team.rights_changed"
 ROLE_CHANGED = "team.role_changed"
 # accounts.team: a member lost a role in the organization (organization_id, user_id, role).
 MEMBER_REMOVED = "team.member_removed"
+
+# accounts.services (all with user_id; next_url too for a sign-up). Secret links are made by the
+# outbox when the message leaves, never carried in the payload.
+SIGNUP_REQUESTED = "account.signup_requested"  # a new, inactive account: send its verification link
+SIGNUP_EXISTING = "account.signup_existing"  # a sign-up with an address that already has an account
+PASSWORD_RESET_REQUESTED = "account.password_reset_requested"
+PASSWORD_CHANGED = "account.password_changed"  # changed or reset
+MFA_CHANGED = "account.mfa_changed"  # second factor on, replaced, off; recovery codes replaced
+NEW_LOGIN = "account.new_login"  # a password sign-in from a browser this account never used
+
+ACCOUNT_EVENTS = (SIGNUP_REQUESTED, SIGNUP_EXISTING, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED, MFA_CHANGED, NEW_LOGIN)

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from creneau.core import clock, ratelimit
+from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.crypto.fields import EncryptedCharField
 from creneau.core.crypto.keys import provider
 from creneau.core.models import PublicModel
@@ -121,10 +122,13 @@ def limited(user: Any, source: str = "") -> bool:
     )
 
 
-def verify(user: Any, code: str, *, source: str = "") -> bool:
+def verify(user: Any, code: str, *, source: str = "", actor: Actor | None = None) -> bool:
     """A TOTP code (never the same one twice) or an unused recovery code. Each attempt is counted before
     the check, per account and address (5 per 5 minutes: an attacker who knows the password blocks only
-    their own address, not the owner's) and per account over all addresses (a wider brake)."""
+    their own address, not the owner's) and per account over all addresses (a wider brake).
+
+    Using up a recovery code is audited (`recovery_code_use`) by `actor`, the account holder by default.
+    The TOTP step kept against replays is bookkeeping of the check itself, not audited."""
     per_source = ratelimit.reserve(ratelimit.get("mfa-source"), f"mfa:{user.pk}:{source}")
     if per_source is None:
         return False
@@ -142,7 +146,7 @@ def verify(user: Any, code: str, *, source: str = "") -> bool:
             device.last_step = step
             device.save(update_fields=["last_step"])
             return True
-        return _use_recovery_code(user, code)
+        return _use_recovery_code(user, code, actor or holder_actor(user, source))
 
 
 # --- recovery codes ---------------------------------------------------------------------------------------
@@ -161,13 +165,33 @@ def new_recovery_codes(user: Any) -> list[str]:
     return codes
 
 
-def _use_recovery_code(user: Any, code: str) -> bool:
-    return (
-        RecoveryCode.objects.filter(user=user, code_hash=_code_hash(code), used_at__isnull=True).update(
-            used_at=clock.now()
-        )
-        == 1
+def holder_actor(user: Any, source: str = "") -> Actor:
+    """The account holder as the actor of their own second-factor step (outside a request)."""
+    kind = ActorKind.STAFF if mfa_required_for(user) else ActorKind.PATIENT
+    return Actor(kind=kind, channel=Channel.WEB, user=user, ip=source or None)
+
+
+def _use_recovery_code(user: Any, code: str, actor: Actor) -> bool:
+    from creneau.audit.models import Action
+    from creneau.audit.services import audit_record
+
+    found = (
+        RecoveryCode.objects.select_for_update()
+        .filter(user=user, code_hash=_code_hash(code), used_at__isnull=True)
+        .only("pk")
+        .first()
     )
+    if found is None or not RecoveryCode.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=clock.now()):
+        return False
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="recovery_code",
+        object_id=found.pk,
+        via="recovery_code_use",
+        changes={"used": True, "remaining": remaining_recovery_codes(user)},
+    )
+    return True
 
 
 def remaining_recovery_codes(user: Any) -> int:

@@ -1,44 +1,37 @@
 """Password reset (forgotten password) and change, on Django's auth views with creneau's safeguards:
 
-- reset: rate limited per client IP and per email; the same "check your email" page whether or not the
-  address has an account (Django's view never says); a completed reset lifts a sign-in lockout;
+- reset: rate limited per client IP and per email; the same "check your email" page, after the same
+  work, whether or not the address has an account (`services.password_reset_request` only enqueues a
+  task: the lookup and the message happen in the worker); a completed reset lifts a sign-in lockout;
 - change: only right after typing the password again (`recent_auth_required`, ASVS 7.5.1);
-- new passwords go through AUTH_PASSWORD_VALIDATORS (breached list, strength)."""
+- new passwords go through AUTH_PASSWORD_VALIDATORS (breached list, strength);
+- every write is an audited service (`accounts.services`), its notice queued in the outbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 
 from creneau.core import ratelimit
-from creneau.notifications.services import notify_password_changed
 
-from . import throttle
-from .models import User
+from . import services, throttle
+from .actors import account_actor, anonymous_actor
 from .reauth import recent_auth_required
-
-
-class ThrottledPasswordResetForm(auth_forms.PasswordResetForm):
-    def get_users(self, email: str) -> Any:
-        # Emails are encrypted: find the account through the blind index (Django's version filters the column).
-        return (u for u in User.objects.by_email(email).filter(is_active=True) if u.has_usable_password())
-
-    def send_mail(self, *args: Any, **kwargs: Any) -> None:
-        # Silently drop mails past the per-address limit: the page must look the same either way.
-        if ratelimit.allow(ratelimit.get("password-reset-account"), self.cleaned_data["email"].strip().casefold()):
-            super().send_mail(*args, **kwargs)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/password_reset_email.txt"
-    subject_template_name = "accounts/password_reset_subject.txt"
-    form_class = ThrottledPasswordResetForm
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # Not Django's form.save(): it looks the account up and sends the mail inside the request.
+        services.password_reset_request(actor=anonymous_actor(self.request), email=form.cleaned_data["email"])
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -46,10 +39,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        throttle.lift(self.request, form.user.email)
-        notify_password_changed(user=form.user)
-        return response
+        user = form.user
+        services.password_reset_complete(
+            actor=account_actor(self.request, user), user=user, new_password=form.cleaned_data["new_password1"]
+        )
+        del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
+        throttle.lift(self.request, user.email)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -57,9 +53,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:password_change_done")
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        notify_password_changed(user=form.user)
-        return response
+        services.password_change(
+            actor=account_actor(self.request), user=form.user, new_password=form.cleaned_data["new_password1"]
+        )
+        update_session_auth_hash(self.request, form.user)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 password_reset = ratelimit.ratelimit("password-reset-ip")(PasswordResetView.as_view())

@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from creneau.notifications.services import notify_mfa_changed
+from creneau.core.errors import DomainError
 
-from . import mfa, throttle
+from . import mfa, services, throttle
+from .actors import account_actor
 from .middleware import SESSION_ENROLLED
 from .reauth import mark_authenticated_now, recent_auth_required
 
@@ -62,7 +63,12 @@ class ReauthForm(forms.Form):
         if confirmed is None:
             raise forms.ValidationError(_("This password is not correct."), code="wrong")
         code = data.get("code", "")
-        if "code" in self.fields and not mfa.verify(self.user, code, source=mfa.source_of(self.request)):
+        if "code" in self.fields and not services.mfa_code_check(
+            actor=account_actor(self.request, self.user) if self.request is not None else mfa.holder_actor(self.user),
+            user=self.user,
+            code=code,
+            source=mfa.source_of(self.request),
+        ):
             raise forms.ValidationError(_("This security code is not valid. Try the next one."), code="wrong_code")
         return data
 
@@ -97,7 +103,12 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:mfa_setup")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if mfa.verify(request.user, form.cleaned_data["code"], source=mfa.source_of(request)):
+        if services.mfa_code_check(
+            actor=account_actor(request),
+            user=request.user,  # type: ignore[arg-type]  # login_required
+            code=form.cleaned_data["code"],
+            source=mfa.source_of(request),
+        ):
             mfa.mark_verified(request)
             return redirect(_next(request))
         if mfa.limited(request.user, mfa.source_of(request)):
@@ -120,12 +131,16 @@ def _setup(request: HttpRequest) -> HttpResponse:
         request.session[PENDING_SECRET] = secret
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = mfa.confirm_setup(user=user, secret=secret, code=form.cleaned_data["code"])
+        codes = services.mfa_enable(
+            actor=account_actor(request),
+            user=user,  # type: ignore[arg-type]  # login_required
+            secret=secret,
+            code=form.cleaned_data["code"],
+        )
         if codes is not None:
             request.session.pop(PENDING_SECRET, None)
             request.session[SESSION_ENROLLED] = True
             mfa.mark_verified(request)
-            notify_mfa_changed(user=user)  # type: ignore[arg-type]  # login_required
             return render(request, "accounts/mfa_recovery_codes.html", {"codes": codes, "next": _next(request)})
         form.add_error("code", _("This code does not match. Check your phone's clock and type the current code."))
     uri = mfa.provisioning_uri_for(secret, getattr(user, "email", ""))
@@ -160,18 +175,18 @@ def mfa_manage(request: HttpRequest) -> HttpResponse:
 @require_POST
 @recent_auth_required
 def mfa_recovery_codes(request: HttpRequest) -> HttpResponse:
-    codes = mfa.new_recovery_codes(request.user)
+    codes = services.recovery_codes_regenerate(actor=account_actor(request), user=request.user)  # type: ignore[arg-type]
     return render(request, "accounts/mfa_recovery_codes.html", {"codes": codes, "next": _next(request)})
 
 
 @require_POST
 @recent_auth_required
 def mfa_disable(request: HttpRequest) -> HttpResponse:
-    if mfa.mfa_required_for(request.user):
-        messages.error(request, _("Practice and operator accounts must keep a second factor."))
+    try:
+        services.mfa_disable(actor=account_actor(request), user=request.user)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
         return redirect("accounts:mfa_manage")
-    mfa.disable(request.user)
-    notify_mfa_changed(user=request.user)  # type: ignore[arg-type]  # login_required
     request.session.pop(mfa.SESSION_VERIFIED, None)
     request.session[SESSION_ENROLLED] = False
     messages.success(request, _("Two-step verification is off."))

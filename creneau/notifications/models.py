@@ -29,6 +29,9 @@ class Kind(models.TextChoices):
     TEAM_RIGHTS_CHANGED = "team_rights_changed", _("Agenda rights changed")
     TEAM_ROLE_CHANGED = "team_role_changed", _("Role in a practice changed")
     TEAM_MEMBER_REMOVED = "team_member_removed", _("Removed from a practice team")
+    ACCOUNT_VERIFICATION = "account_verification", _("E-mail address confirmation")
+    ACCOUNT_EXISTS = "account_exists", _("Sign-up with an address that has an account")
+    PASSWORD_RESET = "password_reset", _("Password reset link")
 
 
 class MessageChannel(models.TextChoices):

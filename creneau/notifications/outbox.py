@@ -353,16 +353,19 @@ def _retry_or_fail(message: OutboundMessage, token: uuid.UUID, reason: str, *, p
 def _send(message: OutboundMessage) -> str:
     if message.channel == MessageChannel.SMS:
         return sms_backend().send(message_id=str(message.pk), to=message.to_address, text=message.body_text)
+    from .account import with_secret_link
+
     message_id = f"<{message.pk}@{ics_module.domain()}>"
+    body_text, body_html = with_secret_link(message)  # secret links get their token only now
     email = EmailMultiAlternatives(
         subject=message.subject,
-        body=message.body_text,
+        body=body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to_address],
         headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated", "X-Creneau-Code": message.code},
     )
-    if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
+    if body_html:
+        email.attach_alternative(body_html, "text/html")
     if message.ics:
         email.attach("rendez-vous.ics", message.ics, "text/calendar")
     email.send()
