@@ -106,3 +106,45 @@ def test_retention_anonymizes_practice_patients_long_gone_and_spares_recent_ones
     world["caller"].refresh_from_db()
     assert old.family_name == ANONYMIZED
     assert world["caller"].family_name == "Appelant"  # no appointment yet: not "past its retention"
+
+
+def test_erasure_cancels_each_future_booking_like_a_cancellation_and_frees_the_slots(world: dict) -> None:
+    """Through appointment_cancel: a cancel audit row each, the patient told, reminders withdrawn, the
+    slot bookable again (and offered to the waiting list), even within the online cancellation deadline."""
+    from creneau.notifications.models import Kind, MessageStatus, OutboundMessage
+
+    soon = _book(world, f.paris(2026, 3, 2, 9, 0))  # in two hours: past the 4-hour online deadline
+    later = _book(world, f.paris(2026, 3, 5, 10, 0))
+    counts = account_erase(actor=world["patient_actor"])
+    assert counts["cancelled"] == 2
+    for appointment in (soon, later):
+        appointment.refresh_from_db()
+        assert appointment.status == "cancelled" and appointment.cancelled_by == "patient"
+    cancels = AuditEvent.objects.filter(
+        action="cancel", object_type="appointment", principal=world["patient_actor"].key
+    )
+    assert {a.appointment_id for e in cancels for a in e.accesses.all()} == {soon.pk, later.pk}
+    assert OutboundMessage.objects.filter(kind=Kind.CANCELLATION, appointment__in=[soon, later]).exists()
+    assert not OutboundMessage.objects.filter(
+        kind=Kind.REMINDER, appointment__in=[soon, later], status=MessageStatus.PENDING
+    ).exists()
+    _u, other, other_actor = f.patient_account("autre@example.invalid", given_name="Bruno")
+    for when in (f.paris(2026, 3, 2, 9, 0), f.paris(2026, 3, 5, 10, 0)):
+        again = services.appointment_book(
+            actor=other_actor,
+            patient_id=other.pk,
+            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, when),
+        )
+        assert again.status == "booked"
+
+
+def test_erasure_fails_whole_if_nothing_cancels_the_future_bookings(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core.exceptions import ImproperlyConfigured
+
+    future = _book(world, f.paris(2026, 3, 5, 9, 0))
+    settings.CRENEAU_EVENT_HANDLERS = {**settings.CRENEAU_EVENT_HANDLERS, "patient.erasing": []}
+    with pytest.raises(ImproperlyConfigured):
+        account_erase(actor=world["patient_actor"])
+    future.refresh_from_db()
+    world["user"].refresh_from_db()
+    assert future.status == "booked" and world["user"].is_active

@@ -425,6 +425,8 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "account.password_changed": ["creneau.notifications.account.on_password_changed"],
     "account.mfa_changed": ["creneau.notifications.account.on_mfa_changed"],
     "account.new_login": ["creneau.notifications.account.on_new_login"],
+    # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
+    "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
 }
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

@@ -487,15 +487,17 @@ def _check_patient_deadline(actor: Actor, appointment: Appointment) -> None:
         )
 
 
-def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str) -> Appointment:
-    """Cancel a booked appointment. Patients must respect the practitioner's deadline; cancelling
-    twice is harmless."""
+def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str, erasure: bool = False) -> Appointment:
+    """Cancel a booked appointment. Patients must respect the practitioner's deadline, except when
+    they erase their account (`erasure`: the right to erasure does not wait; see booking.erasure);
+    cancelling twice is harmless."""
     appointment = access_appointment(actor, appointment_id, right=AgendaRight.BOOK)
     if appointment.status == Status.CANCELLED:
         return appointment
     if appointment.status != Status.BOOKED:
         raise PolicyViolation(_("Only a booked appointment can be cancelled."))
-    _check_patient_deadline(actor, appointment)
+    if not erasure:
+        _check_patient_deadline(actor, appointment)
     now = clock.now()
     with transaction.atomic():
         updated = Appointment.objects.filter(pk=appointment.pk, status=Status.BOOKED).update(

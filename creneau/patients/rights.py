@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -19,7 +20,9 @@ from creneau.booking.models import Appointment, Status
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import PermissionDenied
+from creneau.core.events import emit
 
+from . import events
 from .models import IDENTITY_FIELDS, Patient, Sex
 from .selectors import access_patient, patients_visible_to
 
@@ -104,21 +107,29 @@ def anonymize(patient: Patient) -> None:
 @transaction.atomic
 def account_erase(*, actor: Actor) -> dict[str, int]:
     """Erase a patient account: future appointments cancelled, patients with history anonymized,
-    the others deleted, the sign-in identity scrubbed. The views ask for the password first."""
+    the others deleted, the sign-in identity scrubbed. The views ask for the password first.
+
+    Cancelling is booking's work (`appointment_cancel`: audit row, message, waiting-list offer, index
+    refresh), and booking sits above patients: each patient's cancellations are asked for with the
+    `patient.erasing` event, handled synchronously in this transaction by `booking.erasure`. If a future
+    booking is still there afterwards (no handler configured), the erasure fails and nothing changes."""
     from creneau.accounts.models import Membership
+    from creneau.accounts.services import account_close
 
     user = actor.user
     if actor.kind != ActorKind.PATIENT or user is None:
         raise PermissionDenied(_("Only the account holder can erase their account."))
     if Membership.objects.filter(user=user).exists():
         raise PermissionDenied(_("Practice staff accounts are closed by their organization's administrator."))
-    now = clock.now()
     counts = {"cancelled": 0, "anonymized": 0, "deleted": 0}
     for patient in list(patients_visible_to(actor)):
-        future = Appointment.objects.filter(patient=patient, status=Status.BOOKED, start_at__gt=now)
-        counts["cancelled"] += future.update(
-            status=Status.CANCELLED, cancelled_at=now, cancelled_by="patient", updated_at=now
-        )
+        future = Appointment.objects.filter(patient=patient, status=Status.BOOKED, start_at__gt=clock.now())
+        booked = future.count()
+        if booked:
+            emit(events.PATIENT_ERASING, actor=actor, patient_id=patient.pk)
+            if future.exists():
+                raise ImproperlyConfigured("patient.erasing has no handler that cancels the future appointments")
+            counts["cancelled"] += booked
         if Appointment.objects.filter(patient=patient).exists():
             anonymize(patient)
             counts["anonymized"] += 1
@@ -132,8 +143,5 @@ def account_erase(*, actor: Actor) -> dict[str, int]:
             touched=[Touched(patient_id=patient.pk)],
             via="account_erase",
         )
-    user.email = f"erased-{uuid.uuid4().hex}@erased.invalid"
-    user.set_unusable_password()
-    user.is_active = False
-    user.save()
+    account_close(actor=actor, user=user)
     return counts

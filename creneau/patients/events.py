@@ -1,0 +1,5 @@
+"""Events the patients app emits (`creneau.core.events.emit`); handlers in settings.CRENEAU_EVENT_HANDLERS."""
+
+# patients.rights.account_erase, for each patient of the account with future bookings, before it is
+# anonymized or deleted (actor, patient_id). booking.erasure cancels them through appointment_cancel.
+PATIENT_ERASING = "patient.erasing"
