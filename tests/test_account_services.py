@@ -10,6 +10,8 @@ import pyotp
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
+from django.test import Client
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -44,7 +46,10 @@ WRITE_SERVICES = [
     ("mfa_disable", "mfa_disable", "delete", "mfa_device"),
     ("recovery_codes_regenerate", "recovery_codes_regenerate", "create", "recovery_codes"),
     ("mfa_code_check", "recovery_code_use", "update", "recovery_code"),
+    ("account_sign_out", "logout", "sign_out", "account"),
     ("account_close", "account_erase", "delete", "account"),
+    ("account_operator_update", "account_operator_update", "update", "account"),
+    ("account_operator_delete", "account_operator_delete", "delete", "account"),
 ]
 
 
@@ -76,6 +81,46 @@ def test_every_account_write_service_exists_and_audits(user: User) -> None:
         if callable(value) and getattr(value, "__module__", "") == services.__name__ and not name.startswith("_")
     }
     assert public - {"normalize_email"} == {row[0] for row in WRITE_SERVICES}
+
+
+def test_signing_out_is_audited(user: User) -> None:
+    client = Client()
+    client.force_login(user)
+    client.post(reverse("accounts:logout"))
+    [event] = audit("logout")
+    assert (event.action, event.object_id) == ("sign_out", str(user.pk))
+    Client().post(reverse("accounts:logout"))  # nobody signed in: nothing to record
+    assert len(audit("logout")) == 1
+
+
+def test_an_operator_changing_an_account_in_the_admin_is_audited(user: User) -> None:
+    operator = User.objects.create_superuser("op@example.invalid", PASSWORD)
+    client = Client()
+    client.force_login(operator)
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    form = {"is_active": "", "is_staff": "", "language": "en"}
+    form.update({f"memberships-{k}": v for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0"}.items()})
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    user.refresh_from_db()
+    assert (user.is_active, user.language) == (False, "en")
+    [event] = audit("account_operator_update")
+    assert event.changes == {"is_active": [True, False], "language": ["fr", "en"]}
+    assert event.principal == f"user:{operator.pk}" and event.object_id == str(user.pk)
+    client.post(url, form)  # the same values again: nothing changed, nothing recorded
+    assert len(audit("account_operator_update")) == 1
+
+
+def test_an_operator_cannot_change_an_address_through_the_service(user: User) -> None:
+    operator = Actor.for_operator(User.objects.create_superuser("op@example.invalid", PASSWORD))
+    with pytest.raises(PolicyViolation):
+        services.account_operator_update(actor=operator, user=user, values={"email": "x@example.invalid"})
+    assert audit("account_operator_update") == []
+    user_id = user.pk
+    services.account_operator_delete(actor=operator, user=user)
+    assert not User.objects.filter(pk=user_id).exists()
+    [event] = audit("account_operator_delete")
+    assert event.object_id == str(user_id)
 
 
 def test_sign_up_creates_an_inactive_account_audits_it_and_queues_the_link() -> None:

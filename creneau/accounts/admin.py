@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from creneau.core.actors import Actor
+
+from . import services
 from .models import Membership, User
+
+
+def _operator(request: HttpRequest) -> Actor:
+    return Actor.for_operator(request.user, ip=request.META.get("REMOTE_ADDR"))  # type: ignore[arg-type]
 
 
 class MembershipInline(admin.TabularInline):
@@ -26,6 +34,18 @@ class UserAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts are created by sign-up or `createsuperuser`, never with a typed password here
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Through the audited service (the form has already set the values on `obj`)."""
+        values = {f: form.cleaned_data[f] for f in form.changed_data if f in services.OPERATOR_FIELDS}
+        services.account_operator_update(actor=_operator(request), user=obj, values=values)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.account_operator_delete(actor=_operator(request), user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.account_operator_delete(actor=_operator(request), user=user)
 
 
 @admin.register(Membership)

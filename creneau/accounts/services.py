@@ -29,7 +29,7 @@ from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action, Outcome
-from creneau.audit.services import audit_record
+from creneau.audit.services import audit_record, changes_between
 from creneau.core import ratelimit
 from creneau.core.actors import Actor
 from creneau.core.crypto.blind import blind_index
@@ -125,6 +125,11 @@ def account_sign_in_record(*, actor: Actor, user: User, new_device: bool) -> Non
         _audit(actor, Action.SIGN_IN, user.pk, "login", changes={"new_device": new_device})
         if new_device:
             emit(events.NEW_LOGIN, user_id=user.pk)
+
+
+def account_sign_out(*, actor: Actor, user: User) -> None:
+    """Record a sign-out (the caller ends the session)."""
+    _audit(actor, Action.SIGN_OUT, user.pk, "logout")
 
 
 # --- passwords -----------------------------------------------------------------------------------------
@@ -265,3 +270,35 @@ def account_close(*, actor: Actor, user: User) -> None:
         user.save()
         mfa.disable(user)
         _audit(actor, Action.DELETE, user.pk, "account_erase")
+
+
+# --- operators (Django admin) ------------------------------------------------------------------------------
+
+OPERATOR_FIELDS = ("is_active", "is_staff", "language")
+
+
+def account_operator_update(*, actor: Actor, user: User, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """An operator changes an account's status fields in the admin (never its address or password).
+    Audited with the fields' before and after; nothing written when nothing changes."""
+    unknown = set(values) - set(OPERATOR_FIELDS)
+    if unknown:
+        raise PolicyViolation(_("These account fields cannot be changed here."), code="field-not-editable")
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = {f: getattr(current, f) for f in values}
+        changes = changes_between(before, values)
+        if not changes:
+            return {}
+        for field, value in values.items():
+            setattr(user, field, value)
+        user.save(update_fields=list(changes))
+        _audit(actor, Action.UPDATE, user.pk, "account_operator_update", changes=changes)
+    return changes
+
+
+def account_operator_delete(*, actor: Actor, user: User) -> None:
+    """An operator deletes an account in the admin (its memberships, device and messages go with it)."""
+    with transaction.atomic():
+        user_id = user.pk
+        user.delete()
+        _audit(actor, Action.DELETE, user_id, "account_operator_delete")

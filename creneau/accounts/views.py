@@ -106,5 +106,7 @@ def signout_everywhere(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    if isinstance(request.user, User):
+        services.account_sign_out(actor=account_actor(request), user=request.user)
     logout(request)
     return redirect("web:home")
