@@ -156,7 +156,8 @@ def _code_hash(code: str) -> str:
 
 
 def new_recovery_codes(user: Any) -> list[str]:
-    """Replace the user's recovery codes with RECOVERY_CODES new ones (about 50 bits each)."""
+    """Replace the user's recovery codes with RECOVERY_CODES new ones (about 50 bits each). Called by the
+    audited services (`mfa_enable`, `recovery_codes_regenerate`), not by views."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     codes = ["".join(secrets.choice(alphabet) for _ in range(10)) for _ in range(RECOVERY_CODES)]
     codes = [f"{c[:5]}-{c[5:]}" for c in codes]
@@ -199,6 +200,8 @@ def remaining_recovery_codes(user: Any) -> int:
 
 
 def disable(user: Any) -> None:
+    """Remove the device and recovery codes. Not a service: call `accounts.services.mfa_disable` (policy,
+    audit row, notice); `account_close` uses it inside its own audited transaction."""
     MFADevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
 
