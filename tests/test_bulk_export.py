@@ -162,3 +162,29 @@ def test_secretaries_and_other_organizations_cannot_export(world: dict, recipien
 def test_the_exports_page_is_for_organization_admins_only(client: Client, world: dict) -> None:
     client.force_login(world["secretary"].user)
     assert client.get("/practice/exports/").status_code == 404
+
+
+def test_the_export_holds_the_organizations_appointments(world: dict, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The approver's agendas of the exporting organization bound what is exported: its appointments."""
+    from creneau.booking.services import SlotRef, appointment_book
+
+    settings.CRENEAU_EXPORT_DIR = str(tmp_path)
+    booked = appointment_book(
+        actor=world["secretary"],
+        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
+        patient_id=world["caller"].pk,
+    )
+    first, s1 = admin_with_mfa(world["org"])
+    second, s2 = admin_with_mfa(world["org"])
+    export = services.export_request(
+        actor=first,
+        organization_id=world["org"].pk,
+        reason="Fin de contrat",
+        recipient="Nouveau logiciel SAS",
+        public_key_pem=pem(recipient_key),
+        mfa_code=code(s1),
+    )
+    export = services.export_approve(actor=second, export_id=export.pk, mfa_code=code(s2))
+    assert export.appointment_count == 1
+    _name, data = services.export_download(actor=second, export_id=export.pk)
+    assert [a["id"] for a in decrypt(data, recipient_key)["appointments"]] == [str(booked.pk)]

@@ -5,6 +5,7 @@ decoy record, download; every step audited, the export's records listed in the a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -149,13 +150,15 @@ def _generate(actor: Actor, export: BulkExport) -> None:
     from creneau.patients.models import IDENTITY_FIELDS
     from creneau.patients.selectors import patients_visible_to
 
-    scoped = Actor(
-        kind=ActorKind.STAFF,
-        channel=actor.channel,
-        user=actor.user,
-        ip=actor.ip,
-        role=actor.role,
-        organization_ids=frozenset({export.organization_id}),
+    # The approver, narrowed to the exporting organization: its agendas (an admin holds every right on
+    # each) and nothing of the other organizations the approver may belong to.
+    org = export.organization_id
+    scoped = dataclasses.replace(
+        actor,
+        organization_ids=frozenset({org}),
+        admin_of=actor.admin_of & {org},
+        org_roles=tuple(r for r in actor.org_roles if r[0] == org),
+        agendas=tuple(a for a in actor.agendas if a.organization_id == org),
     )
     patients = list(patients_visible_to(scoped).audited(scoped, action=Action.EXPORT, via="bulk_export"))
     appointments = list(appointments_visible_to(scoped).audited(scoped, action=Action.EXPORT, via="bulk_export"))
