@@ -296,6 +296,15 @@ def test_a_suspended_patient_gets_no_entry_and_leaves_no_not_found_trace(world: 
     assert not events(principal=actor.key, outcome=Outcome.NOT_FOUND)
 
 
+def test_listing_the_accounts_waiting_lists_is_one_audited_read(world: dict, entries: dict) -> None:
+    from creneau.notifications.selectors import waitlist_entries_of_account
+
+    assert waitlist_entries_of_account(world["patient_actor"]) == [entries["mine"]]
+    [listed] = events(via="waitlist_entries_of_account")
+    assert listed.action == Action.SEARCH and listed.record_count == 1
+    assert waitlist_entries_of_account(world["secretary"]) == []
+
+
 # --- Incidents ------------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from creneau.core.ids import parse_id
 if TYPE_CHECKING:
     from creneau.accounts.models import User
 
-from .models import MessageStatus, OutboundMessage, WaitingListEntry, WaitingListOffer
+from .models import EntryStatus, MessageStatus, OutboundMessage, WaitingListEntry, WaitingListOffer
 from .rendering import normalize_code
 
 VISIBLE = (MessageStatus.SENT, MessageStatus.SENDING)
@@ -49,6 +49,29 @@ def message_verify(actor: Actor, code: str) -> list[OutboundMessage]:
 def _account_of(actor: Actor) -> User | None:
     """The patient account whose waiting lists the actor may see (only its own)."""
     return actor.user if actor.kind == ActorKind.PATIENT else None
+
+
+def waitlist_entries_of_account(actor: Actor) -> list[WaitingListEntry]:
+    """The account's active waiting-list entries, oldest first (each names a patient: one audited read
+    listing them)."""
+    refuse_if_suspended(actor)
+    account = _account_of(actor)
+    if account is None:
+        return []
+    entries = list(
+        WaitingListEntry.objects.filter(account=account, status=EntryStatus.ACTIVE)
+        .select_related("practitioner", "motif", "site", "patient")
+        .order_by("created_at")
+    )
+    if entries:
+        audit_record(
+            actor=actor,
+            action=Action.SEARCH,
+            object_type="waitlist_entry",
+            via="waitlist_entries_of_account",
+            touched=[Touched(patient_id=e.patient_id) for e in entries],
+        )
+    return entries
 
 
 def access_waitlist_entry(actor: Actor, entry_id: uuid.UUID | str) -> WaitingListEntry:

@@ -65,7 +65,7 @@ def waitlist_page(request: HttpRequest) -> HttpResponse:
             return render(request, "notifications/waitlist.html", {"error": exc.message}, status=exc.http_status)
         flash.success(request, _("You left this waiting list."))
         return redirect("notifications:waitlist")
-    return render(request, "notifications/waitlist.html", {"entries": waitlist.waitlist_entries_of_account(actor)})
+    return render(request, "notifications/waitlist.html", {"entries": selectors.waitlist_entries_of_account(actor)})
 
 
 @login_required

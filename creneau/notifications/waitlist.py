@@ -82,17 +82,6 @@ def waitlist_join_for_appointment(*, actor: Actor, appointment_id: uuid.UUID | s
     )
 
 
-def waitlist_entries_of_account(actor: Actor) -> list[WaitingListEntry]:
-    """The account's active waiting-list entries, oldest first."""
-    if actor.user is None:
-        return []
-    return list(
-        WaitingListEntry.objects.filter(account=actor.user, status=EntryStatus.ACTIVE)
-        .select_related("practitioner", "motif", "site", "patient")
-        .order_by("created_at")
-    )
-
-
 def waitlist_leave(*, actor: Actor, entry_id: uuid.UUID | str) -> None:
     entry = access_waitlist_entry(actor, entry_id)
     WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
