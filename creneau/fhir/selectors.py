@@ -124,6 +124,20 @@ def access_slot(orgs: Orgs, slot_id: str) -> tuple[Motif, uuid.UUID, dt.datetime
     return motif, site_id, start
 
 
+def slot_to_book(slot_id: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, dt.datetime]:
+    """(practitioner, motif, site, start) of a Slot id to book; whether the caller may book it there is
+    the booking service's check (scope, rights, free time), which answers the same "does not exist"."""
+    missing = _("This practitioner, visit reason or place does not exist.")
+    try:
+        motif_id, site_id, start = ids.parse_slot_id(slot_id)
+    except NotFound as exc:
+        raise NotFound(missing) from exc
+    practitioner_id = Motif.objects.filter(pk=motif_id).values_list("practitioner_id", flat=True).first()
+    if practitioner_id is None:
+        raise NotFound(missing)
+    return practitioner_id, motif_id, site_id, start
+
+
 # --- API clients and grants -------------------------------------------------------------------------
 
 

@@ -506,10 +506,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     caller = authenticate(request, anonymous_ok=False)
     actor = caller.actor("Appointment", "c")
     booking = appointment_map.booking_from_fhir(read_body(request, "Appointment"))
-    motif_id, site_id, start = ids.parse_slot_id(booking.slot_id)
-    practitioner_id = Motif.objects.filter(pk=motif_id).values_list("practitioner_id", flat=True).first()
-    if practitioner_id is None:
-        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    practitioner_id, motif_id, site_id, start = scoped.slot_to_book(booking.slot_id)
     key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
     a = booking_services.appointment_book(
         actor=actor,
