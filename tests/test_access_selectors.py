@@ -363,3 +363,18 @@ def test_domain_errors_speak_french_by_default(grants: dict) -> None:
             "Vous ne pouvez pas modifier les motifs, les horaires ni les absences de cet agenda.",
         ]
         assert translation.gettext("Busy") == "Occupé"
+
+
+def test_an_operator_moving_an_incident_along_in_the_admin_goes_through_the_audited_service(world: dict) -> None:
+    from .web_support import signed_in
+
+    ops_user = User.objects.create_superuser("ops-admin@example.invalid", "correct horse battery 42")
+    incident = _incident(Actor.for_operator(ops_user))
+    client = signed_in(ops_user)
+    url = f"/admin/incidents/incident/{incident.pk}/change/"
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"status": IncidentStatus.CLOSED, "summary": "Clos après revue"})
+    assert response.status_code == 302, response.content[:2000]
+    assert Incident.objects.get(pk=incident.pk).status == IncidentStatus.CLOSED
+    [updated] = events(via="incident_update")
+    assert updated.principal == f"user:{ops_user.pk}" and updated.changes["status"] == ["open", "closed"]
