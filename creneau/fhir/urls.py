@@ -11,8 +11,9 @@ app_name = "fhir"
 
 urlpatterns: list[URLPattern] = [
     path("metadata", endpoint({"GET": views.metadata}), name="metadata"),
-    path("openapi.json", views.openapi_document, name="openapi"),
-    path(".well-known/smart-configuration", views.smart_configuration, name="smart-configuration"),
+    # Documents: read-only (another method is a 405 OperationOutcome, as everywhere under /fhir/R4/).
+    path("openapi.json", endpoint({"GET": views.openapi_document}), name="openapi"),
+    path(".well-known/smart-configuration", endpoint({"GET": views.smart_configuration}), name="smart-configuration"),
     path("auth/token", TokenView.as_view(), name="token"),
 ]
 for _rtype in RESOURCES:
