@@ -113,6 +113,8 @@ ID_PARAMS = {
     "practitioner_id",
     "rid",
     "object_id",
+    "membership_id",
+    "invitation_id",
 }
 
 
@@ -153,6 +155,8 @@ def values_for(world: w.World, persona: str, route: Route) -> dict[str, str]:
         "export_id": str(world.export.pk),
         "organization_id": str(world.org_a.pk),
         "grant_id": str(world.grant_a.pk),
+        "membership_id": str(world.membership.pk),
+        "invitation_id": str(world.invitation.pk),
         "practitioner_id": str(x.practitioner_id),
         "uidb64": w.uid_of(world.users[w.PATIENT]),
         "token": "not-a-valid-token",

@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from creneau.accounts import mfa, reauth
-from creneau.accounts.models import Role, User
+from creneau.accounts.models import Invitation, Membership, Role, User
 from creneau.audit.detection import principal_suspend
 from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef, appointment_book, slot_hold
@@ -109,6 +109,8 @@ class World:
     relative_offer: WaitingListOffer
     export: BulkExport  # requested by the admin of A
     grant_a: ApiGrant  # the grant A gave client A
+    membership: Membership  # the secretary's membership of A (A's admin manages it)
+    invitation: Invitation  # a pending invitation to A's team
     users: dict[str, User]
     sessions: dict[str, str]  # persona -> session key
     tokens: dict[str, str]  # persona -> bearer token
@@ -251,6 +253,17 @@ def build(client: Client) -> World:
         marker=uuid.uuid4().hex,
     )
 
+    from creneau.accounts import team
+    from creneau.accounts.selectors import staff_actor
+
+    invitation = team.invitation_create(
+        actor=staff_actor(users[ADMIN_A]),
+        organization_id=org_a.pk,
+        email="nouvelle@example.invalid",
+        role=Role.SECRETARY,
+    )
+    membership = Membership.objects.get(user=users[SEC_A], organization=org_a)
+
     tokens: dict[str, str] = {}
     id_a, secret_a = register_client("Logiciel A")
     grant_a = grant(id_a, org_a)
@@ -288,6 +301,8 @@ def build(client: Client) -> World:
         relative_offer=relative_offer,
         export=export,
         grant_a=grant_a,
+        membership=membership,
+        invitation=invitation,
         users=users,
         sessions=sessions,
         tokens=tokens,

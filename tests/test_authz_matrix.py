@@ -319,6 +319,22 @@ TABLE: dict[str, Row] = {
     "web:staff_appointment": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # cancels it
     "web:staff_settings": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # deletes X's Monday hours
     "web:staff_motif": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # renames X's visit reason
+    # --- team management: A's admin (the secretary's membership, a pending invitation) ---
+    "web:team": {"GET": signed_in(NOT_FOUND, (ADMIN_A, OK)), "POST": signed_in(NOT_FOUND, (ADMIN_A, OK))},
+    "web:team_invite": {
+        "GET": signed_in(NOT_FOUND, (ADMIN_A, OK)),
+        "POST": signed_in(NOT_FOUND, (ADMIN_A, INVALID)),  # no address given
+    },
+    "web:team_member": {
+        "GET": signed_in(NOT_FOUND, (ADMIN_A, OK)),
+        "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT)),  # takes the secretary's rights on X away
+    },
+    "web:team_remove": {
+        "GET": signed_in(NOT_FOUND, (ADMIN_A, OK)),
+        "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT)),  # removes the secretary
+    },
+    "web:team_revoke": {"GET": not_allowed_signed_in(), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
+    "web:team_invitation": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},  # a forged link
     # --- Django admin ---
     "admin:index": admin_page(),
     "admin:login": {"GET": cells(OK, (OPERATOR, REDIRECT)), "POST": cells(OK)},
@@ -380,6 +396,7 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
         "notifications:waitlist_join": {"appointment_id": str(appointment.pk)},
         "notifications:offer": {"action": "decline"},
         "exports:decide": {"decision": "reject"},
+        "web:team_member": {"action": "rights"},
         "patients:erase": {"confirm": "yes"},
     }.get(route.key, {})
 
