@@ -9,16 +9,13 @@ workers real `manage.py notifications_worker` processes."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import http.client
 import http.server
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -29,11 +26,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
-from django.db import connection
 
 from creneau.notifications.models import Kind, MessageChannel, MessageStatus, OutboundMessage
 
 from . import factories as f
+from .cluster_support import BLIND_INDEX_KEY, FIELD_KEYS, environ, start_node, start_worker, stop, wait_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -44,8 +41,6 @@ NODE_PORTS = (8014 + 3 * _WORKER, 8015 + 3 * _WORKER)
 GATEWAY_PORT = 8016 + 3 * _WORKER
 REDIS_URL = os.environ.get("MULTINODE_REDIS_URL", f"redis://127.0.0.1:6379/{6 + _WORKER}")
 PASSWORD = "correct horse battery 42"
-FIELD_KEYS = [("multinode", base64.b64encode(os.urandom(32)).decode())]
-BLIND_INDEX_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture(autouse=True)
@@ -63,60 +58,6 @@ def account() -> Any:
     return user
 
 
-def _environ(tmp: Path) -> dict[str, str]:
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    auth = f"{user}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{user}@"
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-        "DATABASE_URL": f"postgresql://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": REDIS_URL,
-        "DJANGO_SECRET_KEY": "multinode-shared-secret-key-for-this-test-only-0123456789",
-        # Real (random) keys, which production settings require; the test process writes with them too.
-        "CRENEAU_FIELD_KEYS": f"{FIELD_KEYS[0][0]}:{FIELD_KEYS[0][1]}",
-        "CRENEAU_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
-        "CRENEAU_AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "CRENEAU_AUDIT_SEAL_KEYS": f"multinode:{base64.b64encode(os.urandom(32)).decode()}",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "CRENEAU_SMS_BACKEND": "creneau.notifications.sms.HttpGatewaySmsBackend",
-        "CRENEAU_SMS_GATEWAY_URL": f"http://127.0.0.1:{GATEWAY_PORT}/sms",
-        "CRENEAU_SMS_GATEWAY_TOKEN": "multinode",
-        "CRENEAU_VAR_DIR": str(tmp),
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_ACCESS_LOG": "",
-        "GUNICORN_LOG_LEVEL": "warning",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-
-
-def _wait_up(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"node on port {port} exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/accounts/login/")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"node on port {port} did not start")
-
-
 @pytest.fixture(scope="module")
 def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Flush the test's Redis db, start two gunicorn nodes and two workers (once for this module, on
@@ -124,35 +65,25 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
     import redis
 
     redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
-    env = _environ(tmp_path_factory.mktemp("multinode"))
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    env = environ(
+        tmp_path_factory.mktemp("multinode"),
+        redis_url=REDIS_URL,
+        CRENEAU_SMS_BACKEND="creneau.notifications.sms.HttpGatewaySmsBackend",
+        CRENEAU_SMS_GATEWAY_URL=f"http://127.0.0.1:{GATEWAY_PORT}/sms",
+        CRENEAU_SMS_GATEWAY_TOKEN="multinode",
+    )
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for port in NODE_PORTS:
-            procs.append(
-                subprocess.Popen(
-                    [gunicorn, "-c", "deploy/gunicorn.conf.py", "config.wsgi"],
-                    cwd=ROOT,
-                    env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-                    start_new_session=True,
-                )
-            )
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "notifications_worker", "--interval", "0.2"],
-                cwd=ROOT,
-                env=env,
-                start_new_session=True,
-            )
-            for _ in range(2)
-        ]
+            procs.append(start_node(env, port))
+        workers = [start_worker(env) for _ in range(2)]
         procs += workers
         deadline = time.monotonic() + 45
         for port, proc in zip(NODE_PORTS, procs, strict=False):
-            _wait_up(port, proc, deadline)
+            wait_up(port, proc, deadline)
         yield {"nodes": NODE_PORTS, "workers": workers}
     finally:
-        _stop(procs)
+        stop(procs)
 
 
 class Browser:

@@ -117,6 +117,9 @@ def database_from_env(default_url: str) -> dict[str, object]:
         # A pooled connection is checked when borrowed: one cut by a restart or a network fault is
         # replaced instead of failing the request that got it.
         config["CONN_HEALTH_CHECKS"] = True
+        # Django's backend plus a breaker: after a failed connection attempt, the next ones fail at once
+        # for DB_BREAKER_SECONDS (creneau/core/pg/base.py).
+        config["ENGINE"] = "creneau.core.pg"
     return config
 
 

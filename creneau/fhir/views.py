@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import heapq
 import itertools
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from creneau.booking import services as booking_services
 from creneau.booking.models import Appointment
 from creneau.core import clock
 from creneau.core.errors import NotFound
+from creneau.core.failures import is_unavailable
 from creneau.patients import selectors as patient_selectors
 from creneau.patients import services as patient_services
 from creneau.scheduling import selectors as slot_selectors
@@ -42,6 +44,8 @@ from .mappers import practitioner_role as practitioner_role_map
 from .mappers import schedule as schedule_map
 from .mappers import slot as slot_map
 from .oauth import ALGORITHMS
+
+logger = logging.getLogger("creneau.fhir")
 
 
 def _uuids(values: list[str]) -> list[uuid.UUID]:
@@ -514,9 +518,17 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         patient_id=booking.patient_id,
         idempotency_key=key,
     )
-    a = booking_selectors.access_appointment(actor, a.pk)
-    base = params.base_url(request)
-    return fhir_response(_appointment_resource(caller, a), 201, {"Location": f"{base}Appointment/{a.pk}"})
+    location = {"Location": f"{params.base_url(request)}Appointment/{a.pk}"}
+    try:
+        resource = _appointment_resource(caller, booking_selectors.access_appointment(actor, a.pk))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # Committed, but the database went away before it could be read back: still a success (201 and
+        # the Location to read it from later), never a 503 the client would take for a failed booking.
+        logger.warning("fhir: booking %s committed, representation unavailable (%s)", a.pk, type(exc).__name__)
+        return HttpResponse(status=201, headers={**location, "Cache-Control": "no-store"})
+    return fhir_response(resource, 201, location)
 
 
 def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:

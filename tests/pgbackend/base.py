@@ -6,9 +6,10 @@ heads are what reveal it there)."""
 
 from __future__ import annotations
 
-from django.db.backends.postgresql import base, operations
+from django.db.backends.postgresql import operations
 
 from creneau.audit.checks import APPEND_ONLY_TABLES
+from creneau.core.pg import base
 
 
 class DatabaseOperations(operations.DatabaseOperations):
