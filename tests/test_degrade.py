@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.booking.models import Appointment
 from creneau.core import cache as degrading
-from creneau.core import periodic, ratelimit
+from creneau.core import failures, periodic, ratelimit
 from creneau.core.cache import CacheUnavailable
 from creneau.scheduling import services as scheduling
 from creneau.scheduling.models import AvailabilityIndex
@@ -255,3 +256,12 @@ def test_health_and_readiness_endpoints(db: None) -> None:
     ready = Client().get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["database"] == "up"
+
+
+def test_input_refusals_and_the_unavailable_page_speak_french_by_default(db: None) -> None:
+    response = Client().get(reverse("web:home"), {"where": "Lyon\x00"})
+    assert response.status_code == 400
+    assert "Le paramètre « where » contient un caractère de contrôle" in response.content.decode()
+    with translation.override("fr"):
+        page = failures.unavailable_response(RequestFactory().get("/"))
+    assert page.status_code == 503 and "momentanément indisponible" in page.content.decode()
