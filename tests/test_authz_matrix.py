@@ -272,9 +272,9 @@ TABLE: dict[str, Row] = {
     "audit:journal": {"GET": signed_in(OK), "POST": signed_in(OK)},
     "patients:my_data": {"GET": signed_in(OK), "POST": signed_in(OK)},
     "patients:export": {"GET": owners(OK), "POST": owners(OK)},
-    # Erasing an account: patients (and an operator's own account); a practice member's account is not
-    # erased from the patient page (403).
-    "patients:erase": {"GET": signed_in(OK), "POST": signed_in(REDIRECT, (STAFF, FORBIDDEN))},
+    # Erasing an account: patients only; a practice member's or an operator's account is not erased
+    # from the patient page (403).
+    "patients:erase": {"GET": signed_in(OK), "POST": signed_in(REDIRECT, (STAFF, FORBIDDEN), (OPERATOR, FORBIDDEN))},
     # --- bulk exports: organization admins ---
     "exports:list": {"GET": signed_in(NOT_FOUND, (ADMIN_A, OK)), "POST": signed_in(NOT_FOUND, (ADMIN_A, INVALID))},
     "exports:decide": {"GET": not_allowed_signed_in(), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},

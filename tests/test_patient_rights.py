@@ -148,3 +148,17 @@ def test_erasure_fails_whole_if_nothing_cancels_the_future_bookings(world: dict,
     future.refresh_from_db()
     world["user"].refresh_from_db()
     assert future.status == "booked" and world["user"].is_active
+
+
+def test_erasure_releases_the_slots_the_account_still_holds(world: dict) -> None:
+    """A booking started but not confirmed: the erased account's hold goes (audited), so the slot is
+    bookable by someone else at once rather than when the hold would have expired."""
+    slot = SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 5, 11, 0))
+    hold = services.slot_hold(actor=world["patient_actor"], slot=slot)
+    account_erase(actor=world["patient_actor"])
+    assert not Appointment.objects.filter(pk=hold.pk).exists()
+    [released] = AuditEvent.objects.filter(action="delete", object_type="appointment", via="booking")
+    assert released.principal == world["patient_actor"].key
+    assert [a.appointment_id for a in released.accesses.all()] == [hold.pk]
+    _u, other, other_actor = f.patient_account("autre@example.invalid", given_name="Bruno")
+    assert services.appointment_book(actor=other_actor, patient_id=other.pk, slot=slot).status == "booked"

@@ -69,3 +69,31 @@ def test_downloading_without_a_fresh_password_asks_for_it(client: Client, world:
     session.save()
     r = client.get(f"/account/my-data/{world['patient'].pk}/json/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/confirm-it-is-you/")
+
+
+def test_an_operator_cannot_erase_their_own_account_from_the_patient_page(client: Client) -> None:
+    """The Django admin's staff account is closed by another operator, never through self-service
+    erasure: the page says so (in French by default) and nothing changes."""
+    from creneau.accounts import mfa
+    from creneau.accounts.models import User
+    from creneau.audit.models import AuditEvent
+    from creneau.core import clock
+
+    operator = User.objects.create_user("operateur@example.invalid", "correct horse battery 42")
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    mfa.MFADevice.objects.create(user=operator, secret=mfa.new_secret(), confirmed_at=clock.now())
+    client.force_login(operator)
+    session = client.session
+    session[SESSION_AUTH_AT] = int(time.time())
+    session[mfa.SESSION_VERIFIED] = str(operator.pk)
+    session.save()
+    audit_rows = AuditEvent.objects.count()
+    r = client.post("/account/erase/", {"confirm": "yes"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert r.status_code == 403
+    assert "Les comptes opérateur ne peuvent pas être effacés ici" in r.content.decode()
+    operator.refresh_from_db()
+    assert operator.is_active and operator.email == "operateur@example.invalid" and operator.has_usable_password()
+    assert AuditEvent.objects.filter(via="account_erase").count() == 0
+    assert AuditEvent.objects.count() <= audit_rows + 1  # at most the refusal's access-journal row
+    assert client.get("/account/my-data/").status_code == 200  # still signed in

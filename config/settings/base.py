@@ -430,6 +430,7 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "account.new_login": ["creneau.notifications.account.on_new_login"],
     # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
+    "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],
 }
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

@@ -19,7 +19,7 @@ from creneau.core import clock
 from creneau.core.actors import Actor
 
 from .models import Appointment, Status
-from .services import appointment_cancel
+from .services import appointment_cancel, hold_release
 
 
 def future_bookings(patient_id: uuid.UUID) -> list[uuid.UUID]:
@@ -34,3 +34,15 @@ def on_patient_erasing(*, actor: Actor, patient_id: uuid.UUID) -> None:
     """Cancel the patient's future bookings, the practitioner's online deadline notwithstanding."""
     for appointment_id in future_bookings(patient_id):
         appointment_cancel(actor=actor, appointment_id=appointment_id, erasure=True)
+
+
+def account_holds(actor: Actor) -> list[uuid.UUID]:
+    """The slots the account still holds (a booking started but not confirmed)."""
+    return list(Appointment.objects.filter(actor_key=actor.key, status=Status.HELD).values_list("pk", flat=True))
+
+
+def on_account_erasing(*, actor: Actor) -> None:
+    """Release every slot the erased account holds through `hold_release` (audited; the slots are
+    bookable again at once instead of when the hold would have expired)."""
+    for hold_id in account_holds(actor):
+        hold_release(actor=actor, hold_id=hold_id)

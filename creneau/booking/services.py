@@ -346,10 +346,13 @@ def slot_hold(*, actor: Actor, slot: SlotRef) -> Appointment:
     return _insert(actor, hold, guard=within_hold_cap)
 
 
+@transaction.atomic
 def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
+    """Give back a slot the actor holds: the row goes (the slot is free at once) and the release is
+    audited in the same transaction. A hold already confirmed, expired away or released is left alone."""
     hold = access_hold(actor, hold_id)
-    if hold.status == Status.HELD:
-        Appointment.objects.filter(pk=hold.pk, status=Status.HELD).delete()
+    if hold.status == Status.HELD and Appointment.objects.filter(pk=hold.pk, status=Status.HELD).delete()[0]:
+        _audit(actor, Action.DELETE, hold)
         schedule_availability_refresh(hold.practitioner_id)
 
 

@@ -106,8 +106,9 @@ def anonymize(patient: Patient) -> None:
 
 @transaction.atomic
 def account_erase(*, actor: Actor) -> dict[str, int]:
-    """Erase a patient account: future appointments cancelled, patients with history anonymized,
-    the others deleted, the sign-in identity scrubbed. The views ask for the password first.
+    """Erase a patient account: slots it holds released, future appointments cancelled, patients with
+    history anonymized, the others deleted, the sign-in identity scrubbed. The views ask for the password
+    first. Staff and operator accounts are refused (their organization or another operator closes them).
 
     Cancelling is booking's work (`appointment_cancel`: audit row, message, waiting-list offer, index
     refresh), and booking sits above patients: each patient's cancellations are asked for with the
@@ -121,6 +122,14 @@ def account_erase(*, actor: Actor) -> dict[str, int]:
         raise PermissionDenied(_("Only the account holder can erase their account."))
     if Membership.objects.filter(user=user).exists():
         raise PermissionDenied(_("Practice staff accounts are closed by their organization's administrator."))
+    if user.is_staff or user.is_superuser:
+        raise PermissionDenied(
+            _("Operator accounts cannot be erased here: another operator closes them in the administration."),
+            code="operator-account",
+        )
+    emit(events.ACCOUNT_ERASING, actor=actor)  # booking releases the slots the account holds
+    if Appointment.objects.filter(actor_key=actor.key, status=Status.HELD).exists():
+        raise ImproperlyConfigured("patient.account_erasing has no handler that releases the account's holds")
     counts = {"cancelled": 0, "anonymized": 0, "deleted": 0}
     for patient in list(patients_visible_to(actor)):
         future = Appointment.objects.filter(patient=patient, status=Status.BOOKED, start_at__gt=clock.now())
