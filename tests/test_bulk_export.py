@@ -4,6 +4,7 @@ recipient can read, every record audited, and a marker that names the export if 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 
@@ -188,3 +189,24 @@ def test_the_export_holds_the_organizations_appointments(world: dict, recipient_
     assert export.appointment_count == 1
     _name, data = services.export_download(actor=second, export_id=export.pk)
     assert [a["id"] for a in decrypt(data, recipient_key)["appointments"]] == [str(booked.pk)]
+
+
+def test_a_recovery_code_used_for_an_export_is_audited_with_the_exporting_admin(world: dict, recipient_key) -> None:  # type: ignore[no-untyped-def]
+    """The step-up's audit row names the admin as they act (their role in the organization, their
+    address), not a context-free account holder."""
+    from creneau.accounts.mfa import new_recovery_codes
+
+    first, _s1 = admin_with_mfa(world["org"])
+    first = dataclasses.replace(first, ip="192.0.2.44")
+    [recovery, *_rest] = new_recovery_codes(first.user)
+    services.export_request(
+        actor=first,
+        organization_id=world["org"].pk,
+        reason="Fin de contrat",
+        recipient="Nouveau logiciel SAS",
+        public_key_pem=pem(recipient_key),
+        mfa_code=recovery,
+    )
+    [used] = AuditEvent.objects.filter(via="recovery_code_use")
+    assert (used.principal, used.actor_role, used.ip) == (first.key, first.role, "192.0.2.44")
+    assert "org_admin" in used.actor_role

@@ -45,7 +45,7 @@ def _require_admin(actor: Actor, organization_id: uuid.UUID | str) -> uuid.UUID:
 def _require_step_up(actor: Actor, code: str) -> None:
     if actor.user is None or not mfa.has_mfa(actor.user):
         raise PermissionDenied(_("Set up two-step verification before exporting data."))
-    if not mfa.verify(actor.user, code.strip(), source=actor.ip or ""):
+    if not mfa.verify(actor.user, code.strip(), source=actor.ip or "", actor=actor):
         raise PermissionDenied(_("The verification code is not valid. Type the current code from your app."))
 
 
