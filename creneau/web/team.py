@@ -75,15 +75,17 @@ def _put_error(form: Any, error: DomainError) -> None:
 
 
 def _rights_summary(
-    membership: Membership, agendas: list[Agenda], grants: dict[uuid.UUID, Any]
+    roles: list[Membership], agendas: list[Agenda], grants: dict[uuid.UUID, Any]
 ) -> list[tuple[Agenda, str]]:
-    """(agenda, what the member may do there) for the team list, in the active language."""
+    """(agenda, what the person may do there) for the team list, in the active language: one list for
+    all their roles in the organization (the grants are the person's, not one role's)."""
     from creneau.notifications.team import rights_label
 
     out = []
     for agenda in agendas:
-        if membership.role == Role.ORG_ADMIN or (
-            membership.role == Role.PRACTITIONER and agenda.practitioner_id == membership.practitioner_id
+        if any(
+            m.role == Role.ORG_ADMIN or (m.role == Role.PRACTITIONER and agenda.practitioner_id == m.practitioner_id)
+            for m in roles
         ):
             out.append((agenda, _("every right")))
             continue
@@ -103,13 +105,15 @@ def team_home(request: HttpRequest) -> HttpResponse:
     for organization in organizations_administered(actor):
         agendas = _agendas(organization.pk)
         grants = team_agenda_accesses(actor, organization.pk)
-        members = sorted(memberships_of_organization(actor, organization.pk), key=lambda m: (m.user.email, str(m.role)))
+        people: dict[uuid.UUID, list[Membership]] = {}
+        for m in sorted(memberships_of_organization(actor, organization.pk), key=lambda m: (m.user.email, str(m.role))):
+            people.setdefault(m.user_id, []).append(m)  # one entry per person, whatever their number of roles
         sections.append(
             {
                 "organization": organization,
                 "members": [
-                    (m, _rights_summary(m, agendas, grants.get(m.user_id, {})), m.user_id == request.user.pk)
-                    for m in members
+                    (roles, _rights_summary(roles, agendas, grants.get(user_id, {})), user_id == request.user.pk)
+                    for user_id, roles in people.items()
                 ],
                 "invitations": pending_invitations(actor, organization.pk),
             }
