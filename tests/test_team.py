@@ -10,6 +10,7 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -27,7 +28,9 @@ from creneau.core.actors import Actor, AgendaRight
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from creneau.directory.models import Agenda, Organization, Practitioner
 from creneau.directory.selectors import agendas_for
-from creneau.notifications.models import Kind, OutboundMessage
+from creneau.notifications import outbox
+from creneau.notifications.account import SECRET
+from creneau.notifications.models import Kind, MessageStatus, OutboundMessage
 
 from . import factories as f
 from .web_support import signed_in
@@ -115,10 +118,15 @@ def invite(t: Team, email: str = "nouvelle@example.invalid", **kwargs: Any) -> I
 
 
 def token_from_outbox(email: str) -> str:
+    """The invitation e-mail as it leaves: the stored row holds no token, the sent mail does."""
     message = OutboundMessage.objects.filter(kind=Kind.TEAM_INVITATION).order_by("-created_at").first()
     assert message is not None and message.to_address == email
-    match = re.search(r"/team/invitation/([A-Za-z0-9_-]+)/", message.body_text)
-    assert match, message.body_text
+    assert f"/team/invitation/{SECRET}/" in message.body_text
+    outbox.deliver_ids([message.pk])
+    sent = [m for m in mail.outbox if m.extra_headers.get("Message-ID", "").startswith(f"<{message.pk}@")]
+    assert sent and sent[-1].to == [email]
+    match = re.search(r"/team/invitation/([A-Za-z0-9_-]+)/", sent[-1].body)
+    assert match, sent[-1].body
     return match.group(1)
 
 
@@ -379,6 +387,39 @@ def test_a_replayed_link_is_refused(t: Team) -> None:
     assert snapshot() == before
 
 
+def test_the_stored_invitation_mail_holds_no_usable_link_the_sent_one_works_once(t: Team) -> None:
+    """A copy of the outbox (database dump, the account's message list) cannot be used to join the
+    team: the row's link holds a placeholder; the token exists only in the mail as it leaves."""
+    invitation = invite(t)
+    stored = OutboundMessage.objects.get(kind=Kind.TEAM_INVITATION)
+    assert SECRET in stored.body_text and SECRET in stored.body_html
+    placeholder = re.search(r"/team/invitation/([A-Za-z0-9_-]+)/", stored.body_text)
+    assert placeholder is not None
+    before = snapshot()
+    with pytest.raises(NotFound, match="not valid"):
+        accept_new(placeholder.group(1))
+    assert snapshot() == before
+    token = token_from_outbox("nouvelle@example.invalid")
+    assert token != placeholder.group(1) and token not in OutboundMessage.objects.get(pk=stored.pk).body_text
+    stored.refresh_from_db()
+    assert stored.status == MessageStatus.SENT and SECRET in stored.body_text  # still not stored once sent
+    membership = accept_new(token)
+    assert membership.organization_id == t.org_a.pk and Invitation.objects.get(pk=invitation.pk).accepted_at
+    before = snapshot()
+    with pytest.raises(InvitationUnusable, match="already been used"):
+        accept_new(token)
+    assert snapshot() == before
+
+
+def test_an_invitation_withdrawn_before_its_mail_left_is_never_sent(t: Team) -> None:
+    invitation = invite(t)
+    team.invitation_revoke(actor=t.admin_a, invitation_id=invitation.pk)
+    message = OutboundMessage.objects.get(kind=Kind.TEAM_INVITATION)
+    assert outbox.deliver_ids([message.pk]) == 0
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and not mail.outbox
+
+
 def test_an_expired_link_is_refused(t: Team) -> None:
     invite(t)
     token = token_from_outbox("nouvelle@example.invalid")
@@ -483,6 +524,22 @@ def test_staff_home_links_admins_to_the_team_page_which_lists_members_rights_and
     with CaptureQueriesContext(connection) as more:
         admin.get(reverse("web:team"))
     assert len(more.captured_queries) == len(ctx.captured_queries)
+
+
+def test_a_member_with_two_roles_is_listed_once_with_both_roles_and_merged_rights(t: Team, french: None) -> None:
+    """Dr One is also the organization's admin: one entry on the team page, both roles each with its
+    own links, the rights of either role shown once."""
+    Membership.objects.create(user=t.doc1_user, organization=t.org_a, role=Role.ORG_ADMIN)
+    f.grant(t.doc1_user, t.agenda2, manage=False)
+    html = unescape(fr_client(t.admin_a.user).get(reverse("web:team")).content.decode())
+    assert html.count(f"<strong>{t.doc1_user.email}</strong>") == 1
+    entry = html.split(f"<strong>{t.doc1_user.email}</strong>")[1].split('<li class="team-member">')[0]
+    assert "Administrateur" in entry and "Praticien" in entry
+    for membership in Membership.objects.filter(user=t.doc1_user, organization=t.org_a):
+        assert reverse("web:team_member", args=[membership.pk]) in entry
+        assert reverse("web:team_remove", args=[membership.pk]) in entry
+    assert entry.count(f"{t.doc2.display_name} : ") == 1 and entry.count(f"{t.doc1.display_name} : ") == 1
+    assert f"{t.doc2.display_name} : tous les droits" in entry  # the admin role covers every agenda
 
 
 def test_invite_on_the_web_then_accept_the_link_and_land_on_the_authenticator_setup(t: Team, french: None) -> None:

@@ -1,8 +1,8 @@
 """Events the accounts app emits (`creneau.core.events.emit`); handlers are listed in
-`settings.CRENEAU_EVENT_HANDLERS`. Payloads carry identifiers only, plus, for an invitation, the
-link's token (the one place it exists in clear, long enough to be e-mailed)."""
+`settings.CRENEAU_EVENT_HANDLERS`. Payloads carry identifiers only (an invitation link's token is made
+when its e-mail is sent, see `selectors.invitation_token`)."""
 
-# accounts.team: an organization admin invited someone (invitation_id, token).
+# accounts.team: an organization admin invited someone (invitation_id).
 INVITATION_CREATED = "team.invitation_created"
 # accounts.team: a member's rights on agendas changed (organization_id, user_id,
 # changes=[(agenda_id, before, after)] with before/after as {"view", "book", "manage"}).

@@ -3,10 +3,12 @@ invitations as an organization admin sees them."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 
 from django.db.models import QuerySet
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
@@ -94,6 +96,15 @@ def team_agenda_accesses(actor: Actor, organization_id: uuid.UUID) -> dict[uuid.
     for access in AgendaAccess.objects.filter(agenda__organization_id=organization_id):
         out.setdefault(access.user_id, {})[access.agenda_id] = access
     return out
+
+
+def invitation_token(invitation_id: uuid.UUID) -> str:
+    """The secret of an invitation's link: a keyed MAC of its id under the site's secret key, made when
+    the e-mail leaves (`notifications.team.invitation_secret_link`), never stored. A copy of the database
+    (the invitation row, the outbox row) is not enough to forge it; it dies with the invitation's state
+    (used, withdrawn, expired), checked on every use."""
+    mac = salted_hmac("creneau.accounts.invitation", str(invitation_id), algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def invitation_token_hash(token: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -34,7 +33,13 @@ from creneau.directory.selectors import access_organization_as_admin
 
 from . import events as names
 from .models import AgendaAccess, Invitation, Membership, Role, User
-from .selectors import access_invitation, access_membership, invitation_for_token, invitation_token_hash
+from .selectors import (
+    access_invitation,
+    access_membership,
+    invitation_for_token,
+    invitation_token,
+    invitation_token_hash,
+)
 
 DEFAULT_INVITATION_DAYS = 7
 
@@ -189,7 +194,8 @@ def invitation_create(
     language: str = "fr",
 ) -> Invitation:
     """An admin of the organization invites an e-mail address to its team with a role and rights per
-    agenda. The link (a random token, stored only hashed) goes out by e-mail; it works once, until
+    agenda. The link goes out by e-mail, its token made only as the message leaves (never stored, not
+    even in the outbox: `accounts.selectors.invitation_token`); it works once, until
     `CRENEAU_INVITATION_DAYS` days from now, unless withdrawn. Refused: a malformed address, someone
     already in the team or already invited, an agenda of another organization, the practitioner role
     without one of the organization's practitioners (or with one who already has an account there)."""
@@ -215,16 +221,17 @@ def invitation_create(
             _("An invitation to this address is already waiting. Withdraw it first to send a new one."),
             code="already-invited",
         )
-    token = secrets.token_urlsafe(32)
     days = getattr(settings, "CRENEAU_INVITATION_DAYS", DEFAULT_INVITATION_DAYS)
+    invitation_id = uuid.uuid4()
     invitation = Invitation.objects.create(
+        pk=invitation_id,
         organization=organization,
         email=address,
         role=clean_role,
         practitioner_id=profile,
         rights={str(k): v.as_dict() for k, v in checked.items() if not v.none},
         language=language if language in ("fr", "en") else "fr",
-        token_hash=invitation_token_hash(token),
+        token_hash=invitation_token_hash(invitation_token(invitation_id)),
         invited_by=actor.user,
         expires_at=now + dt.timedelta(days=days),
     )
@@ -243,7 +250,7 @@ def invitation_create(
         touched=[Touched(organization_id=organization.pk)],
         via="invitation_create",
     )
-    events.emit(names.INVITATION_CREATED, invitation_id=invitation.pk, token=token)
+    events.emit(names.INVITATION_CREATED, invitation_id=invitation.pk)  # the link's token is made when sent
     return invitation
 
 

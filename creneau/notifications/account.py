@@ -4,7 +4,7 @@ accounts sits below notifications and must not import it: its services `emit("ac
 and `settings.CRENEAU_EVENT_HANDLERS` routes each event here. Each handler queues an outbox message in
 the emitter's transaction (identifiers in, the address read from the account here).
 
-Links that are secrets (e-mail verification, password reset) are never stored: the stored body carries
+Links that are secrets (e-mail verification, password reset, team invitations) are never stored: the stored body carries
 the link with `SECRET` in place of the token, and `with_secret_link` puts a fresh token in when the
 message leaves (`outbox._send`). A copy of the outbox (database dump, `dumpdata`, the account's message
 list) holds no usable link; the token is Django's, bound to the account's state, so it still dies when the
@@ -31,7 +31,7 @@ from .sms import SendError
 
 # Stands for the token in stored bodies; only URL-safe characters, so it stays inside the link.
 SECRET = "TOKEN-SET-WHEN-SENT"
-SECRET_KINDS = (Kind.ACCOUNT_VERIFICATION, Kind.PASSWORD_RESET)
+SECRET_KINDS = (Kind.ACCOUNT_VERIFICATION, Kind.PASSWORD_RESET, Kind.TEAM_INVITATION)
 
 
 def _user(user_id: uuid.UUID) -> User:
@@ -91,9 +91,15 @@ def on_new_login(*, user_id: uuid.UUID) -> None:
 
 
 def with_secret_link(message: OutboundMessage) -> tuple[str, str]:
-    """The text and HTML bodies to send, with a fresh token where the stored ones hold SECRET."""
+    """The text and HTML bodies to send, with a fresh token where the stored ones hold SECRET
+    (an account link's token is Django's for the account; a team invitation's is the invitation's)."""
     if message.kind not in SECRET_KINDS or SECRET not in message.body_text:
         return message.body_text, message.body_html
+    if message.kind == Kind.TEAM_INVITATION:
+        from .team import invitation_secret_link
+
+        token = invitation_secret_link(message)
+        return message.body_text.replace(SECRET, token), message.body_html.replace(SECRET, token)
     user = User.objects.filter(pk=message.user_id).first() if message.user_id else None
     if user is None:
         raise SendError("account gone", permanent=True)
