@@ -262,6 +262,37 @@ def test_role_change_is_audited_and_emails_the_member(t: Team) -> None:
     assert mail.user_id == membership.user_id and "Secrétaire → Administrateur de la structure" in mail.body_text
 
 
+def test_a_role_change_also_tells_the_practitioners_whose_agendas_it_opens_or_closes(t: Team) -> None:
+    """The secretary becomes administrator: every agenda of the organization opens to her, so Dr One
+    and Dr Two are told (in French, about their own agenda); she gets the one role e-mail. Back to
+    secretary: they are told again. Dr Three, in organization B, never."""
+    team.membership_role_change(actor=t.admin_a, membership_id=t.secretary_membership.pk, role=Role.ORG_ADMIN)
+    secretary = t.secretary_membership.user
+    doc2_user = Membership.objects.get(organization=t.org_a, practitioner=t.doc2).user
+    mails = OutboundMessage.objects.filter(kind=Kind.TEAM_RIGHTS_CHANGED)
+    assert sorted(str(m.user_id) for m in mails) == sorted([str(t.doc1_user.pk), str(doc2_user.pk)])
+    to_doc1 = mails.get(user_id=t.doc1_user.pk)
+    assert secretary.email in to_doc1.body_text
+    assert f"{t.doc1.display_name} : aucun accès → voir l'agenda, prendre, déplacer" in to_doc1.body_text
+    assert t.doc2.display_name not in to_doc1.body_text
+    assert list(OutboundMessage.objects.filter(user=secretary).values_list("kind", flat=True)) == [
+        Kind.TEAM_ROLE_CHANGED
+    ]
+    team.membership_role_change(actor=t.admin_a, membership_id=t.secretary_membership.pk, role=Role.SECRETARY)
+    assert OutboundMessage.objects.filter(kind=Kind.TEAM_RIGHTS_CHANGED, user=t.doc1_user).count() == 2
+    assert not OutboundMessage.objects.filter(kind=Kind.TEAM_RIGHTS_CHANGED, user=secretary).exists()
+
+
+def test_removing_an_admin_tells_the_practitioners_of_every_agenda(t: Team) -> None:
+    promoted = team.membership_role_change(
+        actor=t.admin_a, membership_id=t.secretary_membership.pk, role=Role.ORG_ADMIN
+    )
+    OutboundMessage.objects.all().delete()
+    team.membership_remove(actor=t.admin_a, membership_id=promoted.pk)
+    to_doc1 = OutboundMessage.objects.get(kind=Kind.TEAM_RIGHTS_CHANGED, user=t.doc1_user)
+    assert "→ aucun accès" in to_doc1.body_text
+
+
 def test_practitioner_role_needs_a_practitioner_of_the_organization(t: Team) -> None:
     before = snapshot()
     with pytest.raises(InvalidInput, match="Choose which practitioner"):

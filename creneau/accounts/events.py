@@ -5,7 +5,9 @@ when its e-mail is sent, see `selectors.invitation_token`)."""
 # accounts.team: an organization admin invited someone (invitation_id).
 INVITATION_CREATED = "team.invitation_created"
 # accounts.team: a member's rights on agendas changed (organization_id, user_id,
-# changes=[(agenda_id, before, after)] with before/after as {"view", "book", "manage"}).
+# changes=[(agenda_id, before, after)] with before/after as {"view", "book", "manage"}, tell_member).
+# Also emitted by a role change or a removal for the agendas the person can reach differently
+# (tell_member=False after a role change: the role e-mail already told them).
 RIGHTS_CHANGED = "team.rights_changed"
 # accounts.team: a member's role changed (organization_id, user_id, before, after).
 ROLE_CHANGED = "team.role_changed"

@@ -362,6 +362,42 @@ def invitation_accept(*, actor: Actor, token: str, password: str | None = None) 
     return membership
 
 
+def _effective_rights(organization_id: uuid.UUID, user_id: Any) -> dict[uuid.UUID, AgendaRights]:
+    """What the person may do on each agenda of the organization, all roles together: every right for
+    an admin, and for a practitioner on their own agenda; explicit grants for the rest (as
+    `selectors.staff_actor` computes it). Compared before and after a role change or a removal, it
+    says whose agendas are concerned, so their practitioners can be told."""
+    rows = list(
+        Membership.objects.filter(user_id=user_id, organization_id=organization_id).values_list(
+            "role", "practitioner_id"
+        )
+    )
+    admin = any(role == Role.ORG_ADMIN for role, _p in rows)
+    own = {p for role, p in rows if role == Role.PRACTITIONER and p is not None}
+    grants = {
+        a.agenda_id: AgendaRights.of(a)
+        for a in AgendaAccess.objects.filter(user_id=user_id, agenda__organization_id=organization_id)
+    }
+    full = AgendaRights(view=True, book=True, manage=True)
+    out: dict[uuid.UUID, AgendaRights] = {}
+    for agenda_id, practitioner_id in Agenda.objects.filter(
+        organization_id=organization_id, is_active=True
+    ).values_list("pk", "practitioner_id"):
+        granted = grants.get(agenda_id, AgendaRights())
+        out[agenda_id] = full if admin or practitioner_id in own else granted
+    return out
+
+
+def _effective_changes(
+    before: dict[uuid.UUID, AgendaRights], after: dict[uuid.UUID, AgendaRights]
+) -> list[RightsChange]:
+    return [
+        RightsChange(aid, before.get(aid, AgendaRights()), after.get(aid, AgendaRights()))
+        for aid in sorted(set(before) | set(after))
+        if before.get(aid, AgendaRights()) != after.get(aid, AgendaRights())
+    ]
+
+
 # --- members -----------------------------------------------------------------------------------------
 
 
@@ -396,9 +432,11 @@ def membership_role_change(
     if _practitioner_taken(membership.organization_id, profile, except_user=membership.user_id):
         raise _practitioner_taken_error()
     old_role = str(membership.role)
+    reach_before = _effective_rights(membership.organization_id, membership.user_id)
     membership.role = new_role
     membership.practitioner_id = profile
     membership.save(update_fields=["role", "practitioner", "updated_at"])
+    reach = _effective_changes(reach_before, _effective_rights(membership.organization_id, membership.user_id))
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -419,6 +457,8 @@ def membership_role_change(
         before=old_role,
         after=str(new_role),
     )
+    # The practitioners whose agendas the new role opens or closes are told too (the member already is).
+    _emit_rights(membership, reach, tell_member=False)
     return membership
 
 
@@ -474,13 +514,14 @@ def _audit_rights(actor: Actor, membership: Membership, change: RightsChange, vi
     )
 
 
-def _emit_rights(membership: Membership, changes: list[RightsChange]) -> None:
+def _emit_rights(membership: Membership, changes: list[RightsChange], *, tell_member: bool = True) -> None:
     if changes:
         events.emit(
             names.RIGHTS_CHANGED,
             organization_id=membership.organization_id,
             user_id=membership.user_id,
             changes=[(c.agenda_id, c.before.as_dict(), c.after.as_dict()) for c in changes],
+            tell_member=tell_member,
         )
 
 
@@ -509,6 +550,7 @@ def membership_remove(*, actor: Actor, membership_id: uuid.UUID | str) -> None:
     membership = access_membership(actor, membership_id)
     if membership.role == Role.ORG_ADMIN and _lock_admins(membership.organization_id) <= 1:
         raise _last_admin_error()
+    reach_before = _effective_rights(membership.organization_id, membership.user_id)
     others = Membership.objects.filter(user_id=membership.user_id, organization_id=membership.organization_id).exclude(
         pk=membership.pk
     )
@@ -545,4 +587,7 @@ def membership_remove(*, actor: Actor, membership_id: uuid.UUID | str) -> None:
         user_id=membership.user_id,
         role=role,
     )
-    _emit_rights(membership, changes)
+    # Everyone concerned by what the member can no longer reach (grants and what the role gave).
+    _emit_rights(
+        membership, _effective_changes(reach_before, _effective_rights(membership.organization_id, membership.user_id))
+    )

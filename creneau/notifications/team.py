@@ -128,9 +128,11 @@ def on_rights_changed(
     organization_id: uuid.UUID,
     user_id: uuid.UUID,
     changes: Sequence[tuple[uuid.UUID, Rights, Rights]],
+    tell_member: bool = True,
 ) -> None:
-    """One e-mail to the member listing every agenda whose rights changed, and one to each of those
-    agendas' practitioners about their own agenda (not when the member is that practitioner)."""
+    """One e-mail to the member listing every agenda whose rights changed (unless `tell_member` is
+    False: a role change, whose own e-mail tells them), and one to each of those agendas' practitioners
+    about their own agenda (not when the member is that practitioner)."""
     member = User.objects.get(pk=user_id)
     organization = Organization.objects.get(pk=organization_id)
     agendas = {a.pk: a for a in Agenda.objects.filter(pk__in=[c[0] for c in changes]).select_related("practitioner")}
@@ -148,7 +150,7 @@ def on_rights_changed(
     to_member = recipient_for_user(member)
     with translation.override(to_member.language):
         member_lines = lines(changes)
-    if member_lines:
+    if member_lines and tell_member:
         _queue(
             Kind.TEAM_RIGHTS_CHANGED,
             to_member,
