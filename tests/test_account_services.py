@@ -20,7 +20,7 @@ from creneau.accounts.models import User
 from creneau.audit.models import AuditEvent
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
-from creneau.core.errors import PolicyViolation
+from creneau.core.errors import PermissionDenied, PolicyViolation
 from creneau.notifications.account import SECRET
 from creneau.notifications.models import Kind, MessageStatus, OutboundMessage
 
@@ -50,6 +50,8 @@ WRITE_SERVICES = [
     ("account_close", "account_erase", "delete", "account"),
     ("account_operator_update", "account_operator_update", "update", "account"),
     ("account_operator_delete", "account_operator_delete", "delete", "account"),
+    ("membership_operator_save", "membership_operator_save", "create", "membership"),
+    ("membership_operator_delete", "membership_operator_delete", "delete", "membership"),
 ]
 
 
@@ -322,3 +324,83 @@ def test_accounts_does_not_import_notifications() -> None:
     root = Path(creneau.accounts.__file__).parent
     offenders = [p.name for p in root.rglob("*.py") if "creneau.notifications" in p.read_text()]
     assert offenders == []
+
+
+def test_an_operator_editing_memberships_in_the_admin_goes_through_the_audited_services(user: User) -> None:
+    """Add, change and delete a membership on its admin page and in the account's inline: one audit
+    row each (who, which organization, from what to what); an unchanged save writes nothing."""
+    from creneau.accounts.models import Membership, Role
+
+    from . import factories as f
+
+    org = f.organization("Cabinet Opérateur")
+    other = f.organization("Centre Autre")
+    doc = f.practitioner(f.site(org))
+    operator = User.objects.create_superuser("op@example.invalid", PASSWORD)
+    client = Client()
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:accounts_membership_add"),
+        {"user": str(user.pk), "organization": str(org.pk), "role": "secretary"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    membership = Membership.objects.get(user=user)
+    [created] = audit("membership_operator_save")
+    assert (created.action, created.object_id, created.principal) == (
+        "create",
+        str(membership.pk),
+        f"user:{operator.pk}",
+    )
+    assert created.changes["role"] == [None, "secretary"] and created.changes["organization_id"] == [None, str(org.pk)]
+
+    change = reverse("admin:accounts_membership_change", args=[membership.pk])
+    form = {"organization": str(org.pk), "role": "practitioner", "practitioner": str(doc.pk)}
+    assert client.post(change, form).status_code == 302
+    updated = audit("membership_operator_save")[-1]
+    assert updated.action == "update" and updated.changes["role"] == ["secretary", "practitioner"]
+    assert updated.changes["practitioner_id"] == [None, str(doc.pk)] and "organization_id" not in updated.changes
+    client.post(change, form)  # the same values again: nothing recorded
+    assert len(audit("membership_operator_save")) == 2
+
+    # The account page's inline: a second membership added, then the first one deleted.
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    inline = {
+        "is_active": "on",
+        "language": "fr",
+        "memberships-TOTAL_FORMS": "2",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-user": str(user.pk),
+        "memberships-0-organization": str(org.pk),
+        "memberships-0-role": "practitioner",
+        "memberships-0-practitioner": str(doc.pk),
+        "memberships-0-DELETE": "on",
+        "memberships-1-user": str(user.pk),
+        "memberships-1-organization": str(other.pk),
+        "memberships-1-role": "org_admin",
+    }
+    response = client.post(url, inline)
+    assert response.status_code == 302, response.content[:3000]
+    assert list(Membership.objects.filter(user=user).values_list("organization_id", "role")) == [
+        (other.pk, Role.ORG_ADMIN)
+    ]
+    added = audit("membership_operator_save")[-1]
+    assert added.action == "create" and added.changes["role"] == [None, "org_admin"]
+    [deleted] = audit("membership_operator_delete")
+    assert deleted.object_id == str(membership.pk) and deleted.changes["role"] == ["practitioner", None]
+
+    response = client.post(reverse("admin:accounts_membership_delete", args=[added.object_id]), {"post": "yes"})
+    assert response.status_code == 302 and not Membership.objects.filter(user=user).exists()
+    assert len(audit("membership_operator_delete")) == 2
+
+
+def test_only_an_operator_may_use_the_membership_services(user: User) -> None:
+    from creneau.accounts.models import Membership
+
+    from . import factories as f
+
+    staff = f.staff(f.organization("Cabinet"), "org_admin")
+    membership = Membership(user=user, organization_id=next(iter(staff.organization_ids)), role="secretary")
+    with pytest.raises(PermissionDenied):
+        services.membership_operator_save(actor=staff, membership=membership)
+    assert not Membership.objects.filter(user=user).exists() and audit("membership_operator_save") == []

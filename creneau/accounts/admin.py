@@ -40,6 +40,14 @@ class UserAdmin(admin.ModelAdmin):
         values = {f: form.cleaned_data[f] for f in form.changed_data if f in services.OPERATOR_FIELDS}
         services.account_operator_update(actor=_operator(request), user=obj, values=values)
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The memberships inline: each added, changed or deleted row through the audited services."""
+        actor = _operator(request)
+        for membership in formset.save(commit=False):
+            services.membership_operator_save(actor=actor, membership=membership)
+        for membership in formset.deleted_objects:
+            services.membership_operator_delete(actor=actor, membership=membership)
+
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         services.account_operator_delete(actor=_operator(request), user=obj)
 
@@ -56,3 +64,14 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("user",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        """Through the audited service (the form has already set the values on `obj`)."""
+        services.membership_operator_save(actor=_operator(request), membership=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_operator_delete(actor=_operator(request), membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            services.membership_operator_delete(actor=_operator(request), membership=membership)

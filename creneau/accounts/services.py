@@ -29,15 +29,15 @@ from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action, Outcome
-from creneau.audit.services import audit_record, changes_between
+from creneau.audit.services import Touched, audit_record, changes_between
 from creneau.core import ratelimit
-from creneau.core.actors import Actor
+from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto.blind import blind_index
-from creneau.core.errors import PolicyViolation
+from creneau.core.errors import PermissionDenied, PolicyViolation
 from creneau.core.events import emit
 
 from . import events, mfa
-from .models import User
+from .models import Membership, User
 
 ACCOUNT = "account"
 
@@ -302,3 +302,56 @@ def account_operator_delete(*, actor: Actor, user: User) -> None:
         user_id = user.pk
         user.delete()
         _audit(actor, Action.DELETE, user_id, "account_operator_delete")
+
+
+MEMBERSHIP_FIELDS = ("organization_id", "role", "practitioner_id")
+
+
+def _membership_values(membership: Membership) -> dict[str, Any]:
+    return {f: (str(v) if (v := getattr(membership, f)) is not None else None) for f in MEMBERSHIP_FIELDS}
+
+
+def _require_operator(actor: Actor) -> None:
+    if actor.kind != ActorKind.OPERATOR:
+        raise PermissionDenied(_("Only platform operators change memberships here."), code="operator-only")
+
+
+def membership_operator_save(*, actor: Actor, membership: Membership) -> dict[str, list[Any]]:
+    """An operator adds or changes a membership in the admin (the form has set the values on
+    `membership`). Audited with the organization, role and practitioner before and after, in the
+    same transaction; nothing written when nothing changed. Organization admins use `accounts.team`."""
+    _require_operator(actor)
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        before = _membership_values(current) if current is not None else dict.fromkeys(MEMBERSHIP_FIELDS)
+        changes = changes_between(before, _membership_values(membership))
+        if current is not None and not changes:
+            return {}
+        membership.save()
+        audit_record(
+            actor=actor,
+            action=Action.CREATE if current is None else Action.UPDATE,
+            object_type="membership",
+            object_id=membership.pk,
+            via="membership_operator_save",
+            changes={"member": str(membership.user_id), **changes},
+            touched=[Touched(organization_id=membership.organization_id)],
+        )
+    return changes
+
+
+def membership_operator_delete(*, actor: Actor, membership: Membership) -> None:
+    """An operator removes a membership in the admin; audited in the same transaction."""
+    _require_operator(actor)
+    with transaction.atomic():
+        values, membership_pk = _membership_values(membership), membership.pk
+        membership.delete()
+        audit_record(
+            actor=actor,
+            action=Action.DELETE,
+            object_type="membership",
+            object_id=membership_pk,
+            via="membership_operator_delete",
+            changes={"member": str(membership.user_id), **{f: [v, None] for f, v in values.items()}},
+            touched=[Touched(organization_id=membership.organization_id)],
+        )
