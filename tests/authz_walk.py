@@ -218,6 +218,44 @@ def normalized(body: bytes, ids: list[str]) -> bytes:
     return body
 
 
+def personal_markers(world: w.World) -> list[str]:
+    """Strings of the world that are personal data: every account's e-mail, the invited address, the
+    patients' names and phone numbers. A response that shows one of them must not be cached."""
+    from creneau.patients.models import Patient
+
+    markers = [u.email for u in world.users.values()] + ["nouvelle@example.invalid"]
+    for p in Patient.objects.all():
+        markers += [p.family_name, p.phone or "", national(p.phone or "")]
+        markers += [m for m in (p.email or "",) if m]
+    return sorted({m for m in markers if len(m) >= 5})
+
+
+def national(phone: str) -> str:
+    """The number as pages show it (06 39 98 00 01), or "" when it is not a valid one."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(phone, "FR")
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def cache_exposure(persona: str, response: Any, markers: list[str]) -> str | None:
+    """Why this response could leak personal data through a cache, or None: every answer to a session
+    or a token must say `Cache-Control: no-store` and `Pragma: no-cache` (it may carry the persona's data),
+    and an answer without them must not contain any personal datum of the world."""
+    if response is None:
+        return None
+    if "no-store" in response.get("Cache-Control", "") and response.get("Pragma") == "no-cache":
+        return None
+    if persona != w.ANON:
+        return f"no Cache-Control: no-store / Pragma: no-cache (got {response.get('Cache-Control')!r})"
+    body = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+    found = [m for m in markers if m.encode() in body]
+    return f"personal data {found} in a cacheable answer" if found else None
+
+
 WRITE_SQL = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([\w.]+)"?', re.IGNORECASE)
 
 

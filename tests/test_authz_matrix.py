@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -527,7 +528,9 @@ def test_the_authorization_matrix(db: None, monday_morning: None, client: Client
     started = time.monotonic()
     per_route: dict[str, float] = {}
     values_cache: dict[tuple[str, str], dict[str, str]] = {}
-    compared_404 = checked_writes = 0
+    compared_404 = checked_writes = checked_cache = 0
+    markers = aw.personal_markers(world)
+    assert len(markers) >= 15, markers
     allowed_writes: set[str] = set()  # tables written by allowed writes: proof the capture sees writes
     logging.disable(logging.WARNING)  # thousands of access lines and 4xx warnings: not what is tested
     try:
@@ -541,6 +544,10 @@ def test_the_authorization_matrix(db: None, monday_morning: None, client: Client
                     values = values_cache.setdefault((persona, key), aw.values_for(world, persona, route))
                     got, response, tables = run_cell(world, persona, route, method, values)
                     where = f"{key} {method} as {persona}"
+                    leak = aw.cache_exposure(persona, response, markers)
+                    checked_cache += response is not None
+                    if leak:
+                        failures.append(f"{where}: {leak}")
                     gap = KNOWN_GAPS.get((key, method, persona))
                     if gap is not None:
                         if got == expected:
@@ -576,7 +583,9 @@ def test_the_authorization_matrix(db: None, monday_morning: None, client: Client
     print(
         f"\nauthorization matrix: {len(TABLE)} routes × {len(PERSONAS)} personas, {n} cells "
         f"(route × method × persona) in {elapsed:.1f} s; {len(gaps)} known gaps; {compared_404} foreign-object "
-        f"404s compared byte for byte with a missing id; {checked_writes} refused writes checked for row changes"
+        f"404s compared byte for byte with a missing id; {checked_writes} refused writes checked for row changes; "
+        f"{checked_cache} answers checked for "
+        f"Cache-Control: no-store (every answer to a session or token; no personal datum in a cacheable one)"
     )
     for line in gaps:
         print("  known gap:", line)
@@ -588,6 +597,24 @@ def test_the_authorization_matrix(db: None, monday_morning: None, client: Client
     # the write capture sees writes when there are some.
     assert {"scheduling_openingrule", "booking_appointment"} <= allowed_writes, allowed_writes
     assert compared_404 > 250 and checked_writes > 3000
+    assert checked_cache == n, (checked_cache, n)
+
+
+def test_a_cacheable_answer_to_a_session_or_with_personal_data_is_caught() -> None:
+    """The walk's cache check can fail: a signed-in answer without no-store, or an anonymous one showing
+    a patient's name, is reported; a marked one, or an anonymous one without personal data, is not."""
+    markers = ["Patiente", "alice@example.invalid"]
+    plain = HttpResponse(b"<p>Cabinet A</p>")
+    assert aw.cache_exposure(PATIENT, plain, markers) is not None
+    assert aw.cache_exposure(API_A, plain, markers) is not None
+    assert aw.cache_exposure(ANON, plain, markers) is None
+    leaky = HttpResponse(b"<p>Mme Patiente</p>")
+    assert "Patiente" in (aw.cache_exposure(ANON, leaky, markers) or "")
+    marked = HttpResponse(b"<p>Mme Patiente</p>", headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    assert aw.cache_exposure(ANON, marked, markers) is None
+    assert aw.cache_exposure(PATIENT, marked, markers) is None
+    half = HttpResponse(b"x", headers={"Cache-Control": "no-store"})
+    assert aw.cache_exposure(PATIENT, half, markers) is not None
 
 
 def test_the_outcome_of_a_response_is_read_from_its_status_and_location() -> None:

@@ -8,15 +8,21 @@ incident)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client
 from oauth2_provider.models import AccessToken
 
+from creneau.accounts.models import User
 from creneau.accounts.selectors import staff_actor
+from creneau.accounts.services import account_operator_update
 from creneau.audit.detection import principal_suspend
-from creneau.audit.models import AuditEvent, DetectionAlert, Outcome
+from creneau.audit.models import AuditEvent, DetectionAlert, Outcome, SuspendedPrincipal
+from creneau.core.actors import Actor
 from creneau.core.suspension import Suspended
 from creneau.patients.models import Patient
 from creneau.patients.services import patient_create_for_organization
@@ -119,3 +125,42 @@ def test_services_refuse_a_suspended_staff_member_too(world: dict) -> None:
         patient_create_for_organization(
             actor=staff_actor(secretary.user), organization_id=world["org"].pk, family_name="X", given_name="Y"
         )
+
+
+def test_a_browser_suspended_by_detection_during_its_session_is_refused_at_the_next_request(world: dict) -> None:
+    """A signed-in patient guessing appointment ids in the address bar: the guess that crosses the
+    enumeration limit suspends the account, and every later request of that same browser is refused
+    (403 "suspended", never cached), not served as an anonymous visitor."""
+    browser = Client()
+    browser.force_login(world["user"])
+    assert browser.get("/account/").status_code == 200
+    answers = [browser.get(f"/account/appointments/{uuid.uuid4()}/").status_code for _ in range(45)]
+    assert answers[0] == 404 and answers[-1] == 403
+    assert SuspendedPrincipal.objects.filter(principal=f"user:{world['user'].pk}").exists()
+    page = browser.get("/account/")
+    assert_refused(page)
+    assert page["Cache-Control"] == "no-store" and page["Pragma"] == "no-cache"
+    assert "suspendu" in page.content.decode()
+
+
+def test_a_staff_session_ends_at_its_next_request_once_an_operator_deactivates_the_account(world: dict) -> None:
+    """The secretary is signed in; an operator deactivates the account in the admin. The next request of
+    that browser is signed out (the session is gone from the store), and reactivating the account later
+    does not bring the old session back."""
+    secretary = world["secretary"].user
+    browser = Client()
+    browser.force_login(secretary)
+    assert browser.get("/practice/").status_code == 200
+    session_key = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    operator = User.objects.create_user("ops@example.invalid", "correct horse battery 42", is_staff=True)
+    account_operator_update(actor=Actor.for_operator(operator), user=secretary, values={"is_active": False})
+
+    page = browser.get("/practice/")
+    assert page.status_code == 302 and "login/" in page["Location"]
+    assert page["Cache-Control"] == "no-store"
+    assert not Session.objects.filter(session_key=session_key).exists()
+
+    account_operator_update(actor=Actor.for_operator(operator), user=secretary, values={"is_active": True})
+    browser.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    again = browser.get("/practice/")
+    assert again.status_code == 302 and "login/" in again["Location"]

@@ -2,7 +2,8 @@
 
 A shared proxy, a browser's back-forward cache or disk cache must not keep an account page, an
 appointment, a calendar file or a FHIR Patient. Rather than trusting each view to remember, this
-middleware marks every response to an authenticated request (a session user, or any `Authorization`
+middleware marks every response to an authenticated request (a session user, any request carrying a
+session cookie, e.g. the refusal page of an account suspended since it signed in, or any `Authorization`
 header: API tokens, even invalid ones), every response that sets a cookie other than the CSRF one (a
 sign-in) and every page under /accounts/ (reset and verification links). Only anonymous public pages
 (search, practitioner pages, the public FHIR directory) stay cacheable."""
@@ -21,6 +22,7 @@ def carries_personal_data(request: HttpRequest, response: HttpResponseBase) -> b
     user = getattr(request, "user", None)
     return bool(
         (user is not None and user.is_authenticated)
+        or settings.SESSION_COOKIE_NAME in request.COOKIES
         or request.META.get("HTTP_AUTHORIZATION")
         or any(name != settings.CSRF_COOKIE_NAME for name in response.cookies)
         or request.path.startswith(PERSONAL_PREFIXES)

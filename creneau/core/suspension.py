@@ -65,7 +65,8 @@ def suspended_page(request: HttpRequest) -> HttpResponse:
 class SuspendedSessionMiddleware:
     """A browser whose signed-in account was suspended gets a 403 "suspended" page on every request,
     instead of quietly becoming anonymous (suspension deactivates the account, which ends the session
-    as far as Django is concerned)."""
+    as far as Django is concerned). The session of an account deactivated otherwise (by an operator) is
+    flushed at its next request: that browser is signed out, not merely treated as anonymous."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -90,4 +91,8 @@ class SuspendedSessionMiddleware:
                 actor = Actor(kind=kind, channel=Channel.WEB, user=account, ip=client_ip(request))
                 record_refusal(actor, via="session")
                 return suspended_page(request)
+        if pk and user is not None and not user.is_authenticated and session is not None:
+            # Signed in, but the account has since been deactivated or deleted: the session ends here
+            # for good (reactivating the account later does not bring it back).
+            session.flush()
         return self.get_response(request)
