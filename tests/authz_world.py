@@ -20,7 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from creneau.accounts import mfa, reauth
 from creneau.accounts.models import Invitation, Membership, Role, User
-from creneau.audit.detection import principal_suspend
+from creneau.audit.services import principal_suspend
 from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef, appointment_book, slot_hold
 from creneau.core import clock

@@ -16,8 +16,8 @@ from django.test import Client
 from django.utils import translation
 
 from creneau.accounts.models import Role, User
-from creneau.audit.detection import principal_suspend
 from creneau.audit.models import Action, AuditEvent, Outcome
+from creneau.audit.services import principal_suspend
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, NotFound, PermissionDenied
 from creneau.exports import services as export_services

@@ -46,3 +46,15 @@ def test_a_failing_handler_fails_the_write_that_emitted_it() -> None:
         transaction.atomic(),
     ):
         events.emit("demo.happened")
+
+
+def test_the_system_check_names_a_handler_that_does_not_import() -> None:
+    from creneau.core.checks import check_event_handlers
+
+    assert check_event_handlers() == []  # the shipped table is sound
+    table = {"demo.happened": [f"{__name__}.record_call", f"{__name__}.no_such_handler", f"{__name__}.CALLS"]}
+    with override_settings(CRENEAU_EVENT_HANDLERS=table):
+        errors = check_event_handlers()
+    assert [e.id for e in errors] == ["creneau.E104", "creneau.E104"]
+    assert "no_such_handler" in errors[0].msg
+    assert "not callable" in errors[1].msg

@@ -9,8 +9,7 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from creneau.audit.detection import principal_suspend
-from creneau.audit.services import audit_seal
+from creneau.audit.services import audit_seal, principal_suspend
 from creneau.booking import services
 from creneau.booking.services import SlotRef
 from creneau.core.errors import Conflict, PolicyViolation

@@ -20,8 +20,8 @@ from oauth2_provider.models import AccessToken
 from creneau.accounts.models import User
 from creneau.accounts.selectors import staff_actor
 from creneau.accounts.services import account_operator_update
-from creneau.audit.detection import principal_suspend
 from creneau.audit.models import AuditEvent, DetectionAlert, Outcome, SuspendedPrincipal
+from creneau.audit.services import principal_suspend
 from creneau.core.actors import Actor
 from creneau.core.suspension import Suspended
 from creneau.patients.models import Patient

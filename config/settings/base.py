@@ -431,6 +431,12 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
     "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],
+    # Detection (creneau/audit/events.py): audit is a sink, the apps above act on what it decides.
+    "audit.alert_raised": [
+        "creneau.incidents.services.on_alert_raised",  # a suspension opens an incident
+        "creneau.incidents.alerts.on_alert_raised",  # e-mail to the security contact and admins, on commit
+    ],
+    "audit.principal_suspended": ["creneau.accounts.suspension.on_principal_suspended"],  # deactivates a user
 }
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import logging
 import uuid
 import zoneinfo
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from creneau.core import clock
@@ -58,11 +56,6 @@ def limits_for(kind: str) -> Limits:
 # Writes (a secretary creating callers) are not extraction; reads and searches are. Exports are
 # either one patient's own data or a four-eyes bulk export (creneau.exports), audited on their own.
 READ_ACTIONS = (Action.READ, Action.SEARCH)
-
-# Called with the principal key when it is suspended, so each channel can cut it off (API tokens...).
-SUSPEND_HOOKS: list[Callable[[str], None]] = []
-# Called with each new alert (notifications to organization admins and the security contact).
-ALERT_HOOKS: list[Callable[[DetectionAlert], None]] = []
 
 
 def is_suspended(principal: str) -> bool:
@@ -110,11 +103,25 @@ def detection_window_prune() -> int:
     return deleted
 
 
-def after_record(*, actor: Actor, event: AuditEvent, distinct: int | None) -> None:
-    """Evaluate the rules for the principal that just produced `event`; `distinct` is its window's
-    count of distinct patients read, for an event that counts toward it (see note_reads)."""
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A rule that fired for a principal: what was measured against which threshold since when."""
+
+    rule: str
+    severity: str
+    measured: int
+    threshold: int
+    since: dt.datetime
+    suspend: bool
+
+
+def evaluate(*, actor: Actor, event: AuditEvent, distinct: int | None) -> list[Finding]:
+    """The rules that fire for the principal that just produced `event`; `distinct` is its window's
+    count of distinct patients read, for an event that counts toward it (see note_reads). Reads only:
+    acting on a finding (alert, suspension, incident) is `audit.services`' and its listeners' job."""
+    found: list[Finding] = []
     if actor.kind == ActorKind.SYSTEM:
-        return
+        return found
     conf = _conf()
     now = event.at
     since = window_since(now)
@@ -125,20 +132,25 @@ def after_record(*, actor: Actor, event: AuditEvent, distinct: int | None) -> No
             # Only a count past the fixed threshold needs the principal's own, costlier baseline.
             alert_at = max(alert_at, int(_baseline(actor.key, now) * conf["baseline_factor"]))
         if distinct >= limits.suspend_patients:
-            _fire(actor, "mass-read", Severity.CRITICAL, distinct, limits.suspend_patients, since, suspend=True)
+            found.append(
+                Finding("mass-read", Severity.CRITICAL, distinct, limits.suspend_patients, since, suspend=True)
+            )
         elif distinct >= alert_at:
-            _fire(actor, "mass-read", Severity.WARNING, distinct, alert_at, since, suspend=False)
+            found.append(Finding("mass-read", Severity.WARNING, distinct, alert_at, since, False))
     if event.outcome == Outcome.NOT_FOUND:
         misses = AuditEvent.objects.filter(principal=actor.key, at__gte=since, outcome=Outcome.NOT_FOUND).count()
         if misses >= limits.suspend_not_found:
-            _fire(actor, "enumeration", Severity.CRITICAL, misses, limits.suspend_not_found, since, suspend=True)
+            found.append(
+                Finding("enumeration", Severity.CRITICAL, misses, limits.suspend_not_found, since, suspend=True)
+            )
         elif misses >= limits.alert_not_found:
-            _fire(actor, "enumeration", Severity.WARNING, misses, limits.alert_not_found, since, suspend=False)
+            found.append(Finding("enumeration", Severity.WARNING, misses, limits.alert_not_found, since, False))
     if actor.kind == ActorKind.STAFF and event.record_count:
         local = now.astimezone(zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE))
         start, end = conf["working_hours"]
         if not (start <= local.hour < end):
-            _fire(actor, "unusual-hours", Severity.INFO, local.hour, start, since, suspend=False)
+            found.append(Finding("unusual-hours", Severity.INFO, local.hour, start, since, False))
+    return found
 
 
 def _baseline(principal: str, now: dt.datetime) -> float:
@@ -159,54 +171,30 @@ def _baseline(principal: str, now: dt.datetime) -> float:
     return total / days
 
 
-def _fire(
-    actor: Actor, rule: str, severity: str, measured: int, threshold: int, since: dt.datetime, *, suspend: bool
-) -> None:
-    already = DetectionAlert.objects.filter(principal=actor.key, rule=rule, severity=severity, at__gte=since)
+def alert_create(*, actor: Actor, finding: Finding) -> DetectionAlert | None:
+    """Store the finding as an alert, or None when the same rule and severity already fired for the
+    principal in this window (one alert per window, not one per read)."""
+    already = DetectionAlert.objects.filter(
+        principal=actor.key, rule=finding.rule, severity=finding.severity, at__gte=finding.since
+    )
     if already.exists():
-        return
-    from .services import audit_record
-
-    orgs = sorted(str(o) for o in actor.organization_ids)
-    with transaction.atomic():
-        alert = DetectionAlert.objects.create(
-            at=clock.now(),
-            principal=actor.key,
-            rule=rule,
-            severity=severity,
-            measured=measured,
-            threshold=threshold,
-            suspended=suspend,
-            organization_ids=orgs,
-        )
-        system = Actor.system()
-        audit_record(actor=system, action=Action.ALERT, object_type="principal", via=f"detection:{rule}")
-        if suspend:
-            principal_suspend(principal=actor.key, reason=f"detection:{rule}")
-            from creneau.incidents.services import incident_open_for_alert
-
-            incident_open_for_alert(alert=alert)
+        return None
+    alert = DetectionAlert.objects.create(
+        at=clock.now(),
+        principal=actor.key,
+        rule=finding.rule,
+        severity=finding.severity,
+        measured=finding.measured,
+        threshold=finding.threshold,
+        suspended=finding.suspend,
+        organization_ids=sorted(str(o) for o in actor.organization_ids),
+    )
     log.warning(
         "detection rule %s fired for %s (%s >= %s)%s",
-        rule,
+        finding.rule,
         actor.key,
-        measured,
-        threshold,
-        " — suspended" if suspend else "",
+        finding.measured,
+        finding.threshold,
+        " — suspended" if finding.suspend else "",
     )
-    for hook in ALERT_HOOKS:
-        transaction.on_commit(functools.partial(hook, alert))
-
-
-def principal_suspend(*, principal: str, reason: str) -> None:
-    """Stop a principal now: user accounts are deactivated, API clients cut off by their hook."""
-    from creneau.accounts.models import User
-
-    from .services import audit_record
-
-    SuspendedPrincipal.objects.get_or_create(principal=principal, defaults={"at": clock.now(), "reason": reason})
-    if principal.startswith("user:"):
-        User.objects.filter(pk=principal.removeprefix("user:")).update(is_active=False)
-    for hook in SUSPEND_HOOKS:
-        hook(principal)
-    audit_record(actor=Actor.system(), action=Action.SUSPEND, object_type="principal", via=reason)
+    return alert

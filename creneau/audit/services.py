@@ -18,9 +18,11 @@ from django.db import connection, transaction
 
 from creneau.core import clock
 from creneau.core.actors import Actor
+from creneau.core.events import emit
 
-from . import anchors, keys
-from .models import AuditAccess, AuditCheckpoint, AuditEvent, AuditSeal, Outcome
+from . import anchors, detection, events, keys
+from .detection import counts_toward_window, note_reads, window_since
+from .models import Action, AuditAccess, AuditCheckpoint, AuditEvent, AuditSeal, Outcome, SuspendedPrincipal
 
 GENESIS = "0" * 64
 # Arbitrary constant naming the sealer's PostgreSQL advisory lock.
@@ -49,11 +51,38 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event and its touched records. Inside the caller's transaction when there is one,
     so an audited write and its audit row commit or roll back together. A read also updates the
-    principal's detection window in the same transaction, then the detection rules run."""
+    principal's detection window in the same transaction, then the detection rules run and each
+    finding is acted on (`_act_on`)."""
     if not getattr(settings, "CRENEAU_AUDIT_ENABLED", True):
         return AuditEvent(action=action, object_type=object_type)
-    from .detection import after_record, counts_toward_window, note_reads, window_since
+    event, distinct = _append(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        touched=touched,
+        outcome=outcome,
+        via=via,
+        object_id=object_id,
+        changes=changes,
+    )
+    for finding in detection.evaluate(actor=actor, event=event, distinct=distinct):
+        _act_on(actor, finding)
+    return event
 
+
+def _append(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    touched: Sequence[Touched] = (),
+    outcome: str = Outcome.OK,
+    via: str = "",
+    object_id: object = "",
+    changes: dict[str, Any] | None = None,
+) -> tuple[AuditEvent, int | None]:
+    """The trail alone: write the event (and the principal's window for a counted read), no rules.
+    Returns the event and the window's distinct patients when the event counts toward it."""
     now = clock.now()
     unique = list(dict.fromkeys(touched))
     event = AuditEvent(
@@ -88,8 +117,32 @@ def audit_record(
                 AuditAccess.objects.bulk_create([_access(event, t) for t in unique], batch_size=500)
             if window:
                 distinct = note_reads(actor.key, read_patients, now)
-    after_record(actor=actor, event=event, distinct=distinct)
-    return event
+    return event, distinct
+
+
+def _act_on(actor: Actor, finding: detection.Finding) -> None:
+    """A rule fired: store the alert (once per window), audit it, suspend past the hard limit, and tell
+    the listeners (`audit.alert_raised`: incidents opens one for a suspension and mails the alert). The
+    system's own rows go through `_append`: detection never runs on what detection does."""
+    with transaction.atomic():
+        alert = detection.alert_create(actor=actor, finding=finding)
+        if alert is None:
+            return
+        if getattr(settings, "CRENEAU_AUDIT_ENABLED", True):
+            _append(actor=Actor.system(), action=Action.ALERT, object_type="principal", via=f"detection:{finding.rule}")
+        if finding.suspend:
+            principal_suspend(principal=actor.key, reason=f"detection:{finding.rule}")
+        emit(events.ALERT_RAISED, alert=alert)
+
+
+def principal_suspend(*, principal: str, reason: str) -> None:
+    """Stop a principal now (detection or an operator): stored as suspended, audited, and announced
+    (`audit.principal_suspended`: accounts deactivates a user account; every channel's gate refuses it)."""
+    with transaction.atomic():
+        SuspendedPrincipal.objects.get_or_create(principal=principal, defaults={"at": clock.now(), "reason": reason})
+        emit(events.PRINCIPAL_SUSPENDED, principal=principal, reason=reason)
+        if getattr(settings, "CRENEAU_AUDIT_ENABLED", True):
+            _append(actor=Actor.system(), action=Action.SUSPEND, object_type="principal", via=reason)
 
 
 def _jsonable(value: Any) -> Any:

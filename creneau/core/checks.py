@@ -1,4 +1,4 @@
-"""System checks for the security configuration. Stable ids: creneau.E101–E103."""
+"""System checks for the security configuration. Stable ids: creneau.E101–E104."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from creneau.core.crypto import envkeys
 
@@ -45,3 +46,25 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             except ImproperlyConfigured as exc:
                 errors.append(Error(f"Encryption keys are invalid: {exc}", id="creneau.E103"))
     return errors
+
+
+def _importable(setting: str, paths: list[str], check_id: str) -> list[CheckMessage]:
+    """An Error for each dotted path of a settings list that does not import or is not callable."""
+    errors: list[CheckMessage] = []
+    for path in paths:
+        try:
+            target = import_string(path)
+        except ImportError as exc:
+            errors.append(Error(f"{setting}: {path!r} cannot be imported ({exc}).", id=check_id))
+            continue
+        if not callable(target):
+            errors.append(Error(f"{setting}: {path!r} is not callable.", id=check_id))
+    return errors
+
+
+@register()
+def check_event_handlers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every handler named in CRENEAU_EVENT_HANDLERS imports (a typo would otherwise surface only when
+    the event is first emitted, failing that write)."""
+    table: dict[str, list[str]] = getattr(settings, "CRENEAU_EVENT_HANDLERS", {})
+    return _importable("CRENEAU_EVENT_HANDLERS", [p for paths in table.values() for p in paths], "creneau.E104")

@@ -1,6 +1,6 @@
 """Suspended principals are refused at the door of every channel, with a machine-readable reason.
 
-Detection (or an operator) suspends a principal (`audit.detection.principal_suspend`): user accounts
+Detection (or an operator) suspends a principal (`audit.services.principal_suspend`): user accounts
 are deactivated, API clients keep their id. Every later request of theirs is answered 403 with the reason
 `suspended` *before* anything else is parsed or looked up (the FHIR bearer check, the token endpoint, the
 web session), and costs exactly one audit event (outcome `denied`): no not-found events, no detection

@@ -3,10 +3,12 @@ organizations the principal acts for. The message holds the rule and counts, nev
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 
 from creneau.accounts.selectors import organization_admin_emails
 from creneau.audit.models import DetectionAlert
@@ -29,3 +31,8 @@ def send_alert(alert: DetectionAlert) -> None:
         from_email=None,
         recipient_list=recipients_for(alert),
     )
+
+
+def on_alert_raised(*, alert: DetectionAlert) -> None:
+    """Listener of `audit.alert_raised`: the alert e-mail leaves once the alert has committed."""
+    transaction.on_commit(functools.partial(send_alert, alert))

@@ -152,6 +152,13 @@ def incident_open_for_alert(*, alert: DetectionAlert) -> Incident:
     )
 
 
+def on_alert_raised(*, alert: DetectionAlert) -> None:
+    """Listener of `audit.alert_raised`: an alert that suspended its principal opens an incident over
+    the window around it, in the alert's transaction."""
+    if alert.suspended:
+        incident_open_for_alert(alert=alert)
+
+
 def _refresh(incident: Incident) -> Scope:
     scope = incident_scope(principal=incident.principal, start=incident.window_start, end=incident.window_end)
     incident.scope = scope.as_json()
