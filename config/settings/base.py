@@ -438,5 +438,14 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     ],
     "audit.principal_suspended": ["creneau.accounts.suspension.on_principal_suspended"],  # deactivates a user
 }
+# The background worker's periodic jobs (creneau.core.periodic): (name, seconds between runs, dotted path of
+# a function taking no argument). Each runs at most once per interval across all workers.
+CRENEAU_PERIODIC_JOBS: list[tuple[str, int, str]] = [
+    # Seal new audit events and publish the new chain head to the anchor sinks (docs/audit.md).
+    ("audit-seal", CRENEAU_AUDIT_SEAL_SECONDS, "creneau.audit.services.audit_seal"),
+    ("detection-window-prune", 3600, "creneau.audit.detection.detection_window_prune"),
+    ("availability-refresh", 300, "creneau.scheduling.services.availability_refresh_all"),
+    ("retention", 86400, "creneau.patients.retention.retention_run"),
+]
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

@@ -1,4 +1,4 @@
-"""System checks for the security configuration. Stable ids: creneau.E101–E104."""
+"""System checks for the security configuration. Stable ids: creneau.E101–E105."""
 
 from __future__ import annotations
 
@@ -68,3 +68,10 @@ def check_event_handlers(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     the event is first emitted, failing that write)."""
     table: dict[str, list[str]] = getattr(settings, "CRENEAU_EVENT_HANDLERS", {})
     return _importable("CRENEAU_EVENT_HANDLERS", [p for paths in table.values() for p in paths], "creneau.E104")
+
+
+@register()
+def check_periodic_jobs(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every job named in CRENEAU_PERIODIC_JOBS imports (else the worker would fail at its first round)."""
+    table: list[tuple[str, int, str]] = getattr(settings, "CRENEAU_PERIODIC_JOBS", [])
+    return _importable("CRENEAU_PERIODIC_JOBS", [path for _, _, path in table], "creneau.E105")

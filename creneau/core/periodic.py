@@ -6,12 +6,17 @@ interval per worker instead of once overall (they are all safe to overlap), unti
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from creneau.core.cache import CacheUnavailable
 
@@ -20,47 +25,25 @@ logger = logging.getLogger("creneau.periodic")
 _local = LocMemCache("creneau-periodic-fallback", {})
 
 
-def _seal() -> object:
-    """Seal new audit events and publish the new chain head to the anchor sinks (docs/audit.md)."""
-    from creneau.audit.services import audit_seal
-
-    return audit_seal()
-
-
-def _detection_window() -> object:
-    from creneau.audit.detection import detection_window_prune
-
-    return detection_window_prune()
+@functools.cache
+def jobs() -> tuple[tuple[str, int, Callable[[], object]], ...]:
+    """(name, seconds between runs, job) for each entry of settings.CRENEAU_PERIODIC_JOBS, the job loaded
+    with import_string: core names no app, each app's job is listed in the settings (reset when the
+    setting changes in tests)."""
+    return tuple((name, int(every), import_string(path)) for name, every, path in settings.CRENEAU_PERIODIC_JOBS)
 
 
-def _availability() -> object:
-    from creneau.directory.models import Practitioner
-    from creneau.scheduling.services import availability_refresh
-
-    ids = list(Practitioner.objects.filter(is_active=True).values_list("pk", flat=True))
-    return sum(availability_refresh(practitioner_ids=ids[i : i + 200]) for i in range(0, len(ids), 200))
-
-
-def _retention() -> object:
-    from creneau.patients.retention import retention_run
-
-    return retention_run()
-
-
-# (name, seconds between runs, job)
-JOBS: list[tuple[str, int, Callable[[], object]]] = [
-    ("audit-seal", settings.CRENEAU_AUDIT_SEAL_SECONDS, _seal),
-    ("detection-window-prune", 3600, _detection_window),
-    ("availability-refresh", 300, _availability),
-    ("retention", 86400, _retention),
-]
+@receiver(setting_changed)
+def _reset(*, setting: str, **_: Any) -> None:
+    if setting == "CRENEAU_PERIODIC_JOBS":
+        jobs.cache_clear()
 
 
 def run_due() -> int:
     """Run every job whose interval has elapsed; returns how many ran. A failing job is logged and
     retried at its next interval, never allowed to stop the worker."""
     ran = 0
-    for name, every, job in JOBS:
+    for name, every, job in jobs():
         try:
             claimed = cache.add(f"periodic:{name}", 1, timeout=every)
         except CacheUnavailable:

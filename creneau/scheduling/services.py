@@ -50,6 +50,13 @@ def availability_refresh(*, practitioner_ids: Iterable[uuid.UUID]) -> int:
         return _rebuild(ids)
 
 
+def availability_refresh_all() -> int:
+    """Periodic job (CRENEAU_PERIODIC_JOBS): refresh every active practitioner's index, 200 at a time, so
+    starts that have gone by drop out and the window moves forward; returns rows written."""
+    ids = list(Practitioner.objects.filter(is_active=True).values_list("pk", flat=True))
+    return sum(availability_refresh(practitioner_ids=ids[i : i + 200]) for i in range(0, len(ids), 200))
+
+
 def _rebuild(ids: list[uuid.UUID]) -> int:
     now = clock.now()
     horizon_end = now + selectors.index_horizon()
