@@ -431,6 +431,12 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
     "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],
+    # Booking (creneau/booking/events.py): confirmations, reminders, cancellations, the waiting list.
+    "appointment.booked": ["creneau.notifications.services.on_appointment_booked"],
+    "appointment.cancelled": ["creneau.notifications.services.on_appointment_cancelled"],
+    "appointment.moved": ["creneau.notifications.services.on_appointment_moved"],
+    # patients.services: the SMS carrying a phone confirmation code.
+    "patient.phone_code_issued": ["creneau.notifications.services.send_phone_code"],
     # Detection (creneau/audit/events.py): audit is a sink, the apps above act on what it decides.
     "audit.alert_raised": [
         "creneau.incidents.services.on_alert_raised",  # a suspension opens an incident

@@ -21,11 +21,10 @@ from creneau.audit.services import Touched, audit_record, record_not_found
 from creneau.core import clock, metrics, ratelimit
 from creneau.core.actors import Actor, ActorKind, AgendaRight, Channel
 from creneau.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
+from creneau.core.events import emit
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
 from creneau.directory.selectors import require_agenda_right
-from creneau.notifications import outbox
-from creneau.notifications import services as notify
 from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient, record_patient_read
 from creneau.scheduling import selectors as slots
@@ -33,6 +32,7 @@ from creneau.scheduling.engine import Interval
 from creneau.scheduling.models import Audience, Motif
 from creneau.scheduling.services import schedule_availability_refresh, schedule_availability_taken
 
+from . import events
 from .models import Appointment, CancelledBy, Source, Status
 from .selectors import access_appointment, access_hold, is_known_patient
 
@@ -384,7 +384,7 @@ def hold_confirm(
         if updated:
             hold.patient_id = patient.pk
             _audit(actor, Action.CREATE, hold)
-            notify.on_appointment_booked(appointment_id=hold.pk, actor=actor)
+            emit(events.APPOINTMENT_BOOKED, appointment_id=hold.pk, actor=actor)
             schedule_availability_refresh(hold.practitioner_id)
     if updated:
         hold.refresh_from_db()
@@ -436,7 +436,7 @@ def appointment_book(
         read.append(patient)
         _check_audience(actor, motif, patient)  # past visits only: the new row does not count
         row.patient = patient
-        outbox.store(notify.booking_messages(row), fresh=True)
+        emit(events.APPOINTMENT_BOOKED, appointment_id=row.pk, actor=actor, appointment=row, fresh=True)
 
     try:
         # The cap is counted under the account's lock before the row, which would count itself.
@@ -508,7 +508,7 @@ def appointment_cancel(*, actor: Actor, appointment_id: uuid.UUID | str, erasure
         )
         if updated:
             _audit(actor, Action.CANCEL, appointment)
-            notify.on_appointment_cancelled(appointment_id=appointment.pk, actor=actor)
+            emit(events.APPOINTMENT_CANCELLED, appointment_id=appointment.pk, actor=actor)
             schedule_availability_refresh(appointment.practitioner_id)
     appointment.refresh_from_db()
     return appointment
@@ -546,7 +546,7 @@ def appointment_reschedule(
             source=old.source,
         )
         moved = _insert(actor, new)
-        notify.on_appointment_moved(old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)
+        emit(events.APPOINTMENT_MOVED, old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)
         return moved
 
 

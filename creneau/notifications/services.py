@@ -108,13 +108,17 @@ def booking_messages(appointment: Appointment) -> list[OutboundMessage]:
     return confirmation + _reminders(appointment, recipient)
 
 
-def on_appointment_booked(*, appointment_id: uuid.UUID, actor: Actor) -> None:
-    """Confirmation now (e-mail with .ics, SMS) and reminders later."""
-    outbox.store(booking_messages(_load(appointment_id)))
+def on_appointment_booked(
+    *, appointment_id: uuid.UUID, actor: Actor, appointment: Appointment | None = None, fresh: bool = False
+) -> None:
+    """Listener of `appointment.booked`: confirmation now (e-mail with .ics, SMS) and reminders later.
+    The booking's own row is used when the event carries it (no second read)."""
+    outbox.store(booking_messages(appointment or _load(appointment_id)), fresh=fresh)
 
 
 def on_appointment_cancelled(*, appointment_id: uuid.UUID, actor: Actor) -> None:
-    """Withdraw its reminders, tell the patient, offer the freed slot to the waiting list."""
+    """Listener of `appointment.cancelled`: withdraw its reminders, tell the patient, offer the freed
+    slot to the waiting list."""
     appointment = _load(appointment_id)
     outbox.cancel_pending(appointment_id=appointment.pk, kinds=[Kind.REMINDER])
     if appointment.patient is not None:
@@ -131,7 +135,8 @@ def on_appointment_cancelled(*, appointment_id: uuid.UUID, actor: Actor) -> None
 
 
 def on_appointment_moved(*, old_appointment_id: uuid.UUID, new_appointment_id: uuid.UUID, actor: Actor) -> None:
-    """One "moved" message (new .ics), reminders follow the new time, the old slot goes to the list."""
+    """Listener of `appointment.moved`: one "moved" message (new .ics), reminders follow the new time,
+    the old slot goes to the list."""
     old = _load(old_appointment_id)
     new = _load(new_appointment_id)
     outbox.cancel_pending(appointment_id=old.pk, kinds=[Kind.REMINDER])

@@ -7,3 +7,7 @@ PATIENT_ERASING = "patient.erasing"
 # patients.rights.account_erase, once, before the patients are handled (actor). booking.erasure releases
 # the account's unconfirmed holds through hold_release.
 ACCOUNT_ERASING = "patient.account_erasing"
+
+# patients.services.patient_phone_code_send: a confirmation code was issued for the account holder's number
+# (phone, code, language, dedup). notifications sends the SMS; the payload never leaves the process.
+PHONE_CODE_ISSUED = "patient.phone_code_issued"

@@ -19,8 +19,10 @@ from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto.blind import blind_index
 from creneau.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied, PolicyViolation
+from creneau.core.events import emit
 from creneau.core.suspension import ensure_not_suspended
 
+from . import events
 from .models import IDENTITY_FIELDS, Patient, PhoneVerification, Relationship
 from .selectors import access_patient
 
@@ -122,8 +124,6 @@ def _own_self_patient(actor: Actor, patient_id: uuid.UUID | str) -> Patient:
 def patient_phone_code_send(*, actor: Actor, patient_id: uuid.UUID | str) -> PhoneVerification:
     """Send a 6-digit code by SMS to the account holder's number (through the outbox, never to the
     account's message list: the code proves possession of the phone). Earlier codes stop working."""
-    from creneau.notifications.services import send_phone_code
-
     patient = _own_self_patient(actor, patient_id)
     if not patient.phone:
         raise InvalidInput(_("Add a mobile phone number first."))
@@ -142,8 +142,12 @@ def patient_phone_code_send(*, actor: Actor, patient_id: uuid.UUID | str) -> Pho
     )
     verification.code_digest = _code_digest(verification.pk, code)
     verification.save(force_insert=True)
-    send_phone_code(
-        phone=patient.phone, code=code, language=getattr(actor.user, "language", "fr"), dedup=str(verification.pk)
+    emit(
+        events.PHONE_CODE_ISSUED,
+        phone=patient.phone,
+        code=code,
+        language=getattr(actor.user, "language", "fr"),
+        dedup=str(verification.pk),
     )
     _audit(actor, Action.UPDATE, patient)
     return verification
