@@ -58,3 +58,11 @@ def test_the_system_check_names_a_handler_that_does_not_import() -> None:
     assert [e.id for e in errors] == ["creneau.E104", "creneau.E104"]
     assert "no_such_handler" in errors[0].msg
     assert "not callable" in errors[1].msg
+
+
+def test_a_provider_that_does_not_import_fails_the_system_check() -> None:
+    from creneau.core.checks import check_providers
+
+    assert check_providers() == []
+    with override_settings(CRENEAU_BUSY_TIME_PROVIDER="creneau.booking.providers.no_such_provider"):
+        assert [e.id for e in check_providers()] == ["creneau.E106"]

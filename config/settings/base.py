@@ -444,6 +444,11 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     ],
     "audit.principal_suspended": ["creneau.accounts.suspension.on_principal_suspended"],  # deactivates a user
 }
+# Providers (creneau.core.providers): a lower app's question answered by an app above it, by dotted path.
+# Busy time for the slot engine (scheduling asks, booking answers: appointments and unexpired holds).
+CRENEAU_BUSY_TIME_PROVIDER = "creneau.booking.providers.busy_rows"
+# Patients known to organizations through an appointment there (patients' visibility asks, booking answers).
+CRENEAU_PATIENTS_SEEN_PROVIDER = "creneau.booking.providers.patients_seen_by"
 # The background worker's periodic jobs (creneau.core.periodic): (name, seconds between runs, dotted path of
 # a function taking no argument). Each runs at most once per interval across all workers.
 CRENEAU_PERIODIC_JOBS: list[tuple[str, int, str]] = [

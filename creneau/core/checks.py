@@ -1,4 +1,4 @@
-"""System checks for the security configuration. Stable ids: creneau.E101–E105."""
+"""System checks for the security configuration. Stable ids: creneau.E101–E106."""
 
 from __future__ import annotations
 
@@ -75,3 +75,12 @@ def check_periodic_jobs(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     """Every job named in CRENEAU_PERIODIC_JOBS imports (else the worker would fail at its first round)."""
     table: list[tuple[str, int, str]] = getattr(settings, "CRENEAU_PERIODIC_JOBS", [])
     return _importable("CRENEAU_PERIODIC_JOBS", [path for _, _, path in table], "creneau.E105")
+
+
+@register()
+def check_providers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every provider named in the CRENEAU_*_PROVIDER settings imports (creneau.core.providers)."""
+    from creneau.core.providers import PROVIDER_SETTINGS
+
+    paths = [path for name in PROVIDER_SETTINGS if (path := getattr(settings, name, ""))]
+    return _importable("provider settings", paths, "creneau.E106")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
 from creneau.audit.services import audit_record, record_not_found
+from creneau.core import providers
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto import normalize
 from creneau.core.crypto.blind import blind_index
@@ -42,12 +43,12 @@ def patients_visible_to(actor: Actor, *, ignoring_appointment: uuid.UUID | None 
 
 
 def _patients_with_appointments_in(orgs: list[uuid.UUID], *, ignoring: uuid.UUID | None = None) -> QuerySet[Any]:
-    from creneau.booking.models import Appointment
-
-    rows = Appointment.objects.filter(organization_id__in=orgs, patient__isnull=False)
-    if ignoring is not None:
-        rows = rows.exclude(pk=ignoring)
-    return rows.values("patient_id")
+    """Patients with an appointment there, a subquery asked of booking (CRENEAU_PATIENTS_SEEN_PROVIDER)."""
+    seen = providers.provider("CRENEAU_PATIENTS_SEEN_PROVIDER")
+    if seen is None:
+        return Patient.objects.none().values("pk")
+    rows: QuerySet[Any] = seen(orgs, ignoring=ignoring)
+    return rows
 
 
 def access_patient(

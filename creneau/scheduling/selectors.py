@@ -15,7 +15,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
-from creneau.core import clock
+from creneau.core import clock, providers
 from creneau.core.actors import Actor, AgendaRight
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
@@ -89,23 +89,17 @@ def busy_intervals(
     end: dt.datetime,
     include_appointments: bool = True,
 ) -> dict[uuid.UUID, list[engine.Interval]]:
-    """Absences and active appointments/holds overlapping [start, end), per practitioner."""
-    from creneau.booking.models import Appointment, Status
-
+    """Absences and active appointments/holds overlapping [start, end), per practitioner (the
+    appointments through booking's provider, CRENEAU_BUSY_TIME_PROVIDER)."""
     ids = list(practitioner_ids)
     out: dict[uuid.UUID, list[engine.Interval]] = defaultdict(list)
     for pid, a_start, a_end in Absence.objects.filter(
         practitioner_id__in=ids, start_at__lt=end, end_at__gt=start
     ).values_list("practitioner_id", "start_at", "end_at"):
         out[pid].append(engine.Interval(a_start, a_end))
-    if include_appointments:
-        now = clock.now()
-        rows = (
-            Appointment.objects.filter(practitioner_id__in=ids, start_at__lt=end, busy_until__gt=start)
-            .exclude(status=Status.CANCELLED)
-            .exclude(status=Status.HELD, hold_expires_at__lte=now)
-            .values_list("practitioner_id", "start_at", "busy_until")
-        )
+    busy = providers.provider("CRENEAU_BUSY_TIME_PROVIDER") if include_appointments else None
+    if busy is not None:
+        rows = busy(ids, start=start, end=end).values_list("practitioner_id", "start_at", "busy_until")
         for pid, a_start, a_end in rows:
             out[pid].append(engine.Interval(a_start, a_end))
     return out
@@ -116,20 +110,19 @@ def absences_and_taken(
 ) -> tuple[list[engine.Interval], bool]:
     """The practitioner's absences overlapping [start, end), and whether an active appointment or
     hold already overlaps `span`, in one round trip (a single-slot booking's obstacles)."""
-    from creneau.booking.models import Appointment, Status
-
     absences = Absence.objects.filter(practitioner_id=practitioner_id, start_at__lt=end, end_at__gt=start).values_list(
         "start_at", "end_at", Value(False, output_field=BooleanField())
     )
-    taken = (
-        Appointment.objects.filter(practitioner_id=practitioner_id, start_at__lt=span.end, busy_until__gt=span.start)
-        .exclude(status=Status.CANCELLED)
-        .exclude(status=Status.HELD, hold_expires_at__lte=clock.now())
-        .values_list("start_at", "busy_until", Value(True, output_field=BooleanField()))
-    )
+    busy = providers.provider("CRENEAU_BUSY_TIME_PROVIDER")
+    rows = absences
+    if busy is not None:
+        taken = busy([practitioner_id], start=span.start, end=span.end).values_list(
+            "start_at", "busy_until", Value(True, output_field=BooleanField())
+        )
+        rows = absences.union(taken, all=True)
     out: list[engine.Interval] = []
     is_taken = False
-    for a_start, a_end, appointment in absences.union(taken, all=True):
+    for a_start, a_end, appointment in rows:
         if appointment:
             is_taken = True
         else:
