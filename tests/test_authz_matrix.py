@@ -318,6 +318,13 @@ TABLE: dict[str, Row] = {
     "web:staff_agenda": {"GET": staff_on_x(OK), "POST": staff_on_x(OK)},
     "web:staff_book": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # books for the patient
     "web:staff_appointment": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # cancels it
+    "web:staff_move": {"GET": staff_on_x(OK), "POST": staff_on_x(INVALID)},  # no time chosen
+    # A's day, a column per agenda the user may see (the secretary without rights on X sees A's other
+    # agenda); 404 for anyone who sees none of A's agendas.
+    "web:staff_group_day": {
+        "GET": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
+        "POST": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
+    },
     "web:staff_settings": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # deletes X's Monday hours
     "web:staff_motif": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # renames X's visit reason
     # --- team management: A's admin (the secretary's membership, a pending invitation) ---

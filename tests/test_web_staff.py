@@ -36,7 +36,7 @@ def test_secretary_sees_booked_free_and_blocked_times_in_the_week(world: dict) -
     )
     html = secretary(world).get(f"/en/practice/agenda/{world['agenda'].pk}/").content.decode()
     assert "APPELANT Paul" in html  # booked
-    assert 'class="entry free"' in html and "09:30" in html  # free
+    assert 'class="blk entry free' in html and "09:30" in html  # free
     assert "Congrès" in html  # blocked
 
 
@@ -148,6 +148,33 @@ def test_phone_booking_for_a_new_caller(world: dict) -> None:
     assert response.status_code == 302
     appt = Appointment.objects.get(start_at=f.paris(2026, 3, 3, 11, 0))
     assert appt.patient.created_by_organization_id == world["org"].pk
+
+
+NEW_CALLER = {
+    "action": "create",
+    "c-given_name": "Nouveau",
+    "c-family_name": "Appelant",
+    "c-birth_date": "1961-06-01",
+    "c-phone": "+33639980009",
+}
+
+
+def test_create_and_book_on_a_refused_time_creates_no_patient(world: dict) -> None:
+    from creneau.patients.models import Patient
+
+    services.appointment_book(
+        actor=world["patient_actor"],
+        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 10, 0)),
+        patient_id=world["patient"].pk,
+    )
+    before = Patient.objects.count()
+    url = f"/en/practice/agenda/{world['agenda'].pk}/book/"
+    taken = secretary(world).post(url, {**book_params(world), **NEW_CALLER})
+    assert taken.status_code == 409 and "this time has just been taken" in taken.content.decode()
+    past = {"motif": str(world["motif"].pk), "site": str(world["site"].pk), "start": stamp(f.paris(2026, 3, 1, 10, 0))}
+    refused = secretary(world).post(url, {**past, **NEW_CALLER})
+    assert refused.status_code == 422 and "This time has already passed." in refused.content.decode()
+    assert Patient.objects.count() == before
 
 
 def test_phone_booking_of_a_taken_time_explains_the_conflict(world: dict) -> None:

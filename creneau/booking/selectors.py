@@ -152,3 +152,22 @@ def own_appointment_at(actor: Actor, *, practitioner_id: uuid.UUID, start: dt.da
         .filter(practitioner_id=practitioner_id, start_at=start, status=Status.BOOKED)
         .first()
     )
+
+
+def agenda_holds(
+    actor: Actor, *, organization_id: uuid.UUID, practitioner_id: uuid.UUID, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Times of one agenda held by someone finishing a booking, for staff who may see that agenda:
+    bare intervals (no patient, no holder), so the grid can draw them as neither free nor booked."""
+    refuse_if_suspended(actor)
+    if not actor.can_on_agenda(AgendaRight.VIEW, organization_id=organization_id, practitioner_id=practitioner_id):
+        return []
+    rows = Appointment.objects.filter(
+        organization_id=organization_id,
+        practitioner_id=practitioner_id,
+        status=Status.HELD,
+        hold_expires_at__gt=clock.now(),
+        start_at__lt=end,
+        end_at__gt=start,
+    ).values_list("start_at", "end_at")
+    return list(rows)

@@ -6,7 +6,6 @@ exist; an agenda the user sees without the right an action needs is a 403 that n
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 import zoneinfo
@@ -15,23 +14,26 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from creneau.booking.models import Status
-from creneau.booking.selectors import access_appointment, agenda
+from creneau.booking.selectors import access_appointment
 from creneau.booking.services import (
     SlotRef,
     appointment_book,
     appointment_cancel,
     appointment_mark,
     appointment_reschedule,
+    slot_check,
 )
 from creneau.core import clock
 from creneau.core.actors import Actor, AgendaRight
-from creneau.core.errors import DomainError, InvalidInput, NotFound
+from creneau.core.errors import DomainError, InvalidInput, NotFound, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Agenda
 from creneau.directory.selectors import (
@@ -44,6 +46,7 @@ from creneau.directory.selectors import (
 from creneau.patients.selectors import access_patient, patient_search_for_organization
 from creneau.patients.services import patient_create_for_organization
 from creneau.scheduling import services as scheduling
+from creneau.scheduling.models import Motif
 from creneau.scheduling.selectors import (
     access_motif,
     agenda_absences,
@@ -52,17 +55,9 @@ from creneau.scheduling.selectors import (
     free_slots,
 )
 
+from . import agenda_grid as grid
 from .common import domain_errors, monday_of, parse_day, parse_slot_start, staff_actor
 from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, StaffPatientSearchForm
-
-
-@dataclasses.dataclass
-class Entry:
-    kind: str  # booked | fulfilled | no_show | free | blocked
-    start: dt.datetime
-    end: dt.datetime
-    label: str = ""
-    url: str = ""
 
 
 @login_required
@@ -86,83 +81,60 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _agenda_tz(sites: list[Any]) -> zoneinfo.ZoneInfo:
+    return sites[0].tz if sites else zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
+
+
+def _pick_motif(motifs: list[Motif], wanted: str | None) -> Motif | None:
+    """The visit reason whose free times are drawn: the one asked for, else the agenda's first."""
+    if not wanted:
+        return motifs[0] if motifs else None
+    motif_id = parse_id(wanted)
+    motif = next((m for m in motifs if m.pk == motif_id), None)
+    if motif is None:
+        raise NotFound(_("Unknown visit reason."))
+    return motif
+
+
 @login_required
 @domain_errors
 def agenda_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
-    """Day or week of one agenda: booked, free (for the chosen visit reason) and blocked times. The
-    practitioner's absences entered by another organization show as busy time, without their label."""
+    """Day or week of one agenda as a time grid: booked, free (for the chosen visit reason), held,
+    absent and closed times. The practitioner's absences and appointments entered by another
+    organization show as busy time, without their label."""
     actor = staff_actor(request)
     ag = access_agenda(actor, agenda_id, AgendaRight.VIEW)
     doc = ag.practitioner
-    can_book = actor.can_on_agenda(AgendaRight.BOOK, organization_id=ag.organization_id, practitioner_id=doc.pk)
+    can_book = grid.can(actor, AgendaRight.BOOK, ag)
     sites = agenda_sites(ag)
-    tz = sites[0].tz if sites else zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
+    tz = _agenda_tz(sites)
     today = clock.now().astimezone(tz).date()
     day = parse_day(request.GET.get("date"), today)
     mode = "day" if request.GET.get("view") == "day" else "week"
     first = day if mode == "day" else monday_of(day)
     n_days = 1 if mode == "day" else 7
-    days = [first + dt.timedelta(days=i) for i in range(n_days)]
-    start = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
-    end = dt.datetime.combine(first + dt.timedelta(days=n_days), dt.time(0), tzinfo=tz)
     motifs = agenda_motifs(ag, active_only=True)
-    motif = motifs[0] if motifs else None
-    if request.GET.get("motif"):
-        wanted = parse_id(request.GET["motif"])
-        motif = next((m for m in motifs if m.pk == wanted), None)
-        if motif is None:
-            raise NotFound(_("Unknown visit reason."))
-    entries: dict[dt.date, list[Entry]] = {d: [] for d in days}
-
-    def put(entry: Entry) -> None:
-        local_day = entry.start.astimezone(tz).date()
-        if local_day in entries:
-            entries[local_day].append(entry)
-
-    for a in agenda(actor, practitioner_id=doc.pk, start=start, end=end):
-        if a.organization_id != ag.organization_id:
-            put(Entry("blocked", a.start_at, a.end_at, _("Busy")))
-            continue
-        name = f"{a.patient.family_name.upper()} {a.patient.given_name}" if a.patient else ""
-        put(
-            Entry(
-                a.status,
-                a.start_at,
-                a.end_at,
-                f"{name} · {a.motif.name}",
-                reverse("web:staff_appointment", args=[a.pk]),
-            )
-        )
-    for ab in agenda_absences(ag, start=start, end=end):
-        label = (ab.label or _("Absence")) if ab.absence_id else _("Busy")
-        put(Entry("blocked", max(ab.start, start), min(ab.end, end), label))
-    if motif is not None and can_book:
-        site_ids = {s.pk for s in sites}
-        book_url = reverse("web:staff_book", args=[ag.pk])
-        for slot in free_slots(practitioner_id=doc.pk, motif_id=motif.pk, start=start, end=end):
-            if slot.site_id in site_ids:
-                stamp = slot.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
-                put(
-                    Entry(
-                        "free",
-                        slot.start,
-                        slot.end,
-                        _("Free"),
-                        f"{book_url}?motif={motif.pk}&site={slot.site_id}&start={stamp}",
-                    )
-                )
-    for items in entries.values():
-        items.sort(key=lambda e: (e.start, e.kind != "blocked"))
+    motif = _pick_motif(motifs, request.GET.get("motif"))
+    days = [first + dt.timedelta(days=i) for i in range(n_days)]
+    columns = grid.build_columns(
+        actor,
+        first_index=2,
+        ag=ag,
+        days=days,
+        tz=tz,
+        sites=sites,
+        motif=motif,
+        can_book=can_book,
+        titles=[date_format(d, "D j N") for d in days],
+    )
     step = dt.timedelta(days=n_days)
     context = {
         "agenda": ag,
         "doc": doc,
-        "can_manage": actor.can_on_agenda(
-            AgendaRight.MANAGE, organization_id=ag.organization_id, practitioner_id=doc.pk
-        ),
+        "can_manage": grid.can(actor, AgendaRight.MANAGE, ag),
         "mode": mode,
         "day": day,
-        "days": list(entries.items()),
+        "grid": grid.place(columns),
         "motifs": motifs,
         "motif": motif,
         "prev": first - step,
@@ -170,8 +142,57 @@ def agenda_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
         "today": today,
         "tz": tz,
         "n_days": n_days,
+        "group_org": ag.organization_id if len(_group_agendas(actor, ag.organization_id)) > 1 else None,
     }
     return render(request, "web/staff/agenda.html", context)
+
+
+def _group_agendas(actor: Actor, organization_id: uuid.UUID) -> list[Agenda]:
+    return sorted(
+        agendas_for(actor, AgendaRight.VIEW).filter(organization_id=organization_id),
+        key=lambda a: (a.practitioner.family_name, a.practitioner.given_name),
+    )
+
+
+@login_required
+@domain_errors
+def group_day_view(request: HttpRequest, organization_id: str) -> HttpResponse:
+    """One day of a group practice: a column per practitioner whose agenda the user may see (their
+    rights decide which; an organization the user does not belong to is a 404)."""
+    actor = staff_actor(request)
+    oid = parse_id(organization_id)
+    agendas = _group_agendas(actor, oid) if oid in actor.organization_ids else []
+    if not agendas:
+        raise NotFound(_("Unknown organization."))
+    first_sites = agenda_sites(agendas[0])
+    tz = _agenda_tz(first_sites)
+    today = clock.now().astimezone(tz).date()
+    day = parse_day(request.GET.get("date"), today)
+    columns: list[grid.Column] = []
+    for i, ag in enumerate(agendas):
+        sites = agenda_sites(ag)
+        columns += grid.build_columns(
+            actor,
+            first_index=i + 2,
+            ag=ag,
+            days=[day],
+            tz=tz,
+            sites=sites,
+            motif=_pick_motif(agenda_motifs(ag, active_only=True), None),
+            can_book=grid.can(actor, AgendaRight.BOOK, ag),
+            titles=[ag.practitioner.display_name],
+        )
+    context = {
+        "organization": agendas[0].organization,
+        "day": day,
+        "today": today,
+        "prev": day - dt.timedelta(days=1),
+        "next": day + dt.timedelta(days=1),
+        "grid": grid.place(columns),
+        "tz": tz,
+        "mode": "group",
+    }
+    return render(request, "web/staff/group_day.html", context)
 
 
 @login_required
@@ -209,12 +230,17 @@ def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
             if action == "create":
                 if not create_form.is_valid():
                     raise InvalidInput(_("Please correct the caller's details."))
-                patient = patient_create_for_organization(
-                    actor=actor, organization_id=site.organization_id, **create_form.identity()
-                )
+                # A refused time (past, taken, not a slot) is refused before the caller is created,
+                # and a refusal at booking rolls the new record back: nothing is left behind.
+                slot_check(actor=actor, slot=ref)
+                with transaction.atomic():
+                    patient = patient_create_for_organization(
+                        actor=actor, organization_id=site.organization_id, **create_form.identity()
+                    )
+                    appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
             else:
                 patient = access_patient(actor, request.POST.get("patient", ""))
-            appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
+                appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
             messages.success(request, _("Appointment booked."))
             local = appointment.start_at.astimezone(site.tz).date().isoformat()
             return redirect(f"{reverse('web:staff_agenda', args=[ag.pk])}?date={local}&motif={motif.pk}")
@@ -263,25 +289,66 @@ def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
         else:
             return redirect("web:staff_appointment", appointment_id=a.pk)
     tz = a.site.tz
-    moves: list[Any] = []
-    if a.status == Status.BOOKED:
-        now = clock.now()
-        moves = [
-            s
-            for s in free_slots(
-                practitioner_id=a.practitioner_id, motif_id=a.motif_id, start=now, end=now + dt.timedelta(days=14)
-            )
-            if s.site_id == a.site_id
-        ][:12]
     context = {
         "a": a,
         "agenda_id": agenda_id_of(organization_id=a.organization_id, practitioner_id=a.practitioner_id),
         "error": error,
-        "moves": moves,
+        "can_move": a.status == Status.BOOKED,
         "tz": tz,
         "can_mark": a.status != Status.CANCELLED and a.start_at <= clock.now(),
     }
     return render(request, "web/staff/appointment.html", context, status=error.http_status if error else 200)
+
+
+@login_required
+@domain_errors
+def appointment_move(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    """Move an appointment: choose a day, see that day's free times for its visit reason, confirm.
+    The grid's drag and drop lands on the confirmation step here (`at`, a wall-clock time); the move
+    itself is `appointment_reschedule`, with its rules and messages."""
+    actor = staff_actor(request)
+    a = access_appointment(actor, appointment_id, right=AgendaRight.BOOK)
+    tz = a.site.tz
+    error: DomainError | None = None
+    if request.method == "POST":
+        try:
+            moved = appointment_reschedule(
+                actor=actor, appointment_id=a.pk, new_start=parse_slot_start(request.POST.get("start"))
+            )
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Appointment moved."))
+            return redirect("web:staff_appointment", appointment_id=moved.pk)
+    if a.status != Status.BOOKED:
+        raise PolicyViolation(_("Only a booked appointment can be moved."), code="not-booked")
+    data = request.POST if request.method == "POST" else request.GET
+    target: dt.datetime | None = None
+    if data.get("at"):
+        target = grid.parse_local(data["at"], tz)
+        if target is None:
+            raise InvalidInput(_("This time is not valid."))
+    elif data.get("start"):
+        target = parse_slot_start(data.get("start"))
+    default_day = (target or a.start_at).astimezone(tz).date()
+    day = parse_day(request.GET.get("date"), default_day) if target is None else default_day
+    start, end = grid.day_bounds(day, tz)
+    times = free_slots(practitioner_id=a.practitioner_id, motif_id=a.motif_id, start=start, end=end, site_id=a.site_id)
+    if target is not None and error is None and not any(s.start == target for s in times):
+        error = PolicyViolation(_("This time is not an available slot for this visit reason."), code="not-a-slot")
+    context = {
+        "a": a,
+        "tz": tz,
+        "day": day,
+        "prev": day - dt.timedelta(days=1),
+        "next": day + dt.timedelta(days=1),
+        "times": [(s, grid.stamp_of(s.start)) for s in times],
+        "target": target if error is None else None,
+        "target_stamp": grid.stamp_of(target) if target is not None else "",
+        "error": error,
+        "agenda_id": agenda_id_of(organization_id=a.organization_id, practitioner_id=a.practitioner_id),
+    }
+    return render(request, "web/staff/move.html", context, status=error.http_status if error else 200)
 
 
 def _rule_sites(agenda: Agenda) -> list[tuple[str, str]]:

@@ -144,7 +144,65 @@
     });
   }
 
+  // Agenda grid: drag an appointment onto another time of the same agenda. The drop only opens the
+  // move's confirmation page (the server checks the time); every appointment also has a "Move" link.
+  function agendaGrid(gridEl) {
+    var first = parseInt(gridEl.getAttribute("data-first-minute"), 10);
+    var rows = parseInt(gridEl.getAttribute("data-rows"), 10);
+    var step = parseInt(gridEl.getAttribute("data-step"), 10);
+    var dragged = null;
+    function pad(n) { return String(n).padStart(2, "0"); }
+    function columnAt(x, y) {
+      var found = null;
+      document.elementsFromPoint(x, y).forEach(function (el) {
+        if (!found && el.classList && el.classList.contains("col") && gridEl.contains(el)) { found = el; }
+      });
+      return found;
+    }
+    function target(ev) {
+      var col = columnAt(ev.clientX, ev.clientY);
+      if (!dragged || !col || col.getAttribute("data-agenda") !== dragged.getAttribute("data-agenda")) { return null; }
+      return col;
+    }
+    gridEl.querySelectorAll(".blk[data-move]").forEach(function (blk) {
+      blk.addEventListener("dragstart", function (ev) {
+        dragged = blk;
+        blk.classList.add("dragging");
+        ev.dataTransfer.effectAllowed = "move";
+        ev.dataTransfer.setData("text/plain", blk.getAttribute("data-move"));
+      });
+      blk.addEventListener("dragend", function () {
+        blk.classList.remove("dragging");
+        dragged = null;
+        gridEl.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+      });
+    });
+    gridEl.addEventListener("dragover", function (ev) {
+      var col = target(ev);
+      gridEl.querySelectorAll(".drop-target").forEach(function (c) { if (c !== col) { c.classList.remove("drop-target"); } });
+      if (col) { ev.preventDefault(); col.classList.add("drop-target"); }
+    });
+    gridEl.addEventListener("drop", function (ev) {
+      var col = target(ev);
+      if (!col) { return; }
+      ev.preventDefault();
+      var url = dragged.getAttribute("data-move");
+      var free = ev.target.closest ? ev.target.closest(".blk.free[data-start]") : null;
+      if (free && free.getAttribute("data-agenda") === col.getAttribute("data-agenda")) {
+        window.location.assign(url + "?start=" + encodeURIComponent(free.getAttribute("data-start")));
+        return;
+      }
+      var rect = col.getBoundingClientRect();
+      var row = Math.max(0, Math.min(rows - 1, Math.floor((ev.clientY - rect.top) / rect.height * rows)));
+      var minute = first + row * step;
+      var at = col.getAttribute("data-day") + "T" + pad(Math.floor(minute / 60)) + ":" + pad(minute % 60);
+      window.location.assign(url + "?at=" + encodeURIComponent(at));
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".agrid").forEach(agendaGrid);
+    document.querySelectorAll("[data-print]").forEach(function (b) { b.addEventListener("click", function () { window.print(); }); });
     document.querySelectorAll("[data-map]").forEach(resultsMap);
     document.querySelectorAll("[data-near-me]").forEach(nearMe);
     document.querySelectorAll("input[data-suggest-url]").forEach(placeSuggest);
