@@ -235,8 +235,7 @@ def _insert(
                 appointment.save(force_insert=True)
                 if also is not None:
                     also()
-                if appointment.status != Status.HELD:
-                    _audit(actor, Action.CREATE, appointment)
+                _audit(actor, Action.CREATE, appointment)  # a hold too: a slot taken, if only for minutes
             if purged or appointment.rescheduled_from_id is not None:
                 schedule_availability_refresh(appointment.practitioner_id)  # time was also freed
             else:

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
@@ -55,13 +57,28 @@ def waitlist_join(
     existing = WaitingListEntry.objects.filter(patient=patient, motif=motif, status=EntryStatus.ACTIVE).first()
     if existing is not None:
         return existing
-    return WaitingListEntry.objects.create(
-        account=actor.user,
-        patient=patient,
-        practitioner_id=motif.practitioner_id,
-        motif=motif,
-        site=site,
-        before=before,
+    with transaction.atomic():
+        entry = WaitingListEntry.objects.create(
+            account=actor.user,
+            patient=patient,
+            practitioner_id=motif.practitioner_id,
+            motif=motif,
+            site=site,
+            before=before,
+        )
+        _audit_entry(actor, Action.CREATE, entry, "waitlist_join")
+    return entry
+
+
+def _audit_entry(actor: Actor, action: str, entry: WaitingListEntry, via: str) -> None:
+    """The waiting-list write's audit row (the patient it concerns), in the write's transaction."""
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="waitlist_entry",
+        object_id=entry.pk,
+        via=via,
+        touched=[Touched(patient_id=entry.patient_id)],
     )
 
 
@@ -82,11 +99,14 @@ def waitlist_join_for_appointment(*, actor: Actor, appointment_id: uuid.UUID | s
     )
 
 
+@transaction.atomic
 def waitlist_leave(*, actor: Actor, entry_id: uuid.UUID | str) -> None:
+    """Leave the waiting list (audited; leaving twice writes nothing the second time)."""
     entry = access_waitlist_entry(actor, entry_id)
-    WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
+    if WaitingListEntry.objects.filter(pk=entry.pk, status=EntryStatus.ACTIVE).update(
         status=EntryStatus.CANCELLED, updated_at=clock.now()
-    )
+    ):
+        _audit_entry(actor, Action.CANCEL, entry, "waitlist_leave")
 
 
 def offer_freed_slot(*, appointment: Appointment) -> WaitingListOffer | None:
@@ -229,7 +249,9 @@ def waitlist_offer_decline(*, actor: Actor, offer_id: uuid.UUID | str) -> None:
     offer = access_waitlist_offer(actor, offer_id)
     if offer.status != OfferStatus.OFFERED:
         return
-    WaitingListOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(
-        expires_at=clock.now(), updated_at=clock.now()
-    )
+    with transaction.atomic():
+        if WaitingListOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(
+            expires_at=clock.now(), updated_at=clock.now()
+        ):
+            _audit_entry(actor, Action.CANCEL, offer.entry, "waitlist_offer_decline")
     offers_expire()
