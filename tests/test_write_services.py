@@ -690,6 +690,7 @@ NOT_WRITES: dict[str, str] = {
     "audit.services.audit_anchor": "publishes the trail's head (its own tables)",
     "audit.services.trail_id": "read of the audit trail",
     "audit.services.audit_checkpoint": "checkpoints the audit trail itself (its own tables)",
+    "audit.services.principal_suspend": "the audit trail's own containment (system actor), audited with it",
     "booking.services.slot_check": "read: checks a slot without writing",
     "booking.erasure.future_bookings": "read",
     "booking.erasure.account_holds": "read",
@@ -702,6 +703,7 @@ NOT_WRITES: dict[str, str] = {
     "incidents.services.incident_scope": "read of the audit trail",
     "incidents.services.incident_open_for_alert": "detection's entry point: incident_open with the system actor",
     "incidents.services.authority_report": "renders text",
+    "incidents.services.on_alert_raised": "detection's listener: incident_open with the system actor",
     "notifications.services.recipient_for_patient": "read",
     "notifications.services.recipient_for_user": "read",
     "notifications.services.booking_messages": "renders messages",
@@ -720,6 +722,7 @@ NOT_WRITES: dict[str, str] = {
     "scheduling.services.availability_refresh": "derived index rebuilt from audited writes",
     "scheduling.services.schedule_availability_refresh": "schedules the derived index's rebuild",
     "scheduling.services.availability_taken": "derived index",
+    "scheduling.services.availability_refresh_all": "periodic job rebuilding the derived index",
     "scheduling.services.schedule_availability_taken": "schedules the derived index's update",
 }
 
