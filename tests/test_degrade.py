@@ -126,13 +126,20 @@ def test_with_redis_cut_sign_in_answers_503_with_retry_after_and_pages_still_loa
 
 
 @pytest.mark.redis
-def test_with_redis_cut_the_worker_still_runs_its_periodic_jobs(redis_proxy: FaultProxy, monkeypatch: Any) -> None:
-    ran: list[str] = []
-    monkeypatch.setattr(periodic, "JOBS", [("probe", 3600, lambda: ran.append("probe"))])
+def test_with_redis_cut_the_worker_still_runs_its_periodic_jobs(redis_proxy: FaultProxy, settings: Any) -> None:
+    PROBE_RUNS.clear()
+    settings.CRENEAU_PERIODIC_JOBS = [(f"probe-{uuid.uuid4().hex}", 3600, f"{__name__}.probe_job")]
     redis_proxy.cut()
     assert periodic.run_due() == 1
     assert periodic.run_due() == 0  # once per interval in this process
-    assert ran == ["probe"]
+    assert PROBE_RUNS == ["probe"]
+
+
+PROBE_RUNS: list[str] = []
+
+
+def probe_job() -> None:
+    PROBE_RUNS.append("probe")
 
 
 @pytest.mark.redis

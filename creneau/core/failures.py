@@ -23,6 +23,7 @@ from types import TracebackType
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -53,7 +54,13 @@ def is_unavailable(exc: BaseException | None) -> bool:
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:
-    """503 + Retry-After: an OperationOutcome under /fhir/, a short page elsewhere."""
+    """503 + Retry-After: an OperationOutcome under /fhir/, a short page elsewhere, in the browser's
+    language (the failure may come from a middleware running before the language was chosen)."""
+    with translation.override(translation.get_language_from_request(request)):
+        return _unavailable_response(request)
+
+
+def _unavailable_response(request: HttpRequest) -> HttpResponse:
     message = _("The service is briefly unavailable. Please try again in a few seconds.")
     if request.path.startswith("/fhir/"):
         body = {
@@ -75,7 +82,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exc_info: tuple[type[BaseException] | None, BaseException | None, TracebackType | None] = sys.exc_info()
     if is_unavailable(exc_info[1]):
         return unavailable_response(request)
-    return HttpResponseServerError(render_to_string("core/server_error.html"))
+    with translation.override(translation.get_language_from_request(request)):
+        return HttpResponseServerError(render_to_string("core/server_error.html"))
 
 
 @csrf_exempt
