@@ -61,6 +61,11 @@ class Appointment(PublicModel):
     booked_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True)
+    # Booked by staff on top of another appointment or outside opening hours, on purpose
+    # (`appointment_force`, with its reason in the audit trail). Forced rows are left out of the
+    # no-overlap constraint, and only those: every other row is still checked against every other.
+    is_forced = models.BooleanField(default=False)
+    forced_reason = models.CharField(max_length=200, blank=True)
     rescheduled_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
     )
@@ -86,6 +91,10 @@ class Appointment(PublicModel):
             models.CheckConstraint(
                 condition=models.Q(status="held") | models.Q(status="cancelled") | models.Q(patient__isnull=False),
                 name="appointment_has_patient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_forced=False) | (~models.Q(status="held") & ~models.Q(forced_reason="")),
+                name="appointment_forced_has_reason",
             ),
         ]
 

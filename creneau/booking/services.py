@@ -179,6 +179,22 @@ def _taken(appointment: Appointment) -> bool:
     )
 
 
+def _meets_forced(appointment: Appointment) -> bool:
+    """Whether a forced appointment overlaps this row's busy range. The database's no-overlap rule
+    leaves forced rows out, so the writers check them here, under the agenda's lock (PostgreSQL) or
+    the write lock (SQLite): an ordinary booking never lands on a forced one."""
+    return (
+        Appointment.objects.filter(
+            practitioner_id=appointment.practitioner_id,
+            is_forced=True,
+            start_at__lt=appointment.busy_until,
+            busy_until__gt=appointment.start_at,
+        )
+        .exclude(status=Status.CANCELLED)
+        .exists()
+    )
+
+
 # Inserts of one row: a deadlock (see `_queue_agenda_writers`) may strike the same victim repeatedly.
 _ATTEMPTS = 8
 # Arbitrary constant naming the agenda locks (two-key advisory locks, apart from one-key ones); the
@@ -232,6 +248,8 @@ def _insert(
                 if guard is not None:
                     guard()
                 _queue_agenda_writers(appointment.practitioner_id)
+                if not appointment.is_forced and _meets_forced(appointment):
+                    raise Conflict(_("Sorry, this time has just been taken. Please choose another slot."))
                 appointment.save(force_insert=True)
                 if also is not None:
                     also()
@@ -565,3 +583,63 @@ def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: s
         _audit(actor, Action.UPDATE, appointment)
     appointment.refresh_from_db()
     return appointment
+
+
+FORCE_REASON_MAX = 200
+
+
+@metrics.booking_operation("book")
+def appointment_force(*, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | str, reason: str) -> Appointment:
+    """Book on purpose on top of another appointment or outside opening hours (an urgent case). Staff
+    with the right to manage the agenda only; the reason is required and kept in the audit trail. The
+    row is marked forced: the no-overlap rule leaves it out, the slot engine still counts its time as
+    taken, so patients never see it as free."""
+    if actor.kind != ActorKind.STAFF:
+        raise PermissionDenied(_("Only the practice can force a booking."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("Say why this booking is forced."))
+    if len(reason) > FORCE_REASON_MAX:
+        raise InvalidInput(_("The reason has at most %(n)d characters.") % {"n": FORCE_REASON_MAX})
+    if slot.start.tzinfo is None:
+        raise InvalidInput(_("The start time must include a time zone."))
+    motif, site = slots.slot_place(practitioner_id=slot.practitioner_id, motif_id=slot.motif_id, site_id=slot.site_id)
+    rights = actor.agenda_rights(organization_id=site.organization_id, practitioner_id=motif.practitioner_id)
+    if AgendaRight.VIEW not in rights:
+        raise NotFound(_("This practitioner, visit reason or place does not exist."))
+    if AgendaRight.MANAGE not in rights:
+        raise PermissionDenied(_("You may not force a booking in this agenda (it needs the right to manage it)."))
+    start = slot.start.astimezone(dt.UTC)
+    if start < clock.now():
+        raise PolicyViolation(_("This time has already passed."), code="past")
+    pid = parse_id(patient_id)
+    end = start + dt.timedelta(minutes=motif.duration_minutes)
+    row = _new_row(
+        actor,
+        motif,
+        site,
+        start,
+        end,
+        status=Status.BOOKED,
+        patient_id=pid,
+        booked_at=clock.now(),
+        is_forced=True,
+        forced_reason=reason,
+    )
+    row.practitioner = motif.practitioner
+
+    def then() -> None:
+        patient = access_patient(actor, pid, ignoring_appointment=row.pk)
+        row.patient = patient
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="appointment",
+            object_id=row.pk,
+            via="appointment_force",
+            changes={"forced": [False, True], "reason": ["", reason]},
+            touched=[Touched(row.patient_id, row.pk, row.organization_id)],
+        )
+        emit(events.APPOINTMENT_BOOKED, appointment_id=row.pk, actor=actor, appointment=row, fresh=True)
+
+    return _insert(actor, row, also=then)

@@ -27,6 +27,7 @@ from creneau.booking.services import (
     SlotRef,
     appointment_book,
     appointment_cancel,
+    appointment_force,
     appointment_mark,
     appointment_reschedule,
     slot_check,
@@ -142,6 +143,7 @@ def agenda_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
         "today": today,
         "tz": tz,
         "n_days": n_days,
+        "force_site": sites[0] if sites and can_book else None,
         "group_org": ag.organization_id if len(_group_agendas(actor, ag.organization_id)) > 1 else None,
     }
     return render(request, "web/staff/agenda.html", context)
@@ -207,8 +209,17 @@ def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
     if motif.agenda_id != ag.pk:
         raise NotFound(_("Unknown visit reason."))
     site = access_agenda_site(ag, data.get("site", ""))
-    start = parse_slot_start(data.get("start"))
+    if data.get("at") and not data.get("start"):
+        # A time typed in the agenda's "force a booking" form, in the site's wall-clock time.
+        picked = grid.parse_local(data["at"], site.tz)
+        if picked is None:
+            raise InvalidInput(_("This time is not valid."))
+        start = picked
+    else:
+        start = parse_slot_start(data.get("start"))
     ref = SlotRef(doc.pk, motif.pk, site.pk, start)
+    can_force = grid.can(actor, AgendaRight.MANAGE, ag)
+    chosen: Any = None
     action = request.POST.get("action", "")
     search_form = StaffPatientSearchForm(request.POST if action == "search" else None, prefix="s")
     create_form = IdentityForm(request.POST if action == "create" else None, prefix="c")
@@ -240,13 +251,27 @@ def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
                     appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
             else:
                 patient = access_patient(actor, request.POST.get("patient", ""))
+                chosen = patient
                 appointment = appointment_book(actor=actor, slot=ref, patient_id=patient.pk)
             messages.success(request, _("Appointment booked."))
             local = appointment.start_at.astimezone(site.tz).date().isoformat()
             return redirect(f"{reverse('web:staff_agenda', args=[ag.pk])}?date={local}&motif={motif.pk}")
+        elif action == "force":
+            chosen = access_patient(actor, request.POST.get("patient", ""))
+            if request.POST.get("confirm") != "yes":
+                raise InvalidInput(_("Tick the box to confirm that this booking is forced."))
+            appointment = appointment_force(
+                actor=actor, slot=ref, patient_id=chosen.pk, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, _("Forced appointment booked."))
+            local = appointment.start_at.astimezone(site.tz).date().isoformat()
+            return redirect(f"{reverse('web:staff_agenda', args=[ag.pk])}?view=day&date={local}&motif={motif.pk}")
     except DomainError as exc:
         error, status = exc, exc.http_status
     context = {
+        "can_force": can_force,
+        "chosen": chosen,
+        "reason": request.POST.get("reason", ""),
         "agenda": ag,
         "doc": doc,
         "motif": motif,
