@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import requests
 from django.test import override_settings
 
 from creneau.booking import services
@@ -43,8 +44,9 @@ def _agenda() -> tuple[Any, Any, Any]:
 
 
 def _starts(n: int) -> list[dt.datetime]:
-    """n distinct free starts: 09:00 to 11:30 every day from Tuesday 3 March 2026."""
-    return [f.paris(2026, 3, 3 + i // 6, 9 + (i % 6) // 2, 30 * (i % 2)) for i in range(n)]
+    """n distinct free starts, one a day from Tuesday 3 March 2026 (between 09:00 and 11:30): a patient
+    may see one practitioner once a day (the spacing rule)."""
+    return [f.paris(2026, 3, 3, 9 + (i % 6) // 2, 30 * (i % 2)) + dt.timedelta(days=i) for i in range(n)]
 
 
 @override_settings(CRENEAU_RATE_LIMITS=NO_HOURLY_LIMIT)
@@ -82,6 +84,43 @@ def test_fifty_simultaneous_confirmations_never_pass_the_future_bookings_cap(liv
     assert outcome[302] == 2 and outcome[422] + outcome[503] == N - 2, outcome
     upcoming = Appointment.objects.filter(patient__account=user, status=Status.BOOKED, start_at__gt=clock.now())
     assert upcoming.count() == 8
+
+
+@override_settings(CRENEAU_RATE_LIMITS=NO_HOURLY_LIMIT, CRENEAU_MAX_ACTIVE_HOLDS=N)
+def test_fifty_simultaneous_confirmations_the_same_day_book_the_patient_once(live_server: Any, frozen: None) -> None:
+    """The spacing rule under load: fifty holds with one practitioner on one day (a 5-minute visit
+    reason, open 08:00 to 13:00), confirmed at once for the same child: one booking, forty-nine refusals
+    telling why."""
+    org = f.organization("Cabinet Course")
+    site = f.site(org)
+    doc = f.practitioner(site)
+    f.every_day(doc, site, start="08:00", end="13:00")
+    quick = f.motif(doc, minutes=5, name="Très court")
+    user, _patient, actor = f.patient_account()
+    from creneau.patients.models import Relationship
+    from creneau.patients.services import patient_create_for_account
+
+    child = patient_create_for_account(
+        actor=actor,
+        relationship=Relationship.CHILD,
+        family_name="Enfant",
+        given_name="Léo",
+        birth_date=dt.date(2016, 5, 1),
+    )
+    starts = [f.paris(2026, 3, 3, 8, 0) + dt.timedelta(minutes=5 * i) for i in range(N)]
+    holds = [services.slot_hold(actor=actor, slot=SlotRef(doc.pk, quick.pk, site.pk, s)) for s in starts]
+    web = session_for(user)
+
+    def confirm(i: int) -> Any:
+        url = f"{live_server.url}/en/book/{holds[i].pk}/"
+        return web.post(url, data={"patient": str(child.pk)}, allow_redirects=False, timeout=120)
+
+    answers = fire(N, confirm)
+    outcome = Counter(statuses(answers))
+    assert outcome[302] == 1 and outcome[422] + outcome[503] == N - 1, outcome
+    assert Appointment.objects.filter(patient=child, status=Status.BOOKED).count() == 1
+    refused = [a for a in answers if isinstance(a, requests.Response) and a.status_code == 422]
+    assert refused and all("one a day at most" in a.text for a in refused)
 
 
 @override_settings(CRENEAU_RATE_LIMITS=NO_HOURLY_LIMIT)

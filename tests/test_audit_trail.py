@@ -20,11 +20,11 @@ from . import factories as f
 pytestmark = pytest.mark.django_db
 
 
-def _book(w: dict, hour: int) -> object:
+def _book(w: dict, hour: int, day: int = 3) -> object:
     return services.appointment_book(
         actor=w["patient_actor"],
         patient_id=w["patient"].pk,
-        slot=SlotRef(w["doc"].pk, w["motif"].pk, w["site"].pk, f.paris(2026, 3, 3, hour, 0)),
+        slot=SlotRef(w["doc"].pk, w["motif"].pk, w["site"].pk, f.paris(2026, 3, day, hour, 0)),
     )
 
 
@@ -49,10 +49,10 @@ def test_reading_an_appointment_records_who_read_which_records(world: dict) -> N
 
 
 def test_a_list_records_every_record_it_returned(world: dict) -> None:
-    appts = [_book(world, h) for h in (9, 10, 11)]
+    appts = [_book(world, 9, day) for day in (3, 4, 5)]  # one a day: the spacing rule
     since = mark()
     shown = booking_selectors.agenda(
-        world["secretary"], practitioner_id=world["doc"].pk, start=f.paris(2026, 3, 3), end=f.paris(2026, 3, 4)
+        world["secretary"], practitioner_id=world["doc"].pk, start=f.paris(2026, 3, 3), end=f.paris(2026, 3, 6)
     )
     assert len(shown) == 3
     event = AuditEvent.objects.get(pk__gt=since)

@@ -361,6 +361,10 @@ CRENEAU_REAUTH_SECONDS = 5 * 60
 CRENEAU_STAFF_IDLE_SECONDS = 15 * 60
 # Future booked appointments per patient account (themselves and relatives): no hoarding of slots.
 CRENEAU_MAX_FUTURE_APPOINTMENTS = 8
+# Spacing rule (issue 17): specialty code -> minimum days between two appointments of one patient in that
+# specialty, for bookings made by patients (the same practitioner twice the same day is always refused).
+# E.g. {"SM04": 6}; none by default.
+CRENEAU_SPACING_DAYS: dict[str, int] = {}
 # Override any named limit of creneau.core.ratelimit.DEFAULTS: {"name": (limit, window_seconds)}.
 CRENEAU_RATE_LIMITS: dict[str, tuple[int, int]] = {}
 # Behind a reverse proxy, the META key of the header it sets to the client address (e.g. "HTTP_X_REAL_IP").

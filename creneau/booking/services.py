@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from creneau.audit.models import Action
@@ -390,6 +391,14 @@ def hold_confirm(
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
         _check_future_appointments_cap(actor)  # under the account's lock, with the UPDATE
+        _check_spacing(
+            actor,
+            patient_id=patient.pk,
+            practitioner_id=hold.practitioner_id,
+            site=hold.site,
+            start=hold.start_at,
+            exclude=hold.pk,
+        )
         updated = Appointment.objects.filter(pk=hold.pk, status=Status.HELD, hold_expires_at__gt=now).update(
             status=Status.BOOKED,
             patient=patient,
@@ -452,6 +461,14 @@ def appointment_book(
         patient = access_patient(actor, pid, ignoring_appointment=row.pk)
         read.append(patient)
         _check_audience(actor, motif, patient)  # past visits only: the new row does not count
+        _check_spacing(
+            actor,
+            patient_id=patient.pk,
+            practitioner_id=row.practitioner_id,
+            site=site,
+            start=row.start_at,
+            exclude=row.pk,
+        )
         row.patient = patient
         emit(events.APPOINTMENT_BOOKED, appointment_id=row.pk, actor=actor, appointment=row, fresh=True)
 
@@ -466,6 +483,77 @@ def appointment_book(
         if read:  # the record was read, then the booking rolled back with the audit of that read
             record_patient_read(actor, read[-1])
         raise
+
+
+def _check_spacing(
+    actor: Actor,
+    *,
+    patient_id: uuid.UUID | None,
+    practitioner_id: uuid.UUID,
+    site: Site,
+    start: dt.datetime,
+    exclude: uuid.UUID,
+) -> None:
+    """Anti-hoarding spacing rule, for bookings a patient account makes: one patient (or relative) has at
+    most one appointment a day with a practitioner (in the site's time zone), and for the specialties of
+    CRENEAU_SPACING_DAYS at least that many days between two appointments in the specialty. Called inside
+    the booking's transaction, under the account's lock (a patient belongs to one account), so two
+    simultaneous bookings for the same patient count in turn."""
+    if actor.kind != ActorKind.PATIENT or actor.user is None or patient_id is None:
+        return
+    _serialize_account(actor)
+    from zoneinfo import ZoneInfo
+
+    from creneau.directory.models import Practitioner
+
+    zone = ZoneInfo(site.time_zone)
+    local = start.astimezone(zone)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = day_start + dt.timedelta(days=1)
+    others = Appointment.objects.filter(patient_id=patient_id, status=Status.BOOKED).exclude(pk=exclude)
+    same_day = (
+        others.filter(
+            practitioner_id=practitioner_id,
+            start_at__gte=day_start.astimezone(dt.UTC),
+            start_at__lt=day_end.astimezone(dt.UTC),
+        )
+        .order_by("start_at")
+        .first()
+    )
+    if same_day is not None:
+        raise PolicyViolation(
+            _(
+                "This person already has an appointment with this practitioner that day, at %(time)s: one a day "
+                "at most. Keep it, or move it from your account to another time."
+            )
+            % {"time": same_day.start_at.astimezone(zone).strftime("%H:%M")},
+            code="same-day",
+        )
+    specialty = Practitioner.objects.filter(pk=practitioner_id).values_list("specialty_id", flat=True).first()
+    days = settings.CRENEAU_SPACING_DAYS.get(specialty or "", 0)
+    if days:
+        near = (
+            others.filter(
+                practitioner__specialty_id=specialty,
+                start_at__gt=start - dt.timedelta(days=days),
+                start_at__lt=start + dt.timedelta(days=days),
+            )
+            .order_by("start_at")
+            .first()
+        )
+        if near is not None:
+            raise PolicyViolation(
+                _(
+                    "This person already has an appointment in this specialty on %(date)s. Two appointments in "
+                    "this specialty must be at least %(days)s days apart: keep that one, or move it from your "
+                    "account."
+                )
+                % {
+                    "date": date_format(near.start_at.astimezone(zone), "SHORT_DATE_FORMAT"),
+                    "days": days,
+                },
+                code="spacing",
+            )
 
 
 def _check_future_appointments_cap(actor: Actor) -> None:
@@ -550,6 +638,14 @@ def appointment_reschedule(
         ):
             raise Conflict(_("This appointment changed meanwhile; please reload."))
         _audit(actor, Action.CANCEL, old)
+        _check_spacing(
+            actor,
+            patient_id=old.patient_id,
+            practitioner_id=old.practitioner_id,
+            site=site,
+            start=new_start.astimezone(dt.UTC),
+            exclude=old.pk,
+        )
         new = _new_row(
             actor,
             motif,
