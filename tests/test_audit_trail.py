@@ -8,12 +8,12 @@ import pytest
 from django.db import transaction
 
 from creneau.audit.models import AuditAccess, AuditEvent
-from creneau.audit.selectors import access_journal
 from creneau.booking import selectors as booking_selectors
 from creneau.booking import services
 from creneau.booking.services import SlotRef
 from creneau.core.errors import NotFound
 from creneau.patients.selectors import access_patient
+from creneau.privacy.selectors import access_journal
 
 from . import factories as f
 

@@ -270,7 +270,7 @@ TABLE: dict[str, Row] = {
     "notifications:waitlist": {"GET": signed_in(OK), "POST": owners(REDIRECT)},  # leave one's own list
     "notifications:waitlist_join": {"GET": not_allowed_signed_in(), "POST": owners(REDIRECT)},
     "notifications:offer": {"GET": owners(OK), "POST": owners(REDIRECT)},  # decline one's own offer
-    "audit:journal": {"GET": signed_in(OK), "POST": signed_in(OK)},
+    "privacy:journal": {"GET": signed_in(OK), "POST": signed_in(OK)},
     "patients:my_data": {"GET": signed_in(OK), "POST": signed_in(OK)},
     "patients:export": {"GET": owners(OK), "POST": owners(OK)},
     # Erasing an account: patients only; a practice member's or an operator's account is not erased

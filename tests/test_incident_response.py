@@ -10,7 +10,6 @@ import pytest
 from django.core import mail
 
 from creneau.accounts.models import Role
-from creneau.audit.selectors import access_journal
 from creneau.booking import selectors as booking_selectors
 from creneau.booking import services
 from creneau.booking.services import SlotRef
@@ -19,6 +18,7 @@ from creneau.core.errors import NotFound, PermissionDenied
 from creneau.incidents.models import Incident
 from creneau.incidents.selectors import incidents_affecting_account
 from creneau.incidents.services import authority_report, incident_notify_patients, incident_open
+from creneau.privacy.selectors import access_journal
 
 from . import factories as f
 

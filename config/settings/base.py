@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "creneau.audit",
     "creneau.incidents",
     "creneau.exports",
+    "creneau.privacy",
     "creneau.demo",
     "creneau.web",
     "django_tasks_db",

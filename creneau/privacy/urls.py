@@ -2,5 +2,5 @@ from django.urls import path
 
 from . import views
 
-app_name = "audit"
+app_name = "privacy"
 urlpatterns = [path("account/access-journal/", views.journal, name="journal")]

@@ -18,6 +18,6 @@ def journal(request: HttpRequest) -> HttpResponse:
     actor = Actor.for_patient(request.user, ip=request.META.get("REMOTE_ADDR"))  # type: ignore[arg-type]
     return render(
         request,
-        "audit/journal.html",
+        "privacy/journal.html",
         {"entries": access_journal(actor), "exposures": incidents_affecting_account(actor)},
     )

@@ -1,4 +1,4 @@
-"""Reading the audit trail for the people it is about."""
+"""Reading the audit trail for the people it is about: the access journal of a patient's account."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import dataclasses
 import datetime as dt
 import uuid
 
+from creneau.audit.models import AuditAccess, AuditEvent
 from creneau.core.actors import Actor
 from creneau.directory.models import Organization
 from creneau.patients.models import Patient
 from creneau.patients.selectors import patients_visible_to
-
-from .models import AuditAccess, AuditEvent
 
 
 @dataclasses.dataclass(frozen=True)
