@@ -303,6 +303,14 @@ def _hold_release(w: W) -> Call:
     return lambda: booking.hold_release(actor=w.patient_actor, hold_id=hold.pk)
 
 
+def _hold_extend(w: W) -> Call:
+    hold = booking.slot_hold(actor=w.patient_actor, slot=w.slot())
+    assert hold.hold_expires_at is not None
+    return lambda: booking.hold_extend(
+        actor=w.patient_actor, hold_id=hold.pk, until=hold.hold_expires_at + dt.timedelta(minutes=30)
+    )
+
+
 def _hold_confirm(w: W) -> Call:
     hold = booking.slot_hold(actor=w.patient_actor, slot=w.slot())
     return lambda: booking.hold_confirm(actor=w.patient_actor, hold_id=hold.pk, patient_id=w.patient.pk)
@@ -625,6 +633,7 @@ WRITES: dict[str, Case] = {
     "accounts.team.membership_remove": Case("membership_remove", _member_remove),
     "booking.services.slot_hold": Case("booking", _hold),
     "booking.services.hold_release": Case("booking", _hold_release),
+    "booking.services.hold_extend": Case("booking", _hold_extend),
     "booking.services.hold_confirm": Case("booking", _hold_confirm),
     "booking.services.appointment_book": Case("booking", _book),
     "booking.services.appointment_cancel": Case("booking", _cancel),

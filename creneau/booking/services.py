@@ -374,6 +374,17 @@ def hold_release(*, actor: Actor, hold_id: uuid.UUID | str) -> None:
         schedule_availability_refresh(hold.practitioner_id)
 
 
+def hold_extend(*, actor: Actor, hold_id: uuid.UUID | str, until: dt.datetime) -> None:
+    """Keep the actor's hold until `until` (a waiting-list offer outlives the booking form's hold), audited
+    in the same transaction. A hold no longer held is left alone."""
+    hold = access_hold(actor, hold_id)
+    with transaction.atomic():
+        if Appointment.objects.filter(pk=hold.pk, status=Status.HELD).update(
+            hold_expires_at=until, updated_at=clock.now()
+        ):
+            _audit(actor, Action.UPDATE, hold)
+
+
 @metrics.booking_operation("book")
 def hold_confirm(
     *, actor: Actor, hold_id: uuid.UUID | str, patient_id: uuid.UUID | str, idempotency_key: str | None = None

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
+from creneau.booking.selectors import access_appointment
+from creneau.booking.services import SlotRef, hold_confirm, hold_extend, hold_release, slot_hold
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError, InvalidInput, NotFound, PolicyViolation
@@ -85,8 +87,6 @@ def _audit_entry(actor: Actor, action: str, entry: WaitingListEntry, via: str) -
 def waitlist_join_for_appointment(*, actor: Actor, appointment_id: uuid.UUID | str) -> WaitingListEntry:
     """ "Tell me if an earlier slot frees up" from one of the account's booked appointments: same
     patient, practitioner, visit reason and place, only slots before this appointment."""
-    from creneau.booking.selectors import access_appointment
-
     appointment = access_appointment(actor, appointment_id)
     if appointment.status != Status.BOOKED or appointment.patient_id is None or appointment.start_at <= clock.now():
         raise PolicyViolation(_("Only an upcoming booked appointment can be brought forward."))
@@ -128,8 +128,6 @@ def _offer(
     start: dt.datetime,
     skip_patient_id: uuid.UUID | None = None,
 ) -> WaitingListOffer | None:
-    from creneau.booking.services import SlotRef, slot_hold
-
     now = clock.now()
     if start <= now:
         return None
@@ -164,7 +162,7 @@ def _make_offer(entry: WaitingListEntry, hold: Appointment, now: dt.datetime) ->
 
     expires = now + dt.timedelta(minutes=settings.CRENEAU_WAITLIST_OFFER_MINUTES)
     # The hold lives as long as the offer (slot_hold gives the shorter booking-form hold).
-    Appointment.objects.filter(pk=hold.pk, status=Status.HELD).update(hold_expires_at=expires, updated_at=now)
+    hold_extend(actor=_patient_actor(entry), hold_id=hold.pk, until=expires)
     offer = WaitingListOffer.objects.create(
         entry=entry,
         hold=hold,
@@ -204,8 +202,6 @@ def _wake_at(when: dt.datetime) -> None:
 
 def offers_expire() -> int:
     """Expire offers past their time: release the hold, offer the slot to the next in line."""
-    from creneau.booking.services import hold_release
-
     now = clock.now()
     count = 0
     for offer in WaitingListOffer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now).select_related(
@@ -230,8 +226,6 @@ def offers_expire() -> int:
 
 def waitlist_offer_accept(*, actor: Actor, offer_id: uuid.UUID | str) -> Appointment:
     """Book the held slot for the waiting patient. Accepting twice returns the same appointment."""
-    from creneau.booking.services import hold_confirm
-
     offer = access_waitlist_offer(actor, offer_id)
     if offer.status == OfferStatus.ACCEPTED and offer.hold_id is not None:
         return Appointment.objects.get(pk=offer.hold_id)
