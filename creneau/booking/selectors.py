@@ -171,3 +171,19 @@ def agenda_holds(
         end_at__gt=start,
     ).values_list("start_at", "end_at")
     return list(rows)
+
+
+def booked_between(actor: Actor, agenda: Agenda, *, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
+    """The booked appointments of one agenda overlapping [start, end), for staff who may see it (an
+    audited read: it names the patients). What an absence about to be saved would leave stranded."""
+    return list(
+        appointments_visible_to(actor)
+        .filter(
+            organization_id=agenda.organization_id,
+            practitioner_id=agenda.practitioner_id,
+            status=Status.BOOKED,
+            start_at__lt=end,
+            end_at__gt=start,
+        )
+        .order_by("start_at")
+    )

@@ -30,12 +30,12 @@ from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient, record_patient_read
 from creneau.scheduling import selectors as slots
 from creneau.scheduling.engine import Interval
-from creneau.scheduling.models import Audience, Motif
-from creneau.scheduling.services import schedule_availability_refresh, schedule_availability_taken
+from creneau.scheduling.models import Absence, Audience, Motif
+from creneau.scheduling.services import absence_create, schedule_availability_refresh, schedule_availability_taken
 
 from . import events
 from .models import Appointment, CancelledBy, Source, Status
-from .selectors import access_appointment, access_hold, is_known_patient
+from .selectors import access_appointment, access_hold, booked_between, is_known_patient
 
 
 @dataclasses.dataclass(frozen=True)
@@ -750,3 +750,25 @@ def appointment_force(*, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | st
         emit(events.APPOINTMENT_BOOKED, appointment_id=row.pk, actor=actor, appointment=row, fresh=True)
 
     return _insert(actor, row, also=then)
+
+
+def absence_create_over_appointments(
+    *,
+    actor: Actor,
+    agenda_id: uuid.UUID | str,
+    start_at: dt.datetime,
+    end_at: dt.datetime,
+    label: str = "",
+    cancel: bool,
+) -> tuple[Absence, list[Appointment]]:
+    """Save an absence once staff have seen the booked patients it covers: with `cancel`, each of those
+    appointments is cancelled through `appointment_cancel` (the patient is told, with a link to book
+    again), all in one transaction with the absence; without it they are kept, for staff to move one by
+    one. Returns the absence and the appointments it covered."""
+    with transaction.atomic():
+        absence = absence_create(actor=actor, agenda_id=agenda_id, start_at=start_at, end_at=end_at, label=label)
+        covered = booked_between(actor, absence.agenda, start=start_at, end=end_at)
+        if cancel:
+            for appointment in covered:
+                appointment_cancel(actor=actor, appointment_id=appointment.pk)
+    return absence, covered

@@ -22,9 +22,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from creneau.booking.models import Status
-from creneau.booking.selectors import access_appointment
+from creneau.booking.selectors import access_appointment, booked_between
 from creneau.booking.services import (
     SlotRef,
+    absence_create_over_appointments,
     appointment_book,
     appointment_cancel,
     appointment_force,
@@ -57,7 +58,7 @@ from creneau.scheduling.selectors import (
 )
 
 from . import agenda_grid as grid
-from .common import domain_errors, monday_of, parse_day, parse_slot_start, staff_actor
+from .common import domain_errors, error_page, monday_of, parse_day, parse_slot_start, staff_actor
 from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, StaffPatientSearchForm
 
 
@@ -400,6 +401,8 @@ def settings_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
     absence_form = AbsenceForm(request.POST if action == "absence_create" else None, prefix="a")
     error: DomainError | None = None
     status = 200
+    if action == "absence_create" and absence_form.is_valid():
+        return _absence_over_patients(request, actor, ag, absence_form)
     if action:
         try:
             done = _apply_setting(actor, ag, action, request.POST, motif_form, rule_form, absence_form)
@@ -424,6 +427,46 @@ def settings_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
         "tz": tz,
     }
     return render(request, "web/staff/settings.html", context, status=status)
+
+
+def _absence_over_patients(request: HttpRequest, actor: Actor, ag: Agenda, form: AbsenceForm) -> HttpResponse:
+    """Saving an absence: when it covers booked patients, they are shown first and staff choose to
+    cancel them (each patient is told, with a link to book again) or keep them to move one by one;
+    nothing is saved before that choice."""
+    cd = form.cleaned_data
+    decision = request.POST.get("decision", "")
+    covered = booked_between(actor, ag, start=cd["start_at"], end=cd["end_at"])
+    if covered and decision not in ("cancel", "keep"):
+        tz = _agenda_tz(agenda_sites(ag))
+        fields = [(k, v) for k, v in request.POST.items() if k.startswith("a-") or k == "action"]
+        context = {"agenda": ag, "doc": ag.practitioner, "covered": covered, "fields": fields, "tz": tz, "cd": cd}
+        return render(request, "web/staff/absence_confirm.html", context)
+    try:
+        absence, covered = absence_create_over_appointments(
+            actor=actor,
+            agenda_id=ag.pk,
+            start_at=cd["start_at"],
+            end_at=cd["end_at"],
+            label=cd["label"],
+            cancel=decision == "cancel",
+        )
+    except DomainError as exc:
+        return error_page(request, exc)
+    if not covered:
+        messages.success(request, _("Saved."))
+        return redirect("web:staff_settings", agenda_id=ag.pk)
+    local = absence.start_at.astimezone(_agenda_tz(agenda_sites(ag))).date().isoformat()
+    if decision == "cancel":
+        messages.success(
+            request,
+            _("Absence saved. %(n)d appointments cancelled; each patient was told.") % {"n": len(covered)},
+        )
+    else:
+        messages.warning(
+            request,
+            _("Absence saved. %(n)d appointments are still in it: move them one by one.") % {"n": len(covered)},
+        )
+    return redirect(f"{reverse('web:staff_agenda', args=[ag.pk])}?view=day&date={local}")
 
 
 def _apply_setting(
