@@ -115,6 +115,7 @@ ID_PARAMS = {
     "object_id",
     "membership_id",
     "invitation_id",
+    "passkey_id",
 }
 
 
@@ -157,6 +158,7 @@ def values_for(world: w.World, persona: str, route: Route) -> dict[str, str]:
         "grant_id": str(world.grant_a.pk),
         "membership_id": str(world.membership.pk),
         "invitation_id": str(world.invitation.pk),
+        "passkey_id": str(world.passkey.pk),
         "practitioner_id": str(x.practitioner_id),
         "uidb64": w.uid_of(world.users[w.PATIENT]),
         "token": "not-a-valid-token",

@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from creneau.accounts import mfa, reauth
 from creneau.accounts.models import Invitation, Membership, Role, User
+from creneau.accounts.passkeys import Passkey
 from creneau.audit.services import principal_suspend
 from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef, appointment_book, slot_hold
@@ -111,6 +112,7 @@ class World:
     grant_a: ApiGrant  # the grant A gave client A
     membership: Membership  # the secretary's membership of A (A's admin manages it)
     invitation: Invitation  # a pending invitation to A's team
+    passkey: Passkey  # the patient's passkey (only its owner may remove it)
     users: dict[str, User]
     sessions: dict[str, str]  # persona -> session key
     tokens: dict[str, str]  # persona -> bearer token
@@ -263,6 +265,9 @@ def build(client: Client) -> World:
         role=Role.SECRETARY,
     )
     membership = Membership.objects.get(user=users[SEC_A], organization=org_a)
+    passkey = Passkey.objects.create(
+        user=users[PATIENT], name="Téléphone", credential_id="d29ybGQtcGFzc2tleQ", public_key=b"\xa5"
+    )
 
     tokens: dict[str, str] = {}
     id_a, secret_a = register_client("Logiciel A")
@@ -276,7 +281,11 @@ def build(client: Client) -> World:
     tokens[SUSPENDED_API] = token(client, id_s, secret_s)
     principal_suspend(principal=f"client:{id_s}", reason="detection:enumeration")
 
-    sessions = {persona: _session_for(user, verified=mfa.mfa_required_for(user)) for persona, user in users.items()}
+    # A passkey's holder (the patient) has passed it, as after any sign-in with a second factor.
+    sessions = {
+        persona: _session_for(user, verified=mfa.mfa_required_for(user) or Passkey.objects.filter(user=user).exists())
+        for persona, user in users.items()
+    }
     principal_suspend(principal=f"user:{users[SUSPENDED_STAFF].pk}", reason="operator")
 
     return World(
@@ -303,6 +312,7 @@ def build(client: Client) -> World:
         grant_a=grant_a,
         membership=membership,
         invitation=invitation,
+        passkey=passkey,
         users=users,
         sessions=sessions,
         tokens=tokens,

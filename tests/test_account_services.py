@@ -52,6 +52,10 @@ WRITE_SERVICES = [
     ("account_operator_delete", "account_operator_delete", "delete", "account"),
     ("membership_operator_save", "membership_operator_save", "create", "membership"),
     ("membership_operator_delete", "membership_operator_delete", "delete", "membership"),
+    # Passkeys (tests/test_passkeys.py drives them through the pages).
+    ("passkey_register", "passkey_register", "create", "passkey"),
+    ("passkey_remove", "passkey_remove", "delete", "passkey"),
+    ("passkey_sign_in_record", "passkey_sign_in", "sign_in", "account"),
 ]
 
 

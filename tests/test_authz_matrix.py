@@ -259,6 +259,22 @@ TABLE: dict[str, Row] = {
     "accounts:mfa_recovery_codes": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": signed_in(OK)},
     "accounts:mfa_disable": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": signed_in(REDIRECT)},
     "accounts:reauth": {"GET": signed_in(OK), "POST": signed_in(OK)},
+    # Passkeys: the holder's own list; ceremonies answer JSON (403 without a session, 400 for an
+    # answer that is not a credential); another account's passkey is a 404 like a missing one.
+    "accounts:passkeys": {"GET": signed_in(OK), "POST": signed_in(OK)},
+    "accounts:passkey_register_options": {
+        "GET": everyone(METHOD_NOT_ALLOWED),
+        "POST": cells(OK, (NO_SESSION, FORBIDDEN)),
+    },
+    "accounts:passkey_register": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": cells(INVALID, (NO_SESSION, FORBIDDEN))},
+    "accounts:passkey_remove": {
+        "GET": everyone(METHOD_NOT_ALLOWED),
+        "POST": signed_in(NOT_FOUND, (PATIENT, REDIRECT)),  # the patient removes their own passkey
+    },
+    "accounts:passkey_check_options": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": cells(OK, (NO_SESSION, FORBIDDEN))},
+    "accounts:passkey_check": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": cells(INVALID, (NO_SESSION, FORBIDDEN))},
+    "accounts:passkey_login_options": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": everyone(OK)},
+    "accounts:passkey_login": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": everyone(INVALID)},
     "accounts:password_reset": {"GET": everyone(OK), "POST": everyone(OK)},
     "accounts:password_reset_done": {"GET": everyone(OK), "POST": everyone(METHOD_NOT_ALLOWED)},
     "accounts:password_reset_confirm": {"GET": everyone(OK), "POST": everyone(OK)},  # invalid link page
@@ -342,6 +358,8 @@ TABLE: dict[str, Row] = {
         "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT)),  # removes the secretary
     },
     "web:team_revoke": {"GET": not_allowed_signed_in(), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
+    # A's admin requires passkeys for A's staff (nothing sent: requires it, audited).
+    "web:team_passkeys": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
     "web:team_invitation": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},  # a forged link
     # --- Django admin ---
     "admin:index": admin_page(),

@@ -356,6 +356,10 @@ AUTHENTICATION_BACKENDS = ["creneau.accounts.throttle.ThrottledModelBackend"]
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # TOTP second factor: required for practice staff and operators (middleware), optional for patients.
 CRENEAU_MFA_ENFORCED = True
+# Passkeys (creneau/accounts/passkeys.py): the relying party id and the origins allowed; both follow
+# CRENEAU_PUBLIC_URL when empty. An id must be the site's host or a parent domain of it.
+CRENEAU_WEBAUTHN_RP_ID = os.environ.get("CRENEAU_WEBAUTHN_RP_ID", "")
+CRENEAU_WEBAUTHN_ORIGINS: list[str] = [o for o in os.environ.get("CRENEAU_WEBAUTHN_ORIGINS", "").split(",") if o]
 # Sensitive changes (email, phone, password, second factor) need a password typed this recently.
 CRENEAU_REAUTH_SECONDS = 5 * 60
 # Staff sessions end after this much inactivity; patient sessions follow SESSION_COOKIE_AGE.
@@ -433,6 +437,7 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "account.password_changed": ["creneau.notifications.account.on_password_changed"],
     "account.mfa_changed": ["creneau.notifications.account.on_mfa_changed"],
     "account.new_login": ["creneau.notifications.account.on_new_login"],
+    "account.passkey_changed": ["creneau.notifications.account.on_passkey_changed"],
     # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
     "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],

@@ -22,5 +22,14 @@ PASSWORD_RESET_REQUESTED = "account.password_reset_requested"
 PASSWORD_CHANGED = "account.password_changed"  # changed or reset
 MFA_CHANGED = "account.mfa_changed"  # second factor on, replaced, off; recovery codes replaced
 NEW_LOGIN = "account.new_login"  # a password sign-in from a browser this account never used
+PASSKEY_CHANGED = "account.passkey_changed"  # a passkey added or removed (user_id, change="added"|"removed")
 
-ACCOUNT_EVENTS = (SIGNUP_REQUESTED, SIGNUP_EXISTING, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED, MFA_CHANGED, NEW_LOGIN)
+ACCOUNT_EVENTS = (
+    SIGNUP_REQUESTED,
+    SIGNUP_EXISTING,
+    PASSWORD_RESET_REQUESTED,
+    PASSWORD_CHANGED,
+    MFA_CHANGED,
+    NEW_LOGIN,
+    PASSKEY_CHANGED,
+)

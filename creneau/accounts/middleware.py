@@ -14,13 +14,25 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import mfa
+from . import mfa, passkeys
 
-# Pages a signed-in but not yet second-factor-verified user may reach.
-EXEMPT = {"mfa_verify", "mfa_setup", "logout", "reauth"}
+# Pages a signed-in but not yet second-factor-verified user may reach (the passkey pages check
+# `passkeys.may_enroll` themselves: a password alone never adds a factor beside an existing one).
+EXEMPT = {
+    "mfa_verify",
+    "mfa_setup",
+    "logout",
+    "reauth",
+    "passkeys",
+    "passkey_register_options",
+    "passkey_register",
+    "passkey_check_options",
+    "passkey_check",
+}
 SESSION_STAFF = "is_staff_member"
 SESSION_SEEN = "last_seen"
 SESSION_ENROLLED = "mfa_enrolled"
+SESSION_PASSKEYS_REQUIRED = "passkeys_required"
 
 
 class SessionSecurityMiddleware:
@@ -28,7 +40,9 @@ class SessionSecurityMiddleware:
 
     - staff (memberships, operators) idle longer than CRENEAU_STAFF_IDLE_SECONDS are signed out;
     - users with a second factor must pass it before anything else (`accounts:mfa_verify`);
-    - staff without one must set it up first (`accounts:mfa_setup`), Django admin included."""
+    - staff without one must set it up first (`accounts:mfa_setup`), Django admin included;
+    - staff of an organization that requires passkeys must pass the second step with a passkey, or
+      add one first (`accounts:passkeys`), whatever other factor they have."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -58,12 +72,23 @@ class SessionSecurityMiddleware:
         match = request.resolver_match
         if match is not None and match.namespace == "accounts" and match.url_name in EXEMPT:
             return None
-        if not settings.CRENEAU_MFA_ENFORCED or mfa.is_verified(request):
+        if not settings.CRENEAU_MFA_ENFORCED:
             return None
+        if SESSION_PASSKEYS_REQUIRED not in session:
+            session[SESSION_PASSKEYS_REQUIRED] = passkeys.passkeys_required_for(user)
+        need_passkey = bool(session[SESSION_PASSKEYS_REQUIRED])
+        if mfa.is_verified(request):
+            if not need_passkey or passkeys.verified_with_passkey(request):
+                return None
+            # Passed with a code, but the organization asks for a passkey: use one, or add one.
+            target = "accounts:mfa_verify" if passkeys.has_passkey(user) else "accounts:passkeys"
+            return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         if SESSION_ENROLLED not in session:
-            session[SESSION_ENROLLED] = mfa.has_mfa(user)
+            session[SESSION_ENROLLED] = passkeys.has_second_factor(user)
         if session[SESSION_ENROLLED]:
             target = "accounts:mfa_verify"
+        elif need_passkey:
+            target = "accounts:passkeys"
         elif staff:
             target = "accounts:mfa_setup"
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 from django import forms
@@ -11,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from creneau.core.errors import DomainError
 
-from . import mfa, services, throttle
+from . import mfa, passkeys, services, throttle
 from .actors import account_actor
 from .middleware import SESSION_ENROLLED
 from .reauth import mark_authenticated_now, recent_auth_required
@@ -77,8 +79,6 @@ def _next(request: HttpRequest, default: str = "web:account") -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
-    from django.urls import reverse
-
     return reverse(default)
 
 
@@ -91,17 +91,36 @@ def reauth(request: HttpRequest) -> HttpResponse:
         if "code" in form.fields:
             mfa.mark_verified(request)
         return redirect(_next(request))
-    return render(request, "accounts/reauth.html", {"form": form, "next": _next(request)})
+    context = {"form": form, "next": _next(request), "has_passkey": passkeys.has_passkey(request.user)}
+    return render(request, "accounts/reauth.html", context)
 
 
 @login_required
 def mfa_verify(request: HttpRequest) -> HttpResponse:
-    """The step after the password for accounts with a second factor."""
-    if mfa.is_verified(request):
+    """The step after the password for accounts with a second factor: a code, or a passkey. When one
+    of the account's organizations requires passkeys, only a passkey passes (or adding one, after
+    the code, for an account that has none yet)."""
+    user = request.user
+    need_passkey = passkeys.passkeys_required_for(user)
+    if mfa.is_verified(request) and (not need_passkey or passkeys.verified_with_passkey(request)):
         return redirect(_next(request))
-    if not mfa.has_mfa(request.user):
+    has_passkey = passkeys.has_passkey(user)
+    if need_passkey and not has_passkey and (mfa.is_verified(request) or not mfa.has_mfa(user)):
+        return redirect(f"{reverse('accounts:passkeys')}?{urlencode({'next': _next(request)})}")
+    if not passkeys.has_second_factor(user):
         return redirect("accounts:mfa_setup")
+    codes = mfa.has_mfa(user) and not (need_passkey and has_passkey)
     form = CodeForm(request.POST or None)
+    context = {
+        "form": form,
+        "next": _next(request),
+        "codes": codes,
+        "has_passkey": has_passkey,
+        "required": need_passkey,
+    }
+    if request.method == "POST" and not codes:
+        form.add_error(None, _("Your organization requires a passkey: use it to continue."))
+        return render(request, "accounts/mfa_verify.html", context, status=400)
     if request.method == "POST" and form.is_valid():
         if services.mfa_code_check(
             actor=account_actor(request),
@@ -110,12 +129,13 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
             source=mfa.source_of(request),
         ):
             mfa.mark_verified(request)
+            request.session[passkeys.SESSION_METHOD] = "code"
             return redirect(_next(request))
         if mfa.limited(request.user, mfa.source_of(request)):
             form.add_error(None, _("Too many attempts. Please wait 5 minutes and try again."))
         else:
             form.add_error("code", _("This security code is not valid. Try the next one."))
-    return render(request, "accounts/mfa_verify.html", {"form": form, "next": _next(request)})
+    return render(request, "accounts/mfa_verify.html", context)
 
 
 def _qr_svg(uri: str) -> str:
@@ -165,6 +185,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponseBase:
 @recent_auth_required
 def mfa_manage(request: HttpRequest) -> HttpResponse:
     context = {
+        "has_passkey": passkeys.has_passkey(request.user),
         "has_mfa": mfa.has_mfa(request.user),
         "required": mfa.mfa_required_for(request.user),
         "remaining": mfa.remaining_recovery_codes(request.user),

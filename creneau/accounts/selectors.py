@@ -20,6 +20,7 @@ from creneau.directory.models import Agenda
 
 from .errors import InvitationUnusable
 from .models import AgendaAccess, Invitation, InvitationState, Membership, Role, User
+from .passkeys import Passkey
 
 
 def access_rights(access: AgendaAccess) -> frozenset[AgendaRight]:
@@ -174,3 +175,24 @@ def organization_admin_emails(organization_ids: list[uuid.UUID]) -> list[str]:
         organization_id__in=organization_ids, role=Role.ORG_ADMIN, user__is_active=True
     ).select_related("user")
     return sorted({m.user.email for m in admins})
+
+
+def passkeys_of(user: User) -> list[Passkey]:
+    """The account's own passkeys, newest first (the holder's security page)."""
+    return list(Passkey.objects.filter(user=user).order_by("-created_at"))
+
+
+def access_passkey(actor: Actor, user: User, passkey_id: object, *, for_update: bool = False) -> Passkey:
+    """One passkey of `user`, acting on their own account; another account's, a removed one or a
+    malformed id answer alike (NotFound)."""
+    if actor.user is None or actor.user.pk != user.pk:
+        raise NotFound(_("Unknown passkey."))
+    try:
+        pk = uuid.UUID(str(passkey_id))
+    except ValueError:
+        raise NotFound(_("Unknown passkey.")) from None
+    rows = Passkey.objects.filter(pk=pk, user=user)
+    found = (rows.select_for_update() if for_update else rows).first()
+    if found is None:
+        raise NotFound(_("Unknown passkey."))
+    return found

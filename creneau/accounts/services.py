@@ -33,10 +33,10 @@ from creneau.audit.services import Touched, audit_record, changes_between
 from creneau.core import ratelimit
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto.blind import blind_index
-from creneau.core.errors import PermissionDenied, PolicyViolation
+from creneau.core.errors import Conflict, PermissionDenied, PolicyViolation
 from creneau.core.events import emit
 
-from . import events, mfa
+from . import events, mfa, passkeys
 from .models import Membership, User
 
 ACCOUNT = "account"
@@ -214,9 +214,9 @@ def mfa_enable(*, actor: Actor, user: User, secret: str, code: str) -> list[str]
 
 
 def mfa_disable(*, actor: Actor, user: User) -> None:
-    """Turn the second factor off (device and recovery codes). Practice and operator accounts must keep
-    one: refused, nothing written."""
-    if mfa.mfa_required_for(user):
+    """Turn the authenticator app off (device and recovery codes). Practice and operator accounts must
+    keep a second factor (a passkey will do): refused, nothing written."""
+    if mfa.mfa_required_for(user) and not passkeys.has_passkey(user):
         raise PolicyViolation(_("Practice and operator accounts must keep a second factor."), code="mfa-required")
     with transaction.atomic():
         device_ids = [str(pk) for pk in mfa.MFADevice.objects.filter(user=user).values_list("pk", flat=True)]
@@ -257,6 +257,74 @@ def mfa_code_check(*, actor: Actor, user: User, code: str, source: str = "") -> 
     return mfa.verify(user, code, source=source, actor=actor)
 
 
+# --- passkeys (accounts.passkeys) ------------------------------------------------------------------------
+
+
+def passkey_register(*, actor: Actor, user: User, new: passkeys.NewPasskey, name: str) -> passkeys.Passkey:
+    """Store a passkey whose registration the caller verified (`passkeys.verify_registration`) after a
+    re-authentication. Audited (`passkey_register`, identifiers and transports only: never the name the
+    person typed) and its owner told by e-mail. A credential already registered: refused, nothing written."""
+    with transaction.atomic():
+        if passkeys.Passkey.objects.filter(credential_id=new.credential_id).exists():
+            raise Conflict(_("This passkey is already registered."), code="passkey-exists")
+        passkey = passkeys.Passkey.objects.create(
+            user=user,
+            name=passkeys.clean_name(name),
+            credential_id=new.credential_id,
+            public_key=new.public_key,
+            sign_count=new.sign_count,
+            transports=new.transports,
+            aaguid=new.aaguid,
+            backed_up=new.backed_up,
+        )
+        _audit(
+            actor,
+            Action.CREATE,
+            passkey.pk,
+            "passkey_register",
+            object_type="passkey",
+            changes={"transports": new.transports, "backed_up": new.backed_up, "aaguid": new.aaguid},
+        )
+        emit(events.PASSKEY_CHANGED, user_id=user.pk, change="added")
+    return passkey
+
+
+def passkey_remove(*, actor: Actor, user: User, passkey_id: object) -> None:
+    """Remove one of the account's passkeys (another account's answers as a missing one). Refused,
+    nothing written, when it would leave a practice or operator account without a second factor, or
+    a member of an organization that requires passkeys without one. Audited; its owner told."""
+    from .selectors import access_passkey
+
+    with transaction.atomic():
+        passkey = access_passkey(actor, user, passkey_id, for_update=True)
+        others = passkeys.Passkey.objects.filter(user=user).exclude(pk=passkey.pk).exists()
+        if not others and passkeys.passkeys_required_for(user):
+            raise PolicyViolation(
+                _("Your organization requires a passkey: add another one before removing this one."),
+                code="passkey-required",
+            )
+        if not others and not mfa.has_mfa(user) and mfa.mfa_required_for(user):
+            raise PolicyViolation(_("Practice and operator accounts must keep a second factor."), code="mfa-required")
+        passkey_pk = passkey.pk
+        passkey.delete()
+        _audit(actor, Action.DELETE, passkey_pk, "passkey_remove", object_type="passkey")
+        emit(events.PASSKEY_CHANGED, user_id=user.pk, change="removed")
+
+
+def passkey_sign_in_record(*, actor: Actor, user: User, passkey: passkeys.Passkey, new_device: bool) -> None:
+    """Record a sign-in made with a passkey alone (user verified by the authenticator)."""
+    with transaction.atomic():
+        _audit(
+            actor,
+            Action.SIGN_IN,
+            user.pk,
+            "passkey_sign_in",
+            changes={"new_device": new_device, "passkey": str(passkey.pk)},
+        )
+        if new_device:
+            emit(events.NEW_LOGIN, user_id=user.pk)
+
+
 # --- closing an account ----------------------------------------------------------------------------------
 
 
@@ -269,6 +337,7 @@ def account_close(*, actor: Actor, user: User) -> None:
         user.is_active = False
         user.save()
         mfa.disable(user)
+        passkeys.Passkey.objects.filter(user=user).delete()
         _audit(actor, Action.DELETE, user.pk, "account_erase")
 
 

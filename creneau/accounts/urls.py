@@ -4,7 +4,7 @@ from django.urls import path
 
 from creneau.core.ratelimit import ratelimit
 
-from . import password_views, security_views, views
+from . import passkey_views, password_views, security_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -20,6 +20,15 @@ urlpatterns = [
     path("two-step/recovery-codes/", security_views.mfa_recovery_codes, name="mfa_recovery_codes"),
     path("two-step/disable/", security_views.mfa_disable, name="mfa_disable"),
     path("confirm-it-is-you/", security_views.reauth, name="reauth"),
+    # Passkeys (passkey_views): the holder's list, adding and removing, and the WebAuthn ceremonies.
+    path("passkeys/", passkey_views.passkeys_page, name="passkeys"),
+    path("passkeys/options/", passkey_views.passkey_register_options, name="passkey_register_options"),
+    path("passkeys/add/", passkey_views.passkey_register, name="passkey_register"),
+    path("passkeys/<str:passkey_id>/remove/", passkey_views.passkey_remove, name="passkey_remove"),
+    path("two-step/passkey/options/", passkey_views.passkey_check_options, name="passkey_check_options"),
+    path("two-step/passkey/", passkey_views.passkey_check, name="passkey_check"),
+    path("passkey/options/", passkey_views.passkey_login_options, name="passkey_login_options"),
+    path("passkey/sign-in/", passkey_views.passkey_login, name="passkey_login"),
     # Forgotten and changed passwords (password_views)
     path("password/reset/", password_views.password_reset, name="password_reset"),
     path("password/reset/sent/", password_views.password_reset_done, name="password_reset_done"),

@@ -75,6 +75,9 @@ DEFAULTS: dict[str, tuple[int, int]] = {
     "mfa-user": (30, 5 * 60),
     # Sign-in: per typed email and address, free failures before a doubling delay (accounts/throttle.py).
     "login-source": (5, 24 * 3600),
+    # Passkey ceremonies (options and answers), per address: a signature cannot be guessed, this only
+    # bounds the work one address can cause.
+    "passkey-ip": (60, 5 * 60),
     # Phone confirmation codes sent by SMS, per account.
     "phone-code-send": (3, 60 * 60),
 }

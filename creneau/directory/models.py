@@ -53,6 +53,8 @@ class Organization(PublicModel):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=32, choices=OrganizationKind.choices)
     is_active = models.BooleanField(default=True)
+    # Its staff must pass the second step of every sign-in with a passkey (accounts.passkeys).
+    require_passkeys = models.BooleanField(_("staff sign in with a passkey"), default=False)
 
     def __str__(self) -> str:
         return self.name

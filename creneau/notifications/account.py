@@ -90,6 +90,11 @@ def on_new_login(*, user_id: uuid.UUID) -> None:
     notify_new_login(user=_user(user_id))
 
 
+def on_passkey_changed(*, user_id: uuid.UUID, change: str) -> None:
+    """A passkey was added to or removed from the account: its owner is told (e-mail)."""
+    _queue(_user(user_id), Kind.SECURITY_PASSKEY_CHANGED, {"added": change == "added"})
+
+
 def with_secret_link(message: OutboundMessage) -> tuple[str, str]:
     """The text and HTML bodies to send, with a fresh token where the stored ones hold SECRET
     (an account link's token is Django's for the account; a team invitation's is the invitation's)."""

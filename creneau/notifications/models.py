@@ -32,6 +32,7 @@ class Kind(models.TextChoices):
     ACCOUNT_VERIFICATION = "account_verification", _("E-mail address confirmation")
     ACCOUNT_EXISTS = "account_exists", _("Sign-up with an address that has an account")
     PASSWORD_RESET = "password_reset", _("Password reset link")
+    SECURITY_PASSKEY_CHANGED = "security_passkey_changed", _("Passkey added or removed")
 
 
 class MessageChannel(models.TextChoices):

@@ -35,6 +35,7 @@ from creneau.accounts.selectors import (
 from creneau.accounts.team import AgendaRights
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, NotFound
+from creneau.directory import services as directory_services
 from creneau.directory.models import Agenda, Organization
 from creneau.directory.selectors import access_organization_as_admin, organizations_administered
 
@@ -312,3 +313,20 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 def user_matches(user: Any, email: str) -> bool:
     return bool(getattr(user, "email", "").lower() == email.lower())
+
+
+@require_POST
+@login_required
+@domain_errors
+def team_passkeys(request: HttpRequest, organization_id: str) -> HttpResponse:
+    """Require (or stop requiring) passkeys for the organization's staff sign-ins."""
+    actor = _admin(request)
+    required = request.POST.get("required") == "1"
+    if directory_services.organization_passkeys_require(
+        actor=actor, organization_id=organization_id, required=required
+    ):
+        messages.success(
+            request,
+            _("Members now sign in with a passkey.") if required else _("Passkeys are no longer required."),
+        )
+    return redirect("web:team")

@@ -45,6 +45,7 @@ urlpatterns = [
     # Organization admins run their team (web/team.py); the e-mailed invitation link.
     path("practice/team/", team.team_home, name="team"),
     path("practice/team/<str:organization_id>/invite/", team.team_invite, name="team_invite"),
+    path("practice/team/<str:organization_id>/passkeys/", team.team_passkeys, name="team_passkeys"),
     path("practice/team/members/<str:membership_id>/", team.team_member, name="team_member"),
     path("practice/team/members/<str:membership_id>/remove/", team.team_remove, name="team_remove"),
     path("practice/team/invitations/<str:invitation_id>/withdraw/", team.team_revoke, name="team_revoke"),
