@@ -63,7 +63,7 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.goto(base + "/accounts/login/")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter", exact=True).click()
+    page.get_by_role("button", name="Se connecter").click()
 
 
 def sign_out(page: Page) -> None:
@@ -108,7 +108,7 @@ def test_practice_requiring_passkeys_enrols_then_signs_in_with_one(relying_party
     sign_out(page)
     page.goto(base + "/accounts/login/")
     no_sideways_scroll(page)
-    page.get_by_role("button", name="Se connecter avec une clé d'accès").click()
+    page.get_by_role("button", name="Utiliser une clé d'accès").click()
     page.wait_for_url(base + "/practice/**")
     assert AuditEvent.objects.filter(via="passkey_sign_in", object_id=str(secretary.pk)).count() == 1
     passkey.refresh_from_db()
@@ -137,6 +137,6 @@ def test_a_patient_removes_a_passkey_and_it_no_longer_opens_the_account(relying_
     # The authenticator still holds the credential; the site no longer accepts it.
     sign_out(page)
     page.goto(base + "/accounts/login/")
-    page.get_by_role("button", name="Se connecter avec une clé d'accès").click()
+    page.get_by_role("button", name="Utiliser une clé d'accès").click()
     expect(page.get_by_text("Cette clé d'accès n'est pas (ou plus) enregistrée")).to_be_visible()
     assert "/accounts/login/" in page.url

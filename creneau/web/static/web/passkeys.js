@@ -118,5 +118,6 @@
       if (supported) { start(form); }
     });
     document.querySelectorAll("[data-passkey-unsupported]").forEach(function (el) { el.hidden = supported; });
+    document.querySelectorAll("[data-passkey-hint]").forEach(function (el) { el.hidden = !supported; });
   });
 })();
