@@ -32,7 +32,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 import creneau
-from creneau.accounts import mfa, team
+from creneau.accounts import mfa, passkeys, team
 from creneau.accounts import services as accounts
 from creneau.accounts.models import Invitation, Membership, Role, User
 from creneau.accounts.selectors import invitation_token
@@ -45,6 +45,7 @@ from creneau.booking.services import SlotRef
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.crypto.blind import blind_index
+from creneau.directory import services as directory
 from creneau.exports import services as exports
 from creneau.fhir import services as fhir
 from creneau.incidents import services as incidents
@@ -231,6 +232,43 @@ def _membership_save(w: W) -> Call:
     return lambda: accounts.membership_operator_save(
         actor=op, membership=Membership(user=user, organization=w.org, role=Role.SECRETARY)
     )
+
+
+def _new_passkey() -> passkeys.NewPasskey:
+    return passkeys.NewPasskey(
+        credential_id=uuid.uuid4().hex, public_key=b"\xa5", sign_count=0, transports=["usb"], aaguid="", backed_up=False
+    )
+
+
+def _passkey_register(w: W) -> Call:
+    user, actor = holder()
+    return lambda: accounts.passkey_register(actor=actor, user=fresh(User, user.pk), new=_new_passkey(), name="Clé")
+
+
+def _stored_passkey(user: User) -> passkeys.Passkey:
+    new = _new_passkey()
+    return passkeys.Passkey.objects.create(
+        user=user, name="Clé", credential_id=new.credential_id, public_key=new.public_key
+    )
+
+
+def _passkey_remove(w: W) -> Call:
+    user, actor = holder()
+    passkey = _stored_passkey(user)
+    return lambda: accounts.passkey_remove(actor=actor, user=fresh(User, user.pk), passkey_id=passkey.pk)
+
+
+def _passkey_sign_in(w: W) -> Call:
+    user, actor = holder()
+    passkey = _stored_passkey(user)
+    return lambda: accounts.passkey_sign_in_record(
+        actor=actor, user=fresh(User, user.pk), passkey=fresh(passkeys.Passkey, passkey.pk), new_device=True
+    )
+
+
+def _passkeys_require(w: W) -> Call:
+    admin = w.admin()
+    return lambda: directory.organization_passkeys_require(actor=admin, organization_id=w.org.pk, required=True)
 
 
 def _membership_delete(w: W) -> Call:
@@ -625,6 +663,10 @@ WRITES: dict[str, Case] = {
     "accounts.services.account_operator_delete": Case("account_operator_delete", _operator_delete),
     "accounts.services.membership_operator_save": Case("membership_operator_save", _membership_save),
     "accounts.services.membership_operator_delete": Case("membership_operator_delete", _membership_delete),
+    "accounts.services.passkey_register": Case("passkey_register", _passkey_register),
+    "accounts.services.passkey_remove": Case("passkey_remove", _passkey_remove),
+    "accounts.services.passkey_sign_in_record": Case("passkey_sign_in", _passkey_sign_in),
+    "directory.services.organization_passkeys_require": Case("organization_passkeys_require", _passkeys_require),
     "accounts.team.invitation_create": Case("invitation_create", _invitation_create),
     "accounts.team.invitation_revoke": Case("invitation_revoke", _invitation_revoke),
     "accounts.team.invitation_accept": Case("invitation_accept", _invitation_accept),

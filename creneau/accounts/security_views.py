@@ -119,6 +119,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         "required": need_passkey,
     }
     if request.method == "POST" and not codes:
+        form.is_valid()
         form.add_error(None, _("Your organization requires a passkey: use it to continue."))
         return render(request, "accounts/mfa_verify.html", context, status=400)
     if request.method == "POST" and form.is_valid():
