@@ -358,6 +358,10 @@ TABLE: dict[str, Row] = {
         "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT)),  # removes the secretary
     },
     "web:team_revoke": {"GET": not_allowed_signed_in(), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
+    # The account's calendar subscription link (made on POST, shown once) and the feed it opens: a
+    # made-up token is a 404 for everyone.
+    "web:calendar_feed": {"GET": signed_in(OK), "POST": signed_in(OK)},
+    "web:calendar_feed_ics": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},
     # A's admin requires passkeys for A's staff (nothing sent: requires it, audited).
     "web:team_passkeys": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
     "web:team_invitation": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},  # a forged link

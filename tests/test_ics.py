@@ -6,7 +6,9 @@ from __future__ import annotations
 import icalendar
 import pytest
 from django.core import mail
+from django.test import Client
 
+from creneau.audit.models import AuditEvent
 from creneau.booking import services
 from creneau.notifications import outbox
 
@@ -72,3 +74,30 @@ def test_one_uid_per_appointment_whatever_the_route_kept_across_a_move(world: di
     assert int(moved_download["SEQUENCE"]) == 1
     assert moved_download.decoded("DTSTART") == moved.start_at
     assert sorted(int(e["SEQUENCE"]) for e in mailed.values()) == [0, 1, 2]  # booked, moved, cancelled
+
+
+def test_the_subscribed_feed_has_the_same_uid_and_sequence_and_stops_with_its_link(world: dict) -> None:
+    appointment = book(world, f.paris(2026, 3, 5, 10, 0))
+    web = signed_in(world["user"])
+    made = web.post("/account/calendar/", {"action": "create"})
+    link = made.context["link"]
+    path = link.removeprefix("https://rdv.creneau.example")
+    assert path.startswith("/calendar/") and path.endswith(".ics")
+    (download,) = events(web.get(f"/appointments/{appointment.pk}/calendar.ics").content)
+    anonymous = Client()  # a calendar application: no session
+    (listed,) = events(anonymous.get(path).content)
+    assert str(listed["UID"]) == str(download["UID"]) and int(listed["SEQUENCE"]) == 0
+    moved = services.appointment_reschedule(
+        actor=world["patient_actor"], appointment_id=appointment.pk, new_start=f.paris(2026, 3, 6, 11, 0)
+    )
+    (after_move,) = events(anonymous.get(path).content)  # the old time is not listed twice
+    assert str(after_move["UID"]) == str(download["UID"]) and int(after_move["SEQUENCE"]) == 1
+    assert after_move.decoded("DTSTART") == moved.start_at
+    services.appointment_cancel(actor=world["patient_actor"], appointment_id=moved.pk)
+    (after_cancel,) = events(anonymous.get(path).content)
+    assert (str(after_cancel["STATUS"]), int(after_cancel["SEQUENCE"])) == ("CANCELLED", 2)
+    assert AuditEvent.objects.filter(via="calendar_feed_create").count() == 1
+
+    web.post("/account/calendar/", {"action": "stop"})
+    assert anonymous.get(path).status_code == 404
+    assert anonymous.get("/calendar/not-a-link.ics").status_code == 404

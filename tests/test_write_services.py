@@ -49,6 +49,7 @@ from creneau.directory import services as directory
 from creneau.exports import services as exports
 from creneau.fhir import services as fhir
 from creneau.incidents import services as incidents
+from creneau.notifications import services as notifications
 from creneau.notifications import waitlist
 from creneau.notifications.models import MessageChannel, OutboundMessage, WaitingListEntry, WaitingListOffer
 from creneau.patients import rights
@@ -269,6 +270,17 @@ def _passkey_sign_in(w: W) -> Call:
 def _passkeys_require(w: W) -> Call:
     admin = w.admin()
     return lambda: directory.organization_passkeys_require(actor=admin, organization_id=w.org.pk, required=True)
+
+
+def _feed_create(w: W) -> Call:
+    user, actor = holder()
+    return lambda: notifications.calendar_feed_create(actor=actor, user=fresh(User, user.pk))
+
+
+def _feed_stop(w: W) -> Call:
+    user, actor = holder()
+    notifications.calendar_feed_create(actor=actor, user=user)
+    return lambda: notifications.calendar_feed_stop(actor=actor, user=fresh(User, user.pk))
 
 
 def _membership_delete(w: W) -> Call:
@@ -667,6 +679,8 @@ WRITES: dict[str, Case] = {
     "accounts.services.passkey_remove": Case("passkey_remove", _passkey_remove),
     "accounts.services.passkey_sign_in_record": Case("passkey_sign_in", _passkey_sign_in),
     "directory.services.organization_passkeys_require": Case("organization_passkeys_require", _passkeys_require),
+    "notifications.services.calendar_feed_create": Case("calendar_feed_create", _feed_create),
+    "notifications.services.calendar_feed_stop": Case("calendar_feed_stop", _feed_stop),
     "accounts.team.invitation_create": Case("invitation_create", _invitation_create),
     "accounts.team.invitation_revoke": Case("invitation_revoke", _invitation_revoke),
     "accounts.team.invitation_accept": Case("invitation_accept", _invitation_accept),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import icalendar
@@ -45,20 +46,18 @@ def identity(appointment: Appointment) -> tuple[str, int]:
     return f"{root}@{domain()}", sequence
 
 
-def appointment_calendar(
-    appointment: Appointment, *, url: str, cancelled: bool | None = None, stamp: dt.datetime | None = None
-) -> str:
-    """A calendar with the appointment's one event (METHOD:CANCEL and STATUS:CANCELLED once cancelled).
-    No visit reason in the summary or description: calendars are often synchronised to third-party clouds."""
-    if cancelled is None:
-        cancelled = appointment.status == Status.CANCELLED
-    uid, sequence = identity(appointment)
-    site = appointment.site
+def _calendar(method: str) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    calendar.add("method", method)
+    return calendar
+
+
+def _event(appointment: Appointment, *, url: str, cancelled: bool, stamp: dt.datetime | None) -> icalendar.Event:
+    uid, sequence = identity(appointment)
+    site = appointment.site
     event = icalendar.Event()
     event.add("uid", uid)
     event.add("sequence", sequence + (1 if cancelled else 0))
@@ -69,5 +68,27 @@ def appointment_calendar(
     event.add("location", clean(f"{site.name}, {site.address}, {site.postcode} {site.city}"))
     event.add("url", url)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    calendar.add_component(event)
+    return event
+
+
+def appointment_calendar(
+    appointment: Appointment, *, url: str, cancelled: bool | None = None, stamp: dt.datetime | None = None
+) -> str:
+    """A calendar with the appointment's one event (METHOD:CANCEL and STATUS:CANCELLED once cancelled).
+    No visit reason in the summary or description: calendars are often synchronised to third-party clouds."""
+    if cancelled is None:
+        cancelled = appointment.status == Status.CANCELLED
+    calendar = _calendar("CANCEL" if cancelled else "PUBLISH")
+    calendar.add_component(_event(appointment, url=url, cancelled=cancelled, stamp=stamp))
+    return calendar.to_ical().decode()
+
+
+def feed_calendar(appointments: list[Appointment], *, url_of: Callable[[Appointment], str]) -> str:
+    """A subscribed calendar: one event per appointment, with the same UID and SEQUENCE as its download
+    and its e-mails (a moved appointment appears once, at its new time; a cancelled one as CANCELLED,
+    so the subscribing calendar removes it)."""
+    calendar = _calendar("PUBLISH")
+    for appointment in appointments:
+        cancelled = appointment.status == Status.CANCELLED
+        calendar.add_component(_event(appointment, url=url_of(appointment), cancelled=cancelled, stamp=None))
     return calendar.to_ical().decode()

@@ -152,3 +152,16 @@ class WaitingListOffer(PublicModel):
 
     def __str__(self) -> str:
         return f"waiting list offer {self.pk}"
+
+
+class CalendarFeed(PublicModel):
+    """An account's calendar subscription link (`/calendar/<token>.ics`): its appointments, for a
+    calendar application that fetches without a session. Only the token's SHA-256 is stored (the link
+    is shown once); making a new link or stopping it kills the previous one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"calendar feed {self.pk}"

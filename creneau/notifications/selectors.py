@@ -3,6 +3,8 @@ waiting-list entries and offers (each only for the account it belongs to)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import uuid
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,10 @@ from django.utils.translation import gettext as _
 from creneau.audit.detection import refuse_if_suspended
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record, record_not_found
-from creneau.core.actors import Actor, ActorKind
+from creneau.booking.models import Appointment, Status
+from creneau.booking.selectors import appointments_visible_to
+from creneau.core import clock
+from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
 
@@ -121,3 +126,34 @@ def access_waitlist_offer(actor: Actor, offer_id: uuid.UUID | str) -> WaitingLis
         touched=[Touched(patient_id=offer.entry.patient_id, appointment_id=offer.hold_id)],
     )
     return offer
+
+
+def calendar_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def calendar_feed_appointments(token: str) -> list[Appointment] | None:
+    """The appointments of the account whose calendar link carries `token` (None for an unknown or
+    stopped link): its holder's and relatives' from 90 days back, a moved one only at its new time.
+    Read as the account holder, so the trail shows it like the account page."""
+    from .models import CalendarFeed
+
+    feed = CalendarFeed.objects.select_related("user").filter(token_hash=calendar_token_hash(token or "")).first()
+    if feed is None or not feed.user.is_active:
+        return None
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_read_at=clock.now())
+    actor = Actor.for_patient(feed.user, channel=Channel.WEB)
+    since = clock.now() - dt.timedelta(days=90)
+    return list(
+        appointments_visible_to(actor)
+        .exclude(status=Status.HELD)
+        .filter(start_at__gte=since, rescheduled_to__isnull=True)
+        .order_by("start_at")[:500]
+    )
+
+
+def calendar_feed_active(user: User) -> bool:
+    """Whether the account has a calendar subscription link (its own page)."""
+    from .models import CalendarFeed
+
+    return CalendarFeed.objects.filter(user=user).exists()

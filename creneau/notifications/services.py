@@ -7,10 +7,12 @@ writes outbox rows (and waiting-list offers), so it commits or rolls back with t
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import transaction
 
 from creneau.accounts.models import User
 from creneau.booking.models import Appointment
@@ -208,3 +210,49 @@ def notify_incident(*, actor: Actor, user_ids: Iterable[uuid.UUID], reference: s
             )
         )
     return count
+
+
+# --- calendar subscription (one link per account) ----------------------------------------------------
+
+
+def calendar_feed_create(*, actor: Actor, user: User) -> str:
+    """Make the account's calendar subscription link (replacing any previous one, which stops working)
+    and return its token, shown once. Audited (identifiers only)."""
+    from creneau.audit.models import Action
+    from creneau.audit.services import audit_record
+
+    from .models import CalendarFeed
+    from .selectors import calendar_token_hash
+
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        replaced = CalendarFeed.objects.filter(user=user).delete()[0] > 0
+        feed = CalendarFeed.objects.create(user=user, token_hash=calendar_token_hash(token))
+        audit_record(
+            actor=actor,
+            action=Action.CREATE,
+            object_type="calendar_feed",
+            object_id=feed.pk,
+            via="calendar_feed_create",
+            changes={"replaced": replaced},
+        )
+    return token
+
+
+def calendar_feed_stop(*, actor: Actor, user: User) -> bool:
+    """Stop the account's calendar subscription link; audited. False (nothing written) if none."""
+    from creneau.audit.models import Action
+    from creneau.audit.services import audit_record
+
+    from .models import CalendarFeed
+
+    with transaction.atomic():
+        feed = CalendarFeed.objects.filter(user=user).first()
+        if feed is None:
+            return False
+        feed_pk = feed.pk
+        feed.delete()
+        audit_record(
+            actor=actor, action=Action.DELETE, object_type="calendar_feed", object_id=feed_pk, via="calendar_feed_stop"
+        )
+    return True

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, booking, staff, team, views
+from . import account, booking, calendar_feed, staff, team, views
 
 app_name = "web"
 urlpatterns = [
@@ -33,6 +33,8 @@ urlpatterns = [
     # Changing one's phone or identity: password typed again first (ASVS 7.5.1).
     path("account/profile/", recent_auth_required(account.profile), name="profile"),
     path("account/phone/", account.phone_verify, name="phone_verify"),
+    path("account/calendar/", calendar_feed.calendar_feed, name="calendar_feed"),
+    path("calendar/<str:token>.ics", calendar_feed.calendar_feed_ics, name="calendar_feed_ics"),
     # Practice staff
     path("practice/", staff.staff_home, name="staff_home"),
     path("practice/agenda/<str:agenda_id>/", staff.agenda_view, name="staff_agenda"),
