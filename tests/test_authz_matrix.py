@@ -334,6 +334,11 @@ TABLE: dict[str, Row] = {
     "web:staff_agenda": {"GET": staff_on_x(OK), "POST": staff_on_x(OK)},
     "web:staff_book": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # books for the patient
     "web:staff_appointment": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # cancels it
+    # A patient known to A: any member of A sees the file (appointments only of the agendas they see).
+    "web:staff_patient": {
+        "GET": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
+        "POST": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
+    },
     "web:staff_move": {"GET": staff_on_x(OK), "POST": staff_on_x(INVALID)},  # no time chosen
     # A's day, a column per agenda the user may see (the secretary without rights on X sees A's other
     # agenda); 404 for anyone who sees none of A's agendas.

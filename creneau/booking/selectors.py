@@ -187,3 +187,10 @@ def booked_between(actor: Actor, agenda: Agenda, *, start: dt.datetime, end: dt.
         )
         .order_by("start_at")
     )
+
+
+def patient_history(actor: Actor, *, patient_id: uuid.UUID) -> list[Appointment]:
+    """One patient's appointments in the agendas the actor may see, newest first (holds left out)."""
+    return list(
+        appointments_visible_to(actor).filter(patient_id=patient_id).exclude(status=Status.HELD).order_by("-start_at")
+    )
