@@ -118,3 +118,32 @@ def test_drag_an_appointment_then_confirm_and_move_another_by_keyboard(
     assert again.start_at.astimezone(practice["site"].tz).date() == day_after
     assert Appointment.objects.filter(status=Status.BOOKED).count() == 1
     ctx.close()
+
+
+def test_absence_over_booked_patients_shows_them_then_cancels_and_tells_each(
+    live_server: object, practice: dict, browser: Browser
+) -> None:
+    from creneau.notifications.models import Kind, OutboundMessage
+
+    booked = [book_tomorrow(practice, h) for h in (9, 10, 11)]
+    tz = practice["site"].tz
+    day = booked[0].start_at.astimezone(tz).date()
+    base = live_server.url  # type: ignore[attr-defined]
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768}, locale="fr-FR")
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    sign_in(page, base, practice["secretary"].user.email)
+    page.goto(f"{base}/practice/agenda/{practice['doc'].agendas.get().pk}/settings/")
+    page.get_by_text("Ajouter une absence").click()
+    page.get_by_label("Du", exact=True).fill(f"{day}T08:00")
+    page.get_by_label("Au", exact=True).fill(f"{day}T12:00")
+    page.get_by_role("button", name="Ajouter", exact=True).click()
+    expect(page.get_by_role("heading", name="Patients ayant rendez-vous pendant cette absence")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("APPELANT Paul"))).to_have_count(3)
+    full_shot(page, "35-absence-over-patients")
+    page.get_by_role("button", name=re.compile("Enregistrer l’absence et annuler ces rendez-vous")).click()
+    expect(page.get_by_text("3 rendez-vous annulés ; chaque patient a été prévenu.")).to_be_visible()
+    assert not Appointment.objects.filter(status=Status.BOOKED).exists()
+    told = OutboundMessage.objects.filter(kind=Kind.CANCELLATION, appointment_id__in=[a.pk for a in booked])
+    assert {m.appointment_id for m in told} == {a.pk for a in booked}
+    ctx.close()
