@@ -147,3 +147,38 @@ def test_absence_over_booked_patients_shows_them_then_cancels_and_tells_each(
     told = OutboundMessage.objects.filter(kind=Kind.CANCELLATION, appointment_id__in=[a.pk for a in booked])
     assert {m.appointment_id for m in told} == {a.pk for a in booked}
     ctx.close()
+
+
+def test_secretary_forces_a_booking_on_top_of_another_after_confirming(
+    live_server: object, practice: dict, browser: Browser
+) -> None:
+    first = book_tomorrow(practice, 10)
+    base = live_server.url  # type: ignore[attr-defined]
+    agenda_id = practice["doc"].agendas.get().pk
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768}, locale="fr-FR")
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    sign_in(page, base, practice["secretary"].user.email)
+    stamp = first.start_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
+    page.goto(
+        f"{base}/practice/agenda/{agenda_id}/book/?motif={practice['motif'].pk}&site={practice['site'].pk}&start={stamp}"
+    )
+    page.get_by_label("Nom").first.fill("Appelant")
+    page.get_by_label("Date de naissance").first.fill("1970-01-01")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("button", name="Réserver pour ce patient").click()
+    expect(page.get_by_role("heading", name="Forcer ce rendez-vous ?")).to_be_visible()
+    page.get_by_role("button", name="Forcer le rendez-vous").click()  # box not ticked: refused
+    expect(page.get_by_text("Cochez la case pour confirmer que ce rendez-vous est forcé.")).to_be_visible()
+    assert not Appointment.objects.filter(is_forced=True).exists()
+    page.get_by_label("Motif (obligatoire)").fill("Urgence")
+    page.get_by_label("Je confirme ce rendez-vous forcé.").check()
+    full_shot(page, "36-forced-confirm")
+    page.get_by_role("button", name="Forcer le rendez-vous").click()
+    expect(page.get_by_text("Rendez-vous forcé enregistré.")).to_be_visible()
+    expect(page.locator(".blk.forced")).to_contain_text("Forcé")
+    full_shot(page, "37-forced-in-grid")
+    forced = Appointment.objects.get(is_forced=True)
+    assert forced.start_at == first.start_at and forced.forced_reason == "Urgence"
+    assert Appointment.objects.get(pk=first.pk).status == Status.BOOKED
+    ctx.close()
