@@ -287,11 +287,11 @@ TABLE: dict[str, Row] = {
     "notifications:waitlist_join": {"GET": not_allowed_signed_in(), "POST": owners(REDIRECT)},
     "notifications:offer": {"GET": owners(OK), "POST": owners(REDIRECT)},  # decline one's own offer
     "privacy:journal": {"GET": signed_in(OK), "POST": signed_in(OK)},
-    "patients:my_data": {"GET": signed_in(OK), "POST": signed_in(OK)},
-    "patients:export": {"GET": owners(OK), "POST": owners(OK)},
+    "web:my_data": {"GET": signed_in(OK), "POST": signed_in(OK)},
+    "web:data_export": {"GET": owners(OK), "POST": owners(OK)},
     # Erasing an account: patients only; a practice member's or an operator's account is not erased
     # from the patient page (403).
-    "patients:erase": {"GET": signed_in(OK), "POST": signed_in(REDIRECT, (STAFF, FORBIDDEN), (OPERATOR, FORBIDDEN))},
+    "web:account_erase": {"GET": signed_in(OK), "POST": signed_in(REDIRECT, (STAFF, FORBIDDEN), (OPERATOR, FORBIDDEN))},
     # --- bulk exports: organization admins ---
     "exports:list": {"GET": signed_in(NOT_FOUND, (ADMIN_A, OK)), "POST": signed_in(NOT_FOUND, (ADMIN_A, INVALID))},
     "exports:decide": {"GET": not_allowed_signed_in(), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
@@ -432,7 +432,7 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
         "notifications:offer": {"action": "decline"},
         "exports:decide": {"decision": "reject"},
         "web:team_member": {"action": "rights"},
-        "patients:erase": {"confirm": "yes"},
+        "web:account_erase": {"confirm": "yes"},
     }.get(route.key, {})
 
 

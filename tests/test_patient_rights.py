@@ -14,9 +14,9 @@ from creneau.booking.services import SlotRef
 from creneau.core import clock
 from creneau.core.errors import NotFound, PermissionDenied
 from creneau.patients.models import Patient
-from creneau.patients.retention import retention_run
-from creneau.patients.rights import ANONYMIZED, account_erase, patient_data_bundle, patient_data_export
 from creneau.patients.services import patient_create_for_account, patient_create_for_organization
+from creneau.privacy.retention import retention_run
+from creneau.privacy.rights import ANONYMIZED, account_erase, patient_data_bundle, patient_data_export
 from creneau.scheduling.models import OpeningRule
 
 from . import factories as f

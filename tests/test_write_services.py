@@ -52,9 +52,9 @@ from creneau.incidents import services as incidents
 from creneau.notifications import services as notifications
 from creneau.notifications import waitlist
 from creneau.notifications.models import MessageChannel, OutboundMessage, WaitingListEntry, WaitingListOffer
-from creneau.patients import rights
 from creneau.patients import services as patients
 from creneau.patients.models import Patient
+from creneau.privacy import rights
 from creneau.scheduling import services as scheduling
 from creneau.scheduling.models import Absence, OpeningRule
 
@@ -67,8 +67,8 @@ OTHER_SERVICE_MODULES = (
     "creneau.accounts.team",
     "creneau.booking.erasure",
     "creneau.notifications.waitlist",
-    "creneau.patients.retention",
-    "creneau.patients.rights",
+    "creneau.privacy.retention",
+    "creneau.privacy.rights",
 )
 PASSWORD = "correct horse battery 42"
 ANONYMOUS = Actor(kind=ActorKind.PATIENT, channel=Channel.WEB, ip="192.0.2.7")
@@ -536,7 +536,7 @@ def _erase(w: W) -> Call:
 
 
 def _retention(w: W) -> Call:
-    return lambda: __import__("creneau.patients.retention", fromlist=["retention_run"]).retention_run()
+    return lambda: __import__("creneau.privacy.retention", fromlist=["retention_run"]).retention_run()
 
 
 # --- scheduling -------------------------------------------------------------------------------------------
@@ -722,9 +722,9 @@ WRITES: dict[str, Case] = {
     "patients.services.patient_update": Case("patients", _patient_update),
     "patients.services.patient_phone_code_send": Case("patients", _phone_send),
     "patients.services.patient_phone_confirm": Case("patients", _phone_confirm),
-    "patients.rights.patient_data_export": Case("patient_data_export", _data(rights.patient_data_export)),
-    "patients.rights.patient_data_bundle": Case("patient_data_export", _data(rights.patient_data_bundle)),
-    "patients.rights.account_erase": Case("account_erase", _erase),
+    "privacy.rights.patient_data_export": Case("patient_data_export", _data(rights.patient_data_export)),
+    "privacy.rights.patient_data_bundle": Case("patient_data_export", _data(rights.patient_data_bundle)),
+    "privacy.rights.account_erase": Case("account_erase", _erase),
     "scheduling.services.motif_create": Case("motif_create", _motif_create),
     "scheduling.services.motif_update": Case("motif_update", _motif_update),
     "scheduling.services.opening_rule_create": Case("opening_rule_create", _rule_create),
@@ -782,8 +782,8 @@ NOT_WRITES: dict[str, str] = {
     "notifications.services.notify_incident": "queues the notices inside incident_notify_patients' transaction",
     "notifications.waitlist.offer_freed_slot": "inside appointment_cancel: holds the slot for the next in line",
     "notifications.waitlist.offers_expire": "system sweep: releases through hold_release (audited)",
-    "patients.rights.anonymize": "helper of account_erase and retention_run, which audit",
-    "patients.retention.retention_run": "system job: audits each anonymization (via retention)",
+    "privacy.rights.anonymize": "helper of account_erase and retention_run, which audit",
+    "privacy.retention.retention_run": "system job: audits each anonymization (via retention)",
     "scheduling.services.availability_refresh": "derived index rebuilt from audited writes",
     "scheduling.services.schedule_availability_refresh": "schedules the derived index's rebuild",
     "scheduling.services.availability_taken": "derived index",

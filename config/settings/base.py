@@ -397,7 +397,7 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
-# --- retention (creneau.patients.retention; `manage.py retention_run` daily) -----------------------
+# --- retention (creneau.privacy.retention; `manage.py retention_run` daily) -----------------------
 CRENEAU_RETENTION = {
     # Patients without an account (created by a practice) are anonymized this long after their last visit.
     "inactive_patient_days": 3 * 365,
@@ -438,7 +438,7 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "account.mfa_changed": ["creneau.notifications.account.on_mfa_changed"],
     "account.new_login": ["creneau.notifications.account.on_new_login"],
     "account.passkey_changed": ["creneau.notifications.account.on_passkey_changed"],
-    # Erasure (patients.rights): booking cancels the future appointments through appointment_cancel.
+    # Erasure (privacy.rights): booking cancels the future appointments through appointment_cancel.
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
     "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],
     # Booking (creneau/booking/events.py): confirmations, reminders, cancellations, the waiting list.
@@ -466,7 +466,7 @@ CRENEAU_PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("audit-seal", CRENEAU_AUDIT_SEAL_SECONDS, "creneau.audit.services.audit_seal"),
     ("detection-window-prune", 3600, "creneau.audit.detection.detection_window_prune"),
     ("availability-refresh", 300, "creneau.scheduling.services.availability_refresh_all"),
-    ("retention", 86400, "creneau.patients.retention.retention_run"),
+    ("retention", 86400, "creneau.privacy.retention.retention_run"),
 ]
 # How long an invitation link to a practice team stays valid (creneau.accounts.team).
 CRENEAU_INVITATION_DAYS = 7

@@ -330,7 +330,7 @@ def passkey_sign_in_record(*, actor: Actor, user: User, passkey: passkeys.Passke
 
 def account_close(*, actor: Actor, user: User) -> None:
     """Scrub the sign-in identity of an erased account: a random address, no usable password, inactive
-    (its patients are handled by `patients.rights.account_erase`)."""
+    (its patients are handled by `privacy.rights.account_erase`)."""
     with transaction.atomic():
         user.email = f"erased-{uuid.uuid4().hex}@erased.invalid"
         user.set_unusable_password()

@@ -1,7 +1,7 @@
 """Account erasure, booking's part: a patient's future appointments are cancelled through
 `appointment_cancel`, like any other cancellation.
 
-Why an event: erasure starts in `patients.rights.account_erase` (the patients app owns the people on an
+Why an event: erasure starts in `privacy.rights.account_erase` (the patients app owns the people on an
 account), and patients sits below booking in the layering, so it cannot call booking's services. It
 emits `patient.erasing` for each patient before anonymizing or deleting them; this handler, listed in
 `settings.CRENEAU_EVENT_HANDLERS`, runs synchronously in the erasure's transaction and cancels each future

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, booking, calendar_feed, staff, team, views
+from . import account, booking, calendar_feed, my_data, staff, team, views
 
 app_name = "web"
 urlpatterns = [
@@ -26,6 +26,10 @@ urlpatterns = [
     path("appointments/<str:appointment_id>/calendar.ics", booking.appointment_ics, name="appointment_ics"),
     # My account
     path("account/", account.account, name="account"),
+    # My data (GDPR: creneau.privacy)
+    path("account/my-data/", my_data.my_data, name="my_data"),
+    path("account/my-data/<str:patient_id>/<str:fmt>/", my_data.export, name="data_export"),
+    path("account/erase/", my_data.erase, name="account_erase"),
     path("account/appointments/<str:appointment_id>/", account.appointment_detail, name="account_appointment"),
     path("account/appointments/<str:appointment_id>/cancel/", account.appointment_cancel_view, name="account_cancel"),
     path("account/appointments/<str:appointment_id>/move/", account.appointment_move, name="account_move"),

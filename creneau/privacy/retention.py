@@ -12,8 +12,8 @@ from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
 from creneau.core import clock
 from creneau.core.actors import Actor
+from creneau.patients.models import Patient
 
-from .models import Patient
 from .rights import ANONYMIZED, anonymize
 
 

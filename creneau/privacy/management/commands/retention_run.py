@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from creneau.patients.retention import retention_run
+from creneau.privacy.retention import retention_run
 
 
 class Command(BaseCommand):

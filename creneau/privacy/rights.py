@@ -14,25 +14,28 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from creneau.accounts.models import Membership
+from creneau.accounts.services import account_close
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
+from creneau.booking.selectors import appointments_visible_to
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import PermissionDenied
 from creneau.core.events import emit
-
-from . import events
-from .models import IDENTITY_FIELDS, Patient, Sex
-from .selectors import access_patient, patients_visible_to
+from creneau.fhir.mappers import appointment as appointment_map
+from creneau.fhir.mappers import patient as patient_map
+from creneau.fhir.mappers.common import validated
+from creneau.patients import events
+from creneau.patients.models import IDENTITY_FIELDS, Patient, Sex
+from creneau.patients.selectors import access_patient, patients_visible_to
 
 ANONYMIZED = "ANONYMISÉ"
 ANONYMOUS_BIRTH_DATE = dt.date(1900, 1, 1)
 
 
 def _appointments_of(actor: Actor, patient: Patient) -> list[Appointment]:
-    from creneau.booking.selectors import appointments_visible_to
-
     return list(appointments_visible_to(actor).filter(patient=patient).exclude(status=Status.HELD).order_by("start_at"))
 
 
@@ -67,10 +70,6 @@ def patient_data_export(*, actor: Actor, patient_id: uuid.UUID | str) -> dict[st
 
 def patient_data_bundle(*, actor: Actor, patient_id: uuid.UUID | str) -> dict[str, Any]:
     """The same data as a FHIR R4 collection Bundle (Patient + Appointments), validated."""
-    from creneau.fhir.mappers import appointment as appointment_map
-    from creneau.fhir.mappers import patient as patient_map
-    from creneau.fhir.mappers.common import validated
-
     patient = access_patient(actor, patient_id)
     appointments = _appointments_of(actor, patient)
     _audit_export(actor, patient, appointments)
@@ -114,9 +113,6 @@ def account_erase(*, actor: Actor) -> dict[str, int]:
     refresh), and booking sits above patients: each patient's cancellations are asked for with the
     `patient.erasing` event, handled synchronously in this transaction by `booking.erasure`. If a future
     booking is still there afterwards (no handler configured), the erasure fails and nothing changes."""
-    from creneau.accounts.models import Membership
-    from creneau.accounts.services import account_close
-
     user = actor.user
     if actor.kind != ActorKind.PATIENT or user is None:
         raise PermissionDenied(_("Only the account holder can erase their account."))

@@ -1,4 +1,4 @@
-"""Account pages for GDPR rights: download my data, erase my account."""
+"""Account pages for GDPR rights: download my data, erase my account (the use cases are creneau.privacy's)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from creneau.accounts.reauth import recent_auth_required
-from creneau.web.common import domain_errors, patient_actor
+from creneau.patients.selectors import patients_of_account
+from creneau.privacy.rights import account_erase, patient_data_bundle, patient_data_export
 
-from .rights import account_erase, patient_data_bundle, patient_data_export
-from .selectors import patients_of_account
+from .common import domain_errors, patient_actor
 
 
 @login_required
 def my_data(request: HttpRequest) -> HttpResponse:
     actor = patient_actor(request)
-    return render(request, "patients/my_data.html", {"patients": patients_of_account(actor)})
+    return render(request, "web/privacy/my_data.html", {"patients": patients_of_account(actor)})
 
 
 @login_required
@@ -44,8 +44,8 @@ def export(request: HttpRequest, patient_id: str, fmt: str) -> HttpResponse:
 def erase(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("confirm") != "yes":
-            return render(request, "patients/erase.html", {"error": True}, status=400)
+            return render(request, "web/privacy/erase.html", {"error": True}, status=400)
         account_erase(actor=patient_actor(request))
         logout(request)
         return redirect("web:home")
-    return render(request, "patients/erase.html", {})
+    return render(request, "web/privacy/erase.html", {})
