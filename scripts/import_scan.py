@@ -28,7 +28,8 @@ LAYERS: list[list[str]] = [
     ["booking"],
     ["notifications"],
     ["incidents"],
-    ["fhir", "exports", "privacy"],
+    ["fhir", "exports"],
+    ["privacy"],
     ["web", "demo", "observability"],
 ]
 RANK = {app: i for i, apps in enumerate(LAYERS) for app in apps}
