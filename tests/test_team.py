@@ -672,8 +672,8 @@ def test_member_page_changes_rights_and_role_and_refuses_a_foreign_agenda(t: Tea
     assert refused.status_code == 400 and "Praticien inconnu" in refused.content.decode()
     assert snapshot() == before
 
-    promoted = admin.post(url, {"action": "role", "r-role": "org_admin"})
-    assert promoted.status_code == 302
+    promoted = admin.post(url, {"action": "role", "r-role": "org_admin"}, follow=True)
+    assert "Rôle enregistré. Le membre et les praticiens concernés en ont été informés" in promoted.content.decode()
     assert Membership.objects.get(pk=t.secretary_membership.pk).role == Role.ORG_ADMIN
 
 

@@ -202,7 +202,9 @@ def team_member(request: HttpRequest, membership_id: str) -> HttpResponse:
                         role=role_form.cleaned_data["role"],
                         practitioner_id=role_form.cleaned_data.get("practitioner") or None,
                     )
-                    messages.success(request, _("Role saved. The member was told by e-mail."))
+                    messages.success(
+                        request, _("Role saved. The member and the practitioners concerned were told by e-mail.")
+                    )
                     return redirect("web:team_member", membership.pk)
             elif action == "rights":
                 changes = team.agenda_rights_set(
