@@ -344,6 +344,13 @@ def _member_remove(w: W) -> Call:
 # --- booking ----------------------------------------------------------------------------------------------
 
 
+def _force(w: W) -> Call:
+    w.booked()  # on top of an appointment: what forcing is for
+    return lambda: booking.appointment_force(
+        actor=w.secretary, slot=w.slot(), patient_id=w.caller.pk, reason="Urgence vue au téléphone"
+    )
+
+
 def _hold(w: W) -> Call:
     return lambda: booking.slot_hold(actor=w.patient_actor, slot=w.slot())
 
@@ -690,6 +697,7 @@ WRITES: dict[str, Case] = {
     "booking.services.slot_hold": Case("booking", _hold),
     "booking.services.hold_release": Case("booking", _hold_release),
     "booking.services.hold_extend": Case("booking", _hold_extend),
+    "booking.services.appointment_force": Case("appointment_force", _force),
     "booking.services.hold_confirm": Case("booking", _hold_confirm),
     "booking.services.appointment_book": Case("booking", _book),
     "booking.services.appointment_cancel": Case("booking", _cancel),
