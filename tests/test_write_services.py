@@ -395,6 +395,23 @@ def _mark(w: W) -> Call:
     return lambda: booking.appointment_mark(actor=w.secretary, appointment_id=appointment.pk, status="fulfilled")
 
 
+def _force(w: W) -> Call:
+    w.booked()  # the time is taken: forcing books on top of it
+    return lambda: booking.appointment_force(actor=w.secretary, slot=w.slot(), patient_id=w.caller.pk, reason="Urgence")
+
+
+def _absence_over_appointments(w: W) -> Call:
+    appointment = w.booked()
+    return lambda: booking.absence_create_over_appointments(
+        actor=w.secretary,
+        agenda_id=w.agenda.pk,
+        start_at=appointment.start_at - dt.timedelta(hours=1),
+        end_at=appointment.end_at + dt.timedelta(hours=1),
+        label="Malade",
+        cancel=True,
+    )
+
+
 # --- exports, API, incidents ------------------------------------------------------------------------------
 
 
@@ -703,6 +720,8 @@ WRITES: dict[str, Case] = {
     "booking.services.appointment_cancel": Case("booking", _cancel),
     "booking.services.appointment_reschedule": Case("booking", _reschedule),
     "booking.services.appointment_mark": Case("booking", _mark),
+    "booking.services.appointment_force": Case("appointment_force", _force),
+    "booking.services.absence_create_over_appointments": Case("absence_create", _absence_over_appointments),
     "exports.services.export_request": Case("export_request", _export_request),
     "exports.services.export_approve": Case("bulk_export", _export_approve),
     "exports.services.export_reject": Case("export_reject", _export_reject),
