@@ -395,11 +395,6 @@ def _mark(w: W) -> Call:
     return lambda: booking.appointment_mark(actor=w.secretary, appointment_id=appointment.pk, status="fulfilled")
 
 
-def _force(w: W) -> Call:
-    w.booked()  # the time is taken: forcing books on top of it
-    return lambda: booking.appointment_force(actor=w.secretary, slot=w.slot(), patient_id=w.caller.pk, reason="Urgence")
-
-
 def _absence_over_appointments(w: W) -> Call:
     appointment = w.booked()
     return lambda: booking.absence_create_over_appointments(
@@ -714,7 +709,6 @@ WRITES: dict[str, Case] = {
     "booking.services.slot_hold": Case("booking", _hold),
     "booking.services.hold_release": Case("booking", _hold_release),
     "booking.services.hold_extend": Case("booking", _hold_extend),
-    "booking.services.appointment_force": Case("appointment_force", _force),
     "booking.services.hold_confirm": Case("booking", _hold_confirm),
     "booking.services.appointment_book": Case("booking", _book),
     "booking.services.appointment_cancel": Case("booking", _cancel),
