@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from creneau.notifications.models import Kind, MessageChannel, OutboundMessage
+
 ROOT = Path(__file__).resolve().parent.parent
 # Real (random) keys, which production settings require; the test process writes with them too (see the
 # `production_keys` fixtures).
@@ -103,3 +105,24 @@ def worker_pids(master: subprocess.Popen[bytes]) -> list[int]:
     """The gunicorn worker processes of one node (the master's children)."""
     children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def queue_sms(n: int, label: str) -> set[str]:
+    """n security SMS due now, straight into the outbox (what the workers under test deliver); their ids."""
+    import datetime as dt
+    import uuid
+
+    now = dt.datetime.now(dt.UTC)
+    messages = OutboundMessage.objects.bulk_create(
+        OutboundMessage(
+            kind=Kind.SECURITY_NEW_LOGIN,
+            channel=MessageChannel.SMS,
+            to_address="+33639980001",
+            body_text=f"creneau: message {i}",
+            code=f"{i:06d}",
+            dedup_key=f"{label}-{uuid.uuid4().hex}",
+            send_after=now,
+        )
+        for i in range(n)
+    )
+    return {str(m.pk) for m in messages}

@@ -30,7 +30,7 @@ import pytest
 from creneau.booking.models import Appointment
 from creneau.core import clock
 from creneau.fhir.ids import slot_id
-from creneau.notifications.models import Kind, MessageChannel, MessageStatus, OutboundMessage
+from creneau.notifications.models import MessageStatus, OutboundMessage
 from creneau.patients.services import patient_create_for_organization
 
 from . import factories as f
@@ -40,6 +40,7 @@ from .cluster_support import (
     ROOT,
     database_url,
     environ,
+    queue_sms,
     start_node,
     start_worker,
     stop,
@@ -401,20 +402,7 @@ def test_a_worker_killed_during_delivery_loses_no_message_and_duplicates_are_bou
     cluster: dict[str, Any],
 ) -> None:
     Gateway.delay = 0.05
-    now = dt.datetime.now(dt.UTC)
-    messages = OutboundMessage.objects.bulk_create(
-        OutboundMessage(
-            kind=Kind.SECURITY_NEW_LOGIN,
-            channel=MessageChannel.SMS,
-            to_address="+33639980001",
-            body_text=f"creneau: message {i}",
-            code=f"{i:06d}",
-            dedup_key=f"faults-{uuid.uuid4().hex}",
-            send_after=now,
-        )
-        for i in range(60)
-    )
-    ids = {str(m.pk) for m in messages}
+    ids = queue_sms(60, "faults")
     try:
         deadline = time.monotonic() + 30
         while len(ids & set(Gateway.requests)) < 10 and time.monotonic() < deadline:

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
-from creneau.notifications.models import Kind, MessageChannel, MessageStatus, OutboundMessage
+from creneau.notifications.models import MessageStatus, OutboundMessage
 
 from . import factories as f
-from .cluster_support import BLIND_INDEX_KEY, FIELD_KEYS, environ, start_node, start_worker, stop, wait_up
+from .cluster_support import BLIND_INDEX_KEY, FIELD_KEYS, environ, queue_sms, start_node, start_worker, stop, wait_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -236,20 +236,7 @@ def test_two_workers_send_each_outbox_message_once(cluster: dict[str, Any]) -> N
     thread.start()
     _Gateway.received = []
     try:
-        now = dt.datetime.now(dt.UTC)
-        messages = OutboundMessage.objects.bulk_create(
-            OutboundMessage(
-                kind=Kind.SECURITY_NEW_LOGIN,
-                channel=MessageChannel.SMS,
-                to_address="+33639980001",
-                body_text=f"creneau: message {i}",
-                code=f"{i:06d}",
-                dedup_key=f"multinode-{i}",
-                send_after=now,
-            )
-            for i in range(60)
-        )
-        ids = {str(m.pk) for m in messages}
+        ids = queue_sms(60, "multinode")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.SENT).count() == len(ids):
