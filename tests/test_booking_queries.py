@@ -38,10 +38,11 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
         )
     sql = [q["sql"] for q in ctx.captured_queries]
     statements = [s for s in sql if not s.startswith(TRANSACTION_CONTROL)]
-    # Slot check (motif, site, rules, absences + taken), the agenda lock, the row, the audited patient
-    # read (one statement with its detection count on PostgreSQL), the messages, the audit event; then
-    # the delivery tasks and the index update (under the practitioner's index lock).
-    expected = 18 if connection.vendor == "postgresql" else 21
+    # Slot check (motif, site, rules, absences + taken), the agenda lock, the check that no forced
+    # booking covers the time (forced rows are outside the no-overlap constraint), the row, the audited
+    # patient read (one statement with its detection count on PostgreSQL), the messages, the audit event;
+    # then the delivery tasks and the index update (under the practitioner's index lock).
+    expected = 19 if connection.vendor == "postgresql" else 22
     assert len(statements) == expected, f"{len(statements)}: " + "\n".join(statements)
     if connection.vendor == "postgresql":
         assert sql.count("COMMIT") == 3  # the booking, its delivery tasks, the availability index
