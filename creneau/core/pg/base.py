@@ -1,10 +1,11 @@
 """PostgreSQL backend: Django's, with a fail-fast breaker on connecting.
 
-When a connection cannot be had (server refused, pool exhausted past DB_POOL_TIMEOUT), every further
-attempt in this process fails at once for DB_BREAKER_SECONDS instead of waiting the pool timeout again,
-so that a request touching the database several times (or a queue of requests) is answered 503 within
-one timeout, not one per attempt. The first attempt after the pause goes through normally: recovery
-needs nothing but the server coming back."""
+When the server cannot be reached (a direct connection refused, or the pool timing out while its own
+attempts to connect fail), every further attempt in this process fails at once for DB_BREAKER_SECONDS
+instead of waiting the pool timeout again, so that a request touching the database several times (or a
+queue of requests) is answered 503 within one timeout, not one per attempt. A pool that is merely busy
+(every connection in use, none failing) does not trip it: that wait is the pool's own back-pressure.
+The first attempt after the pause goes through normally: recovery needs nothing but the server."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from typing import Any
 
 import psycopg
+import psycopg_pool
 from django.db.backends.postgresql import base
 
 BREAKER_SECONDS = float(os.environ.get("DB_BREAKER_SECONDS", "1.0"))
@@ -26,6 +28,16 @@ class Breaker:
         self.seconds = seconds
         self._open_until = 0.0
         self._lock = threading.Lock()
+        self._pool_errors_seen: dict[int, int] = {}
+
+    def server_failing(self, pool: Any) -> bool:
+        """True when the pool failed to open a connection since we last looked (the server is refusing
+        or gone), False when it timed out only because every connection was busy."""
+        errors = int(pool.get_stats().get("connections_errors", 0))
+        with self._lock:
+            seen = self._pool_errors_seen.get(id(pool), 0)
+            self._pool_errors_seen[id(pool)] = errors
+        return errors > seen
 
     def check(self) -> None:
         if time.monotonic() < self._open_until:
@@ -34,10 +46,6 @@ class Breaker:
     def trip(self) -> None:
         with self._lock:
             self._open_until = time.monotonic() + self.seconds
-
-    def reset(self) -> None:
-        with self._lock:
-            self._open_until = 0.0
 
 
 breaker = Breaker(BREAKER_SECONDS)
@@ -48,6 +56,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         breaker.check()
         try:
             return super().get_new_connection(conn_params)
+        except psycopg_pool.PoolTimeout:
+            if breaker.server_failing(self.pool):
+                breaker.trip()
+            raise
         except psycopg.OperationalError:
             breaker.trip()
             raise
