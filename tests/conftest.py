@@ -17,6 +17,7 @@ from django.db import connection
 from creneau.core import clock
 
 from . import factories as f
+from .personas import World
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
@@ -128,7 +129,7 @@ def monday_morning() -> Iterator[None]:
 
 
 @pytest.fixture
-def world(db: None, monday_morning: None) -> dict[str, object]:
+def world(db: None, monday_morning: None) -> World:
     """A dermatologist open every day 09:00–12:00 at one site of one organization, a 30-minute motif,
     a patient account, a secretary of that organization with a patient it created by phone (caller),
     and an outsider secretary of another organization."""
@@ -150,20 +151,20 @@ def world(db: None, monday_morning: None) -> dict[str, object]:
         birth_date=dt.date(1970, 1, 1),
         phone="+33639980002",
     )
-    return {
-        "org": org,
-        "site": s,
-        "doc": doc,
-        "agenda": f.agenda(doc),
-        "motif": m,
-        "user": user,
-        "patient": patient,
-        "patient_actor": actor,
-        "secretary": secretary,
-        "caller": caller,
-        "outsider": f.staff(other_org),
-        "other_org": other_org,
-    }
+    return World(
+        org=org,
+        site=s,
+        doc=doc,
+        agenda=f.agenda(doc),
+        motif=m,
+        user=user,
+        patient=patient,
+        patient_actor=actor,
+        secretary=secretary,
+        caller=caller,
+        outsider=f.staff(other_org),
+        other_org=other_org,
+    )
 
 
 @pytest.fixture

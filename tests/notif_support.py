@@ -16,14 +16,16 @@ from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef
 from creneau.notifications.models import MessageStatus, OutboundMessage
 
-
-def ref(world: dict, start: dt.datetime) -> SlotRef:
-    return SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start)
+from .personas import World
 
 
-def book(world: dict, start: dt.datetime, *, actor: Any = None, patient: Any = None) -> Appointment:
+def ref(world: World, start: dt.datetime) -> SlotRef:
+    return SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start)
+
+
+def book(world: World, start: dt.datetime, *, actor: Any = None, patient: Any = None) -> Appointment:
     return services.appointment_book(
-        actor=actor or world["patient_actor"], slot=ref(world, start), patient_id=(patient or world["patient"]).pk
+        actor=actor or world.patient_actor, slot=ref(world, start), patient_id=(patient or world.patient).pk
     )
 
 

@@ -36,6 +36,7 @@ from creneau.notifications.selectors import access_waitlist_entry
 
 from . import factories as f
 from .fhir_support import Api, grant, register_client, tenant, token
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -67,13 +68,13 @@ def operator() -> Actor:
 
 
 @pytest.fixture
-def grants(world: dict) -> dict[str, Any]:
+def grants(world: World) -> dict[str, Any]:
     client_id, _secret = register_client()
     return {
         "client_id": client_id,
-        "a": grant(client_id, world["org"]),
-        "b": grant(client_id, world["other_org"]),
-        "admin_a": f.staff(world["org"], Role.ORG_ADMIN),
+        "a": grant(client_id, world.org),
+        "b": grant(client_id, world.other_org),
+        "admin_a": f.staff(world.org, Role.ORG_ADMIN),
     }
 
 
@@ -94,17 +95,17 @@ def test_revoking_another_organizations_grant_changes_nothing_and_audits_nothing
     assert AuditEvent.objects.count() == before
 
 
-def test_a_secretary_cannot_see_a_client_an_admin_can(grants: dict, world: dict) -> None:
+def test_a_secretary_cannot_see_a_client_an_admin_can(grants: dict, world: World) -> None:
     assert access_api_client(grants["admin_a"], grants["client_id"]).client_id == grants["client_id"]
-    known = refusal(lambda: access_api_client(world["secretary"], grants["client_id"]))
+    known = refusal(lambda: access_api_client(world.secretary, grants["client_id"]))
     unknown = refusal(lambda: access_api_client(grants["admin_a"], "no-such-client"))
     assert known == unknown == (NotFound, "not-found", "No API client has this client id.")
 
 
-def test_granting_and_revoking_each_write_their_audit_row(grants: dict, world: dict) -> None:
+def test_granting_and_revoking_each_write_their_audit_row(grants: dict, world: World) -> None:
     admin = grants["admin_a"]
     new = api_grant_create(
-        actor=admin, client_id=grants["client_id"], organization_id=world["org"].pk, scope_list=["system/Slot.rs"]
+        actor=admin, client_id=grants["client_id"], organization_id=world.org.pk, scope_list=["system/Slot.rs"]
     )
     [granted] = events(action=Action.GRANT, object_id=str(new.pk))
     assert granted.principal == admin.key and granted.via == "api_grant_create"
@@ -117,27 +118,27 @@ def test_granting_and_revoking_each_write_their_audit_row(grants: dict, world: d
     assert len(events(action=Action.REVOKE, object_id=str(new.pk))) == 1
 
 
-def test_a_refused_grant_leaves_no_grant_and_no_audit_row(grants: dict, world: dict) -> None:
+def test_a_refused_grant_leaves_no_grant_and_no_audit_row(grants: dict, world: World) -> None:
     before = (ApiGrant.objects.count(), AuditEvent.objects.count())
-    for actor in (world["secretary"], world["outsider"], grants["admin_a"]):
+    for actor in (world.secretary, world.outsider, grants["admin_a"]):
         with pytest.raises(DomainError):
             api_grant_create(
                 actor=actor,
                 client_id=grants["client_id"] if actor is not grants["admin_a"] else "no-such-client",
-                organization_id=world["org"].pk,
+                organization_id=world.org.pk,
                 scope_list=["system/Slot.rs"],
             )
     assert (ApiGrant.objects.count(), AuditEvent.objects.count()) == before
 
 
-def test_creating_an_api_client_is_audited_and_only_the_system_may(world: dict) -> None:
+def test_creating_an_api_client_is_audited_and_only_the_system_may(world: World) -> None:
     app, _secret = api_client_create(actor=Actor.system(), name="Agenda Pro")
     [created] = events(action=Action.CREATE, object_type="api_client")
     assert created.object_id == app.client_id  # type: ignore[attr-defined]
     assert created.changes["name"] == [None, "Agenda Pro"]
     before = AuditEvent.objects.count()
     with pytest.raises(NotFound):
-        api_client_create(actor=f.staff(world["org"], Role.ORG_ADMIN), name="Rogue")
+        api_client_create(actor=f.staff(world.org, Role.ORG_ADMIN), name="Rogue")
     assert AuditEvent.objects.count() == before
 
 
@@ -223,31 +224,31 @@ def _export(org: object) -> BulkExport:
     )
 
 
-def test_an_export_of_another_organization_answers_as_a_missing_id(world: dict) -> None:
-    admin = f.staff(world["org"], Role.ORG_ADMIN)
-    mine, theirs = _export(world["org"]), _export(world["other_org"])
+def test_an_export_of_another_organization_answers_as_a_missing_id(world: World) -> None:
+    admin = f.staff(world.org, Role.ORG_ADMIN)
+    mine, theirs = _export(world.org), _export(world.other_org)
     assert access_export(admin, mine.pk) == mine
     foreign = refusal(lambda: access_export(admin, theirs.pk))
     missing = refusal(lambda: access_export(admin, uuid.uuid4()))
-    as_secretary = refusal(lambda: access_export(world["secretary"], mine.pk))
+    as_secretary = refusal(lambda: access_export(world.secretary, mine.pk))
     assert foreign == missing == as_secretary == (NotFound, "not-found", "Unknown export.")
 
 
-def test_rejecting_an_export_is_audited_with_its_status_change(world: dict) -> None:
-    admin = f.staff(world["org"], Role.ORG_ADMIN)
-    export = _export(world["org"])
+def test_rejecting_an_export_is_audited_with_its_status_change(world: World) -> None:
+    admin = f.staff(world.org, Role.ORG_ADMIN)
+    export = _export(world.org)
     assert export_services.export_reject(actor=admin, export_id=export.pk).status == ExportStatus.REJECTED
     [row] = events(via="export_reject")
     assert row.object_id == str(export.pk) and row.principal == admin.key
     assert row.changes == {"status": ["requested", "rejected"]}
 
 
-def test_a_refused_rejection_changes_nothing_and_writes_no_row(world: dict) -> None:
-    export = _export(world["org"])
-    outsider_admin = f.staff(world["other_org"], Role.ORG_ADMIN)
+def test_a_refused_rejection_changes_nothing_and_writes_no_row(world: World) -> None:
+    export = _export(world.org)
+    outsider_admin = f.staff(world.other_org, Role.ORG_ADMIN)
     with pytest.raises(NotFound):
         export_services.export_reject(actor=outsider_admin, export_id=export.pk)
-    admin = f.staff(world["org"], Role.ORG_ADMIN)
+    admin = f.staff(world.org, Role.ORG_ADMIN)
     principal_suspend(principal=admin.key, reason="test")
     with pytest.raises(PermissionDenied):
         export_services.export_reject(actor=admin, export_id=export.pk)
@@ -259,28 +260,26 @@ def test_a_refused_rejection_changes_nothing_and_writes_no_row(world: dict) -> N
 
 
 @pytest.fixture
-def entries(world: dict) -> dict[str, Any]:
-    mine = waitlist.waitlist_join(
-        actor=world["patient_actor"], patient_id=world["patient"].pk, motif_id=world["motif"].pk
-    )
+def entries(world: World) -> dict[str, Any]:
+    mine = waitlist.waitlist_join(actor=world.patient_actor, patient_id=world.patient.pk, motif_id=world.motif.pk)
     _user, other_patient, other_actor = f.patient_account("bob@example.invalid", given_name="Bob")
-    theirs = waitlist.waitlist_join(actor=other_actor, patient_id=other_patient.pk, motif_id=world["motif"].pk)
+    theirs = waitlist.waitlist_join(actor=other_actor, patient_id=other_patient.pk, motif_id=world.motif.pk)
     return {"mine": mine, "theirs": theirs}
 
 
-def test_a_waiting_list_entry_of_another_account_answers_as_a_missing_id(world: dict, entries: dict) -> None:
-    actor = world["patient_actor"]
+def test_a_waiting_list_entry_of_another_account_answers_as_a_missing_id(world: World, entries: dict) -> None:
+    actor = world.patient_actor
     assert access_waitlist_entry(actor, entries["mine"].pk) == entries["mine"]
     foreign = refusal(lambda: access_waitlist_entry(actor, entries["theirs"].pk))
     missing = refusal(lambda: access_waitlist_entry(actor, uuid.uuid4()))
-    as_staff = refusal(lambda: access_waitlist_entry(world["secretary"], entries["mine"].pk))
+    as_staff = refusal(lambda: access_waitlist_entry(world.secretary, entries["mine"].pk))
     assert foreign == missing == as_staff == (NotFound, "not-found", "Unknown waiting list entry.")
     refusal(lambda: waitlist.waitlist_leave(actor=actor, entry_id=entries["theirs"].pk))
     assert WaitingListEntry.objects.get(pk=entries["theirs"].pk).status == "active"
 
 
-def test_reading_a_waiting_list_entry_is_audited_and_a_miss_counted(world: dict, entries: dict) -> None:
-    actor = world["patient_actor"]
+def test_reading_a_waiting_list_entry_is_audited_and_a_miss_counted(world: World, entries: dict) -> None:
+    actor = world.patient_actor
     access_waitlist_entry(actor, entries["mine"].pk)
     [read] = events(via="access_waitlist_entry", outcome=Outcome.OK)
     assert read.object_id == str(entries["mine"].pk) and read.record_count == 1
@@ -288,21 +287,21 @@ def test_reading_a_waiting_list_entry_is_audited_and_a_miss_counted(world: dict,
     assert len(events(via="access_waitlist_entry", outcome=Outcome.NOT_FOUND)) == 1
 
 
-def test_a_suspended_patient_gets_no_entry_and_leaves_no_not_found_trace(world: dict, entries: dict) -> None:
-    actor = world["patient_actor"]
+def test_a_suspended_patient_gets_no_entry_and_leaves_no_not_found_trace(world: World, entries: dict) -> None:
+    actor = world.patient_actor
     principal_suspend(principal=actor.key, reason="test")
     for entry_id in (entries["mine"].pk, "guess"):
         assert refusal(lambda entry_id=entry_id: access_waitlist_entry(actor, entry_id))[0] is PermissionDenied
     assert not events(principal=actor.key, outcome=Outcome.NOT_FOUND)
 
 
-def test_listing_the_accounts_waiting_lists_is_one_audited_read(world: dict, entries: dict) -> None:
+def test_listing_the_accounts_waiting_lists_is_one_audited_read(world: World, entries: dict) -> None:
     from creneau.notifications.selectors import waitlist_entries_of_account
 
-    assert waitlist_entries_of_account(world["patient_actor"]) == [entries["mine"]]
+    assert waitlist_entries_of_account(world.patient_actor) == [entries["mine"]]
     [listed] = events(via="waitlist_entries_of_account")
     assert listed.action == Action.SEARCH and listed.record_count == 1
-    assert waitlist_entries_of_account(world["secretary"]) == []
+    assert waitlist_entries_of_account(world.secretary) == []
 
 
 # --- Incidents ------------------------------------------------------------------------------------------
@@ -313,16 +312,16 @@ def _incident(actor: Actor) -> Incident:
     return incident_open(actor=actor, principal="client:x", start=start, end=start + dt.timedelta(hours=1))
 
 
-def test_an_incident_is_an_operators_and_others_get_a_missing_ids_answer(world: dict) -> None:
+def test_an_incident_is_an_operators_and_others_get_a_missing_ids_answer(world: World) -> None:
     ops = operator()
     incident = _incident(ops)
     assert access_incident(ops, incident.pk) == incident
-    hidden = refusal(lambda: access_incident(world["secretary"], incident.pk))
+    hidden = refusal(lambda: access_incident(world.secretary, incident.pk))
     missing = refusal(lambda: access_incident(ops, uuid.uuid4()))
     assert hidden == missing == (NotFound, "not-found", "Unknown incident.")
 
 
-def test_opening_and_updating_an_incident_are_audited(world: dict) -> None:
+def test_opening_and_updating_an_incident_are_audited(world: World) -> None:
     ops = operator()
     incident = _incident(ops)
     [opened] = events(via="incident_open")
@@ -334,15 +333,15 @@ def test_opening_and_updating_an_incident_are_audited(world: dict) -> None:
     assert "DPO" not in str(updated.changes)  # free text stays out of the trail
 
 
-def test_a_refused_incident_write_leaves_nothing(world: dict) -> None:
+def test_a_refused_incident_write_leaves_nothing(world: World) -> None:
     before = (Incident.objects.count(), AuditEvent.objects.count())
     with pytest.raises(PermissionDenied):
-        _incident(world["secretary"])
+        _incident(world.secretary)
     assert (Incident.objects.count(), AuditEvent.objects.count()) == before
     incident = _incident(operator())
     before_update = AuditEvent.objects.count()
     with pytest.raises(PermissionDenied):
-        incident_update(actor=world["secretary"], incident_id=incident.pk, status=IncidentStatus.CLOSED)
+        incident_update(actor=world.secretary, incident_id=incident.pk, status=IncidentStatus.CLOSED)
     assert Incident.objects.get(pk=incident.pk).status == IncidentStatus.OPEN
     assert AuditEvent.objects.count() == before_update
 
@@ -365,7 +364,7 @@ def test_domain_errors_speak_french_by_default(grants: dict) -> None:
         assert translation.gettext("Busy") == "Occupé"
 
 
-def test_an_operator_moving_an_incident_along_in_the_admin_goes_through_the_audited_service(world: dict) -> None:
+def test_an_operator_moving_an_incident_along_in_the_admin_goes_through_the_audited_service(world: World) -> None:
     from .web_support import signed_in
 
     ops_user = User.objects.create_superuser("ops-admin@example.invalid", "correct horse battery 42")

@@ -8,6 +8,8 @@ from django.test import Client
 from creneau.accounts.models import User
 from creneau.audit.models import AuditAccess, AuditEvent
 
+from .personas import World
+
 pytestmark = pytest.mark.django_db
 
 
@@ -18,29 +20,29 @@ def operator(client: Client) -> Client:
     return client
 
 
-def test_opening_a_patient_in_the_admin_is_audited(operator: Client, world: dict) -> None:
-    page = operator.get(f"/admin/patients/patient/{world['patient'].pk}/change/")
+def test_opening_a_patient_in_the_admin_is_audited(operator: Client, world: World) -> None:
+    page = operator.get(f"/admin/patients/patient/{world.patient.pk}/change/")
     assert page.status_code == 200
     event = AuditEvent.objects.filter(actor_kind="operator", via="admin").get()
     assert (event.action, event.channel, event.object_type) == ("read", "admin", "patient")
-    assert AuditAccess.objects.get(event=event).patient_id == world["patient"].pk
+    assert AuditAccess.objects.get(event=event).patient_id == world.patient.pk
 
 
-def test_the_patient_list_shows_no_identity(operator: Client, world: dict) -> None:
+def test_the_patient_list_shows_no_identity(operator: Client, world: World) -> None:
     page = operator.get("/admin/patients/patient/")
     assert page.status_code == 200
-    assert world["patient"].family_name not in page.content.decode()
+    assert world.patient.family_name not in page.content.decode()
 
 
-def test_operators_cannot_edit_identity_fields(operator: Client, world: dict) -> None:
-    r = operator.post(f"/admin/patients/patient/{world['patient'].pk}/change/", {"family_name": "Changed"})
+def test_operators_cannot_edit_identity_fields(operator: Client, world: World) -> None:
+    r = operator.post(f"/admin/patients/patient/{world.patient.pk}/change/", {"family_name": "Changed"})
     assert r.status_code == 403
-    world["patient"].refresh_from_db()
-    assert world["patient"].family_name == "Patiente"
+    world.patient.refresh_from_db()
+    assert world.patient.family_name == "Patiente"
 
 
-def test_an_operators_change_in_the_admin_is_audited(operator: Client, world: dict) -> None:
-    motif = world["motif"]
+def test_an_operators_change_in_the_admin_is_audited(operator: Client, world: World) -> None:
+    motif = world.motif
     page = operator.get(f"/admin/scheduling/motif/{motif.pk}/change/")
     assert page.status_code == 200
     form = page.context["adminform"].form

@@ -13,21 +13,22 @@ from creneau.booking import services
 from creneau.booking.services import SlotRef
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
 
-def test_an_organizations_audit_trail_exports_as_valid_fhir_audit_events(world: dict) -> None:
+def test_an_organizations_audit_trail_exports_as_valid_fhir_audit_events(world: World) -> None:
     appt = services.appointment_book(
-        actor=world["patient_actor"],
-        patient_id=world["patient"].pk,
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
+        actor=world.patient_actor,
+        patient_id=world.patient.pk,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
     )
-    booking_selectors.access_appointment(world["secretary"], appt.pk)
+    booking_selectors.access_appointment(world.secretary, appt.pk)
     out = io.StringIO()
     call_command(
         "audit_export_fhir",
-        organization=str(world["org"].pk),
+        organization=str(world.org.pk),
         start="2026-03-01T00:00+01:00",
         end="2026-03-05T00:00+01:00",
         stdout=out,
@@ -35,21 +36,21 @@ def test_an_organizations_audit_trail_exports_as_valid_fhir_audit_events(world: 
     bundle = Bundle.model_validate(json.loads(out.getvalue()))
     events = [e.resource for e in bundle.entry]
     reads = [e for e in events if e.action == "R"]
-    assert reads and reads[-1].agent[0].who.identifier.value == world["secretary"].key
-    assert {x.what.reference for x in reads[-1].entity} == {f"Appointment/{appt.pk}", f"Patient/{world['patient'].pk}"}
-    assert world["patient"].family_name not in out.getvalue()
+    assert reads and reads[-1].agent[0].who.identifier.value == world.secretary.key
+    assert {x.what.reference for x in reads[-1].entity} == {f"Appointment/{appt.pk}", f"Patient/{world.patient.pk}"}
+    assert world.patient.family_name not in out.getvalue()
 
 
-def test_the_other_organizations_trail_is_not_included(world: dict) -> None:
+def test_the_other_organizations_trail_is_not_included(world: World) -> None:
     services.appointment_book(
-        actor=world["patient_actor"],
-        patient_id=world["patient"].pk,
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
+        actor=world.patient_actor,
+        patient_id=world.patient.pk,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
     )
     out = io.StringIO()
     call_command(
         "audit_export_fhir",
-        organization=str(world["other_org"].pk),
+        organization=str(world.other_org.pk),
         start="2026-03-01T00:00+01:00",
         end="2026-03-05T00:00+01:00",
         stdout=out,
@@ -57,6 +58,6 @@ def test_the_other_organizations_trail_is_not_included(world: dict) -> None:
     assert json.loads(out.getvalue()).get("entry", []) == []
 
 
-def test_bad_arguments_get_a_clear_error(world: dict) -> None:
+def test_bad_arguments_get_a_clear_error(world: World) -> None:
     with pytest.raises(CommandError, match="UUID"):
         call_command("audit_export_fhir", organization="x", start="2026-03-01", end="2026-03-02")

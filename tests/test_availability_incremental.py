@@ -15,6 +15,7 @@ from creneau.scheduling.models import AvailabilityIndex
 from creneau.scheduling.services import availability_refresh, availability_taken
 
 from . import factories as f
+from .personas import World
 
 
 def index_of(practitioner_id: Any) -> dict[Any, list[str]]:
@@ -25,17 +26,17 @@ def index_of(practitioner_id: Any) -> dict[Any, list[str]]:
 
 
 def test_a_booking_removes_exactly_what_a_full_recomputation_removes(
-    world: dict[str, Any],
+    world: World,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    doc, site, short = world["doc"], world["site"], world["motif"]
+    doc, site, short = world.doc, world.site, world.motif
     long = f.motif(doc, minutes=60, buffer=15, name="Long")
     availability_refresh(practitioner_ids=[doc.pk])
     before = index_of(doc.pk)
     start = f.paris(2026, 3, 3, 10, 0)
     with django_capture_on_commit_callbacks(execute=True):
         appointment_book(
-            actor=world["secretary"], slot=SlotRef(doc.pk, short.pk, site.pk, start), patient_id=world["caller"].pk
+            actor=world.secretary, slot=SlotRef(doc.pk, short.pk, site.pk, start), patient_id=world.caller.pk
         )
     after = index_of(doc.pk)
     booked = start.astimezone(dt.UTC).isoformat()
@@ -55,28 +56,28 @@ def test_a_booking_removes_exactly_what_a_full_recomputation_removes(
 
 
 def test_a_hold_takes_its_slot_out_of_the_index_and_a_cancellation_gives_time_back(
-    world: dict[str, Any], django_capture_on_commit_callbacks: Any
+    world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
-    doc, site, motif = world["doc"], world["site"], world["motif"]
+    doc, site, motif = world.doc, world.site, world.motif
     availability_refresh(practitioner_ids=[doc.pk])
     start = f.paris(2026, 3, 4, 9, 30)
     iso = start.astimezone(dt.UTC).isoformat()
     with django_capture_on_commit_callbacks(execute=True):
-        slot_hold(actor=world["patient_actor"], slot=SlotRef(doc.pk, motif.pk, site.pk, start))
+        slot_hold(actor=world.patient_actor, slot=SlotRef(doc.pk, motif.pk, site.pk, start))
     assert iso not in index_of(doc.pk)[motif.pk]
     other = f.paris(2026, 3, 4, 11, 0)
     with django_capture_on_commit_callbacks(execute=True):
         booked = appointment_book(
-            actor=world["secretary"], slot=SlotRef(doc.pk, motif.pk, site.pk, other), patient_id=world["caller"].pk
+            actor=world.secretary, slot=SlotRef(doc.pk, motif.pk, site.pk, other), patient_id=world.caller.pk
         )
     assert other.astimezone(dt.UTC).isoformat() not in index_of(doc.pk)[motif.pk]
     with django_capture_on_commit_callbacks(execute=True):
-        appointment_cancel(actor=world["secretary"], appointment_id=booked.pk)
+        appointment_cancel(actor=world.secretary, appointment_id=booked.pk)
     assert other.astimezone(dt.UTC).isoformat() in index_of(doc.pk)[motif.pk]
 
 
-def test_updating_the_index_after_a_booking_takes_a_fixed_number_of_queries(world: dict[str, Any]) -> None:
-    doc = world["doc"]
+def test_updating_the_index_after_a_booking_takes_a_fixed_number_of_queries(world: World) -> None:
+    doc = world.doc
     for minutes in (15, 20, 45):
         f.motif(doc, minutes=minutes, name=f"M{minutes}")
     availability_refresh(practitioner_ids=[doc.pk])

@@ -18,6 +18,7 @@ from creneau.booking.services import SlotRef
 from creneau.core.errors import Conflict
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 24
@@ -50,14 +51,14 @@ def race(jobs: list) -> Counter[str]:
     return outcomes
 
 
-def test_many_patients_racing_for_one_slot_exactly_one_wins(world: dict) -> None:
+def test_many_patients_racing_for_one_slot_exactly_one_wins(world: World) -> None:
     start = f.paris(2026, 3, 2, 10, 0)
     people = [f.patient_account(given_name=f"P{i}") for i in range(THREADS)]
     jobs = [
         (
             lambda p=p: services.appointment_book(
                 actor=p[2],
-                slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start),
+                slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start),
                 patient_id=p[1].pk,
             )
         )
@@ -65,43 +66,43 @@ def test_many_patients_racing_for_one_slot_exactly_one_wins(world: dict) -> None
     ]
     outcomes = race(jobs)
     assert outcomes == Counter({"booked": 1, "conflict": THREADS - 1}), outcomes
-    assert Appointment.objects.filter(practitioner=world["doc"], status=Status.BOOKED).count() == 1
+    assert Appointment.objects.filter(practitioner=world.doc, status=Status.BOOKED).count() == 1
 
 
-def test_overlapping_slots_of_different_lengths_never_both_book(world: dict) -> None:
+def test_overlapping_slots_of_different_lengths_never_both_book(world: World) -> None:
     """Half the clients want 10:00–11:00, half 10:30–11:00: the database must keep the agenda clean."""
-    long_motif = f.motif(world["doc"], minutes=60, name="Bilan")
+    long_motif = f.motif(world.doc, minutes=60, name="Bilan")
     people = [f.patient_account(given_name=f"P{i}") for i in range(THREADS)]
     jobs = []
     for i, (_u, patient, actor) in enumerate(people):
         if i % 2:
-            ref = SlotRef(world["doc"].pk, long_motif.pk, world["site"].pk, f.paris(2026, 3, 2, 10, 0))
+            ref = SlotRef(world.doc.pk, long_motif.pk, world.site.pk, f.paris(2026, 3, 2, 10, 0))
         else:
-            ref = SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 10, 30))
+            ref = SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 10, 30))
         jobs.append(lambda r=ref, a=actor, p=patient: services.appointment_book(actor=a, slot=r, patient_id=p.pk))
     outcomes = race(jobs)
     assert outcomes["booked"] == 1 and outcomes["conflict"] == THREADS - 1, outcomes
-    booked = list(Appointment.objects.filter(practitioner=world["doc"], status=Status.BOOKED))
+    booked = list(Appointment.objects.filter(practitioner=world.doc, status=Status.BOOKED))
     assert len(booked) == 1
 
 
-def test_concurrent_holds_then_confirmations_yield_one_appointment(world: dict) -> None:
+def test_concurrent_holds_then_confirmations_yield_one_appointment(world: World) -> None:
     start = f.paris(2026, 3, 2, 11, 0)
     people = [f.patient_account(given_name=f"P{i}") for i in range(THREADS)]
 
     def hold_and_confirm(p: tuple) -> None:  # type: ignore[type-arg]
-        hold = services.slot_hold(actor=p[2], slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start))
+        hold = services.slot_hold(actor=p[2], slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start))
         services.hold_confirm(actor=p[2], hold_id=hold.pk, patient_id=p[1].pk)
 
     outcomes = race([lambda p=p: hold_and_confirm(p) for p in people])
     assert outcomes == Counter({"booked": 1, "conflict": THREADS - 1}), outcomes
-    assert Appointment.objects.filter(practitioner=world["doc"]).exclude(status=Status.CANCELLED).count() == 1
+    assert Appointment.objects.filter(practitioner=world.doc).exclude(status=Status.CANCELLED).count() == 1
 
 
-def test_the_same_request_retried_concurrently_books_once(world: dict) -> None:
+def test_the_same_request_retried_concurrently_books_once(world: World) -> None:
     start = f.paris(2026, 3, 2, 9, 30)
-    actor, patient = world["patient_actor"], world["patient"]
-    ref = SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start)
+    actor, patient = world.patient_actor, world.patient
+    ref = SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start)
     outcomes = race(
         [
             lambda: services.appointment_book(actor=actor, slot=ref, patient_id=patient.pk, idempotency_key="retry-1")
@@ -109,7 +110,7 @@ def test_the_same_request_retried_concurrently_books_once(world: dict) -> None:
         ]
     )
     assert outcomes == Counter({"booked": 8}), outcomes
-    assert Appointment.objects.filter(practitioner=world["doc"]).count() == 1
+    assert Appointment.objects.filter(practitioner=world.doc).count() == 1
 
 
 @pytest.mark.postgres

@@ -19,22 +19,23 @@ from creneau.scheduling.models import AvailabilityIndex
 from creneau.scheduling.services import availability_refresh
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
 
 
-def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(world: dict) -> None:
-    availability_refresh(practitioner_ids=[world["doc"].pk])
+def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(world: World) -> None:
+    availability_refresh(practitioner_ids=[world.doc.pk])
     start = f.paris(2026, 3, 4, 9, 0)
     free = start.astimezone(dt.UTC).isoformat()
-    assert free in AvailabilityIndex.objects.get(practitioner=world["doc"], motif=world["motif"]).starts
+    assert free in AvailabilityIndex.objects.get(practitioner=world.doc, motif=world.motif).starts
     with CaptureQueriesContext(connection) as ctx:
         booked = services.appointment_book(
-            actor=world["secretary"],
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start),
-            patient_id=world["caller"].pk,
+            actor=world.secretary,
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start),
+            patient_id=world.caller.pk,
         )
     sql = [q["sql"] for q in ctx.captured_queries]
     statements = [s for s in sql if not s.startswith(TRANSACTION_CONTROL)]
@@ -50,7 +51,7 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
     assert Appointment.objects.get(pk=booked.pk).status == Status.BOOKED
     kinds = sorted(OutboundMessage.objects.filter(appointment_id=booked.pk).values_list("kind", flat=True))
     assert kinds == [Kind.BOOKING_CONFIRMATION, Kind.REMINDER, Kind.REMINDER]
-    starts = AvailabilityIndex.objects.get(practitioner=world["doc"], motif=world["motif"]).starts
+    starts = AvailabilityIndex.objects.get(practitioner=world.doc, motif=world.motif).starts
     assert free not in starts
 
 
@@ -58,39 +59,39 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
 # leave the read (or the not-found answer) in the audit trail.
 
 
-def test_a_booking_refused_after_reading_the_patient_keeps_the_read_in_the_audit_trail(world: dict) -> None:
-    world["motif"].audience = "returning"
-    world["motif"].save()
+def test_a_booking_refused_after_reading_the_patient_keeps_the_read_in_the_audit_trail(world: World) -> None:
+    world.motif.audience = "returning"
+    world.motif.save()
     with pytest.raises(PolicyViolation):
         services.appointment_book(
-            actor=world["patient_actor"],
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 9, 0)),
-            patient_id=world["patient"].pk,
+            actor=world.patient_actor,
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 9, 0)),
+            patient_id=world.patient.pk,
         )
     assert not Appointment.objects.exists()
-    reads = AuditAccess.objects.filter(patient_id=world["patient"].pk, event__action=Action.READ)
+    reads = AuditAccess.objects.filter(patient_id=world.patient.pk, event__action=Action.READ)
     assert reads.count() == 1
     assert not AuditEvent.objects.filter(action=Action.CREATE, object_type="appointment").exists()
 
 
-def test_a_booking_for_an_unknown_patient_is_audited_as_not_found(world: dict) -> None:
+def test_a_booking_for_an_unknown_patient_is_audited_as_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         services.appointment_book(
-            actor=world["secretary"],
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 9, 0)),
+            actor=world.secretary,
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 9, 0)),
             patient_id=uuid.uuid4(),
         )
     assert not Appointment.objects.exists()
-    misses = AuditEvent.objects.filter(principal=world["secretary"].key, outcome=Outcome.NOT_FOUND)
+    misses = AuditEvent.objects.filter(principal=world.secretary.key, outcome=Outcome.NOT_FOUND)
     assert misses.filter(object_type="patient").count() == 1
 
 
-def test_the_row_being_booked_does_not_make_another_organizations_patient_reachable(world: dict) -> None:
+def test_the_row_being_booked_does_not_make_another_organizations_patient_reachable(world: World) -> None:
     from creneau.patients.services import patient_create_for_organization
 
     theirs = patient_create_for_organization(
-        actor=world["outsider"],
-        organization_id=world["other_org"].pk,
+        actor=world.outsider,
+        organization_id=world.other_org.pk,
         family_name="Ailleurs",
         given_name="Zoé",
         birth_date=dt.date(1980, 5, 5),
@@ -98,8 +99,8 @@ def test_the_row_being_booked_does_not_make_another_organizations_patient_reacha
     )
     with pytest.raises(NotFound):
         services.appointment_book(
-            actor=world["secretary"],
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 9, 0)),
+            actor=world.secretary,
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 9, 0)),
             patient_id=theirs.pk,
         )
     assert not Appointment.objects.exists()

@@ -26,6 +26,7 @@ from creneau.exports import services
 from creneau.exports.models import ExportStatus
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -73,13 +74,13 @@ def decrypt(envelope: bytes, key: rsa.RSAPrivateKey) -> dict:
     return json.loads(plain)
 
 
-def test_two_admins_produce_a_file_only_the_recipient_can_read(world: dict, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_admins_produce_a_file_only_the_recipient_can_read(world: World, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_EXPORT_DIR = str(tmp_path)
-    first, s1 = admin_with_mfa(world["org"])
-    second, s2 = admin_with_mfa(world["org"])
+    first, s1 = admin_with_mfa(world.org)
+    second, s2 = admin_with_mfa(world.org)
     export = services.export_request(
         actor=first,
-        organization_id=world["org"].pk,
+        organization_id=world.org.pk,
         reason="Fin de contrat",
         recipient="Nouveau logiciel SAS",
         public_key_pem=pem(recipient_key),
@@ -98,18 +99,16 @@ def test_two_admins_produce_a_file_only_the_recipient_can_read(world: dict, reci
     assert services.export_trace(json.dumps(content)) == export
     # Every exported record is in the audit trail, and exporting did not trip extraction detection.
     exported = AuditEvent.objects.filter(action="export", via="bulk_export")
-    assert set(AuditAccess.objects.filter(event__in=exported).values_list("patient_id", flat=True)) >= {
-        world["caller"].pk
-    }
+    assert set(AuditAccess.objects.filter(event__in=exported).values_list("patient_id", flat=True)) >= {world.caller.pk}
     assert not DetectionAlert.objects.exists()
 
 
-def test_a_wrong_code_or_a_weak_key_is_refused(world: dict, recipient_key) -> None:  # type: ignore[no-untyped-def]
-    first, s1 = admin_with_mfa(world["org"])
+def test_a_wrong_code_or_a_weak_key_is_refused(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
+    first, s1 = admin_with_mfa(world.org)
     with pytest.raises(PermissionDenied, match="verification code"):
         services.export_request(
             actor=first,
-            organization_id=world["org"].pk,
+            organization_id=world.org.pk,
             reason="r",
             recipient="x",
             public_key_pem=pem(recipient_key),
@@ -119,7 +118,7 @@ def test_a_wrong_code_or_a_weak_key_is_refused(world: dict, recipient_key) -> No
     with pytest.raises(InvalidInput, match="3072"):
         services.export_request(
             actor=first,
-            organization_id=world["org"].pk,
+            organization_id=world.org.pk,
             reason="r",
             recipient="x",
             public_key_pem=pem(weak),
@@ -128,7 +127,7 @@ def test_a_wrong_code_or_a_weak_key_is_refused(world: dict, recipient_key) -> No
     with pytest.raises(InvalidInput, match="PEM"):
         services.export_request(
             actor=first,
-            organization_id=world["org"].pk,
+            organization_id=world.org.pk,
             reason="r",
             recipient="x",
             public_key_pem="not a key",
@@ -136,21 +135,21 @@ def test_a_wrong_code_or_a_weak_key_is_refused(world: dict, recipient_key) -> No
         )
 
 
-def test_secretaries_and_other_organizations_cannot_export(world: dict, recipient_key) -> None:  # type: ignore[no-untyped-def]
+def test_secretaries_and_other_organizations_cannot_export(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotFound):
         services.export_request(
-            actor=world["secretary"],
-            organization_id=world["org"].pk,
+            actor=world.secretary,
+            organization_id=world.org.pk,
             reason="r",
             recipient="x",
             public_key_pem=pem(recipient_key),
             mfa_code="123456",
         )
-    outsider_admin, s = admin_with_mfa(world["other_org"])
-    first, s1 = admin_with_mfa(world["org"])
+    outsider_admin, s = admin_with_mfa(world.other_org)
+    first, s1 = admin_with_mfa(world.org)
     export = services.export_request(
         actor=first,
-        organization_id=world["org"].pk,
+        organization_id=world.org.pk,
         reason="r",
         recipient="x",
         public_key_pem=pem(recipient_key),
@@ -160,26 +159,26 @@ def test_secretaries_and_other_organizations_cannot_export(world: dict, recipien
         services.export_approve(actor=outsider_admin, export_id=export.pk, mfa_code=code(s))
 
 
-def test_the_exports_page_is_for_organization_admins_only(client: Client, world: dict) -> None:
-    client.force_login(world["secretary"].user)
+def test_the_exports_page_is_for_organization_admins_only(client: Client, world: World) -> None:
+    client.force_login(world.secretary.user)
     assert client.get("/practice/exports/").status_code == 404
 
 
-def test_the_export_holds_the_organizations_appointments(world: dict, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_holds_the_organizations_appointments(world: World, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The approver's agendas of the exporting organization bound what is exported: its appointments."""
     from creneau.booking.services import SlotRef, appointment_book
 
     settings.CRENEAU_EXPORT_DIR = str(tmp_path)
     booked = appointment_book(
-        actor=world["secretary"],
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
-        patient_id=world["caller"].pk,
+        actor=world.secretary,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
+        patient_id=world.caller.pk,
     )
-    first, s1 = admin_with_mfa(world["org"])
-    second, s2 = admin_with_mfa(world["org"])
+    first, s1 = admin_with_mfa(world.org)
+    second, s2 = admin_with_mfa(world.org)
     export = services.export_request(
         actor=first,
-        organization_id=world["org"].pk,
+        organization_id=world.org.pk,
         reason="Fin de contrat",
         recipient="Nouveau logiciel SAS",
         public_key_pem=pem(recipient_key),
@@ -191,17 +190,17 @@ def test_the_export_holds_the_organizations_appointments(world: dict, recipient_
     assert [a["id"] for a in decrypt(data, recipient_key)["appointments"]] == [str(booked.pk)]
 
 
-def test_a_recovery_code_used_for_an_export_is_audited_with_the_exporting_admin(world: dict, recipient_key) -> None:  # type: ignore[no-untyped-def]
+def test_a_recovery_code_used_for_an_export_is_audited_with_the_exporting_admin(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
     """The step-up's audit row names the admin as they act (their role in the organization, their
     address), not a context-free account holder."""
     from creneau.accounts.mfa import new_recovery_codes
 
-    first, _s1 = admin_with_mfa(world["org"])
+    first, _s1 = admin_with_mfa(world.org)
     first = dataclasses.replace(first, ip="192.0.2.44")
     [recovery, *_rest] = new_recovery_codes(first.user)
     services.export_request(
         actor=first,
-        organization_id=world["org"].pk,
+        organization_id=world.org.pk,
         reason="Fin de contrat",
         recipient="Nouveau logiciel SAS",
         public_key_pem=pem(recipient_key),

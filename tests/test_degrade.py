@@ -31,6 +31,7 @@ from . import factories as f
 from .conftest import REDIS_TEST_URL
 from .faultproxy import FaultProxy
 from .fhir_support import Api, booking_body, grant, register_client, reset_rate_limits, tenant, token
+from .personas import World
 
 
 @pytest.fixture
@@ -162,7 +163,7 @@ def test_with_redis_cut_a_fhir_booking_succeeds_and_answers_201(
 
 
 def test_a_failing_index_update_after_commit_does_not_fail_the_booking(
-    world: dict[str, Any], monkeypatch: Any, caplog: Any, django_capture_on_commit_callbacks: Any
+    world: World, monkeypatch: Any, caplog: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from creneau.booking.services import SlotRef, appointment_book
 
@@ -173,9 +174,9 @@ def test_a_failing_index_update_after_commit_does_not_fail_the_booking(
     start = f.paris(2026, 3, 3, 9, 0)
     with django_capture_on_commit_callbacks(execute=True):
         appointment = appointment_book(
-            actor=world["patient_actor"],
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start),
-            patient_id=world["patient"].pk,
+            actor=world.patient_actor,
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start),
+            patient_id=world.patient.pk,
         )
     assert Appointment.objects.filter(pk=appointment.pk, status="booked").exists()
     assert "availability index update failed (RuntimeError)" in caplog.text

@@ -18,13 +18,14 @@ from creneau.incidents.services import incident_scope
 from creneau.patients.services import patient_create_for_organization
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_patient_account_guessing_appointment_ids_is_suspended(world: dict) -> None:
+def test_a_patient_account_guessing_appointment_ids_is_suspended(world: World) -> None:
     """The 2020 attack through the web: a patient account requesting ids that are not its own."""
-    user, actor = world["user"], world["patient_actor"]
+    user, actor = world.user, world.patient_actor
     limit = 40  # settings: patient suspend_not_found
     answers = []
     for _ in range(limit + 10):
@@ -42,14 +43,14 @@ def test_a_patient_account_guessing_appointment_ids_is_suspended(world: dict) ->
     assert incident.scope["counts"]["patients"] == 0  # it guessed nothing: nothing was exposed
 
 
-def _phone_bookings(w: dict, n: int) -> list:
+def _phone_bookings(w: World, n: int) -> list:
     """n phone callers booked over the coming days (15-minute motif, 12 a day)."""
-    quick = f.motif(w["doc"], minutes=15, name="Rapide")
+    quick = f.motif(w.doc, minutes=15, name="Rapide")
     appts = []
     for i in range(n):
         caller = patient_create_for_organization(
-            actor=w["secretary"],
-            organization_id=w["org"].pk,
+            actor=w.secretary,
+            organization_id=w.org.pk,
             family_name="Appelant",
             given_name=f"N{i}",
             birth_date=dt.date(1960, 1, 1) + dt.timedelta(days=i),
@@ -58,13 +59,13 @@ def _phone_bookings(w: dict, n: int) -> list:
         start = f.paris(2026, 3, 3, 9, 0) + dt.timedelta(days=day, minutes=15 * slot)
         appts.append(
             services.appointment_book(
-                actor=w["secretary"], patient_id=caller.pk, slot=SlotRef(w["doc"].pk, quick.pk, w["site"].pk, start)
+                actor=w.secretary, patient_id=caller.pk, slot=SlotRef(w.doc.pk, quick.pk, w.site.pk, start)
             )
         )
     return appts
 
 
-def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is_exact(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is_exact(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     appts = _phone_bookings(world, 40)
     settings.CRENEAU_DETECTION = {
         **settings.CRENEAU_DETECTION,
@@ -75,7 +76,7 @@ def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is
     }
     start = clock.now()
     with clock.frozen_at(start + dt.timedelta(hours=2)):
-        crawler = f.staff(world["org"])
+        crawler = f.staff(world.org)
         received = set()
         for a in appts:
             try:
@@ -95,15 +96,15 @@ def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is
         assert scope.appointments == {a for a, _p in received}
 
 
-def test_a_secretarys_normal_day_raises_no_alert(world: dict) -> None:
+def test_a_secretarys_normal_day_raises_no_alert(world: World) -> None:
     """Forty phone bookings, then the day's agenda many times and each caller's appointment opened."""
     appts = _phone_bookings(world, 40)
-    sec = world["secretary"]
+    sec = world.secretary
     with clock.frozen_at(f.paris(2026, 3, 3, 8, 0)):
         for hour in range(10):
             with clock.frozen_at(f.paris(2026, 3, 3, 8 + hour, 0)):
                 booking_selectors.agenda(
-                    sec, practitioner_id=world["doc"].pk, start=f.paris(2026, 3, 3), end=f.paris(2026, 3, 7)
+                    sec, practitioner_id=world.doc.pk, start=f.paris(2026, 3, 3), end=f.paris(2026, 3, 7)
                 )
         for a in appts:
             booking_selectors.access_appointment(sec, a.pk)
@@ -111,9 +112,9 @@ def test_a_secretarys_normal_day_raises_no_alert(world: dict) -> None:
     assert not SuspendedPrincipal.objects.exists()
 
 
-def test_staff_access_at_night_is_flagged_without_suspension(world: dict) -> None:
+def test_staff_access_at_night_is_flagged_without_suspension(world: World) -> None:
     appts = _phone_bookings(world, 1)
     with clock.frozen_at(f.paris(2026, 3, 3, 23, 30)):
-        booking_selectors.access_appointment(world["secretary"], appts[0].pk)
-    alert = DetectionAlert.objects.get(principal=world["secretary"].key)
+        booking_selectors.access_appointment(world.secretary, appts[0].pk)
+    alert = DetectionAlert.objects.get(principal=world.secretary.key)
     assert (alert.rule, alert.severity, alert.suspended) == ("unusual-hours", "info", False)

@@ -17,6 +17,7 @@ from creneau.booking import selectors as booking_selectors
 from creneau.core import clock
 from creneau.core.errors import PermissionDenied
 
+from .personas import World
 from .test_detection import _phone_bookings
 
 pytestmark = pytest.mark.django_db
@@ -45,10 +46,10 @@ def _read(actor, appts) -> int:  # type: ignore[no-untyped-def]
     return got
 
 
-def test_patients_read_before_the_window_no_longer_count(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_patients_read_before_the_window_no_longer_count(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
-    sec = world["secretary"]
+    sec = world.secretary
     t0 = clock.now() + dt.timedelta(hours=3)
     with clock.frozen_at(t0):
         assert _read(sec, appts[:4]) == 4
@@ -57,10 +58,10 @@ def test_patients_read_before_the_window_no_longer_count(world: dict, settings) 
     assert not SuspendedPrincipal.objects.filter(principal=sec.key).exists()
 
 
-def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_do(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_do(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
-    sec = world["secretary"]
+    sec = world.secretary
     t0 = clock.now() + dt.timedelta(hours=3)
     for minute in range(0, 50, 10):  # the same four patients, again and again
         with clock.frozen_at(t0 + dt.timedelta(minutes=minute)):
@@ -72,10 +73,10 @@ def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_
     assert (alert.rule, alert.measured) == ("mass-read", 6)
 
 
-def test_pruning_forgets_only_what_left_the_window(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_pruning_forgets_only_what_left_the_window(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
-    sec = world["secretary"]
+    sec = world.secretary
     t0 = clock.now() + dt.timedelta(hours=4)  # the bookings' reads are out of both windows
     with clock.frozen_at(t0 - dt.timedelta(hours=2)):
         assert _read(sec, appts[:3]) == 3
@@ -93,14 +94,14 @@ def test_pruning_forgets_only_what_left_the_window(world: dict, settings) -> Non
     assert DetectionWindowEntry.objects.filter(principal=sec.key).count() == 6
 
 
-def test_an_audited_read_writes_its_trail_and_window_in_one_statement(world: dict) -> None:
+def test_an_audited_read_writes_its_trail_and_window_in_one_statement(world: World) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the single-statement write is PostgreSQL's; runs in the PostgreSQL pass of `make test`")
     appts = _phone_bookings(world, 3)
-    sec = world["secretary"]
+    sec = world.secretary
     day = appts[0].start_at.replace(hour=0, minute=0)
     with CaptureQueriesContext(connection) as audited:
-        rows = booking_selectors.agenda(sec, practitioner_id=world["doc"].pk, start=day, end=day + dt.timedelta(days=1))
+        rows = booking_selectors.agenda(sec, practitioner_id=world.doc.pk, start=day, end=day + dt.timedelta(days=1))
     assert len(rows) == 3
     # The suspension check, the agenda itself, then the event + access rows + window in one statement.
     assert len(audited) == 3
@@ -110,14 +111,14 @@ def test_an_audited_read_writes_its_trail_and_window_in_one_statement(world: dic
     }
 
 
-def test_the_migration_seeds_the_window_from_the_trail(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_seeds_the_window_from_the_trail(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     """Deploying the window table mid-day loses none of the reads already in the window."""
     from django.apps import apps
 
     migration = importlib.import_module("creneau.audit.migrations.0003_detection_window")
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
-    sec = world["secretary"]
+    sec = world.secretary
     with clock.frozen_at(clock.now() + dt.timedelta(hours=4)):
         assert _read(sec, appts[:4]) == 4
         DetectionWindowEntry.objects.all().delete()  # as before the migration
@@ -126,10 +127,10 @@ def test_the_migration_seeds_the_window_from_the_trail(world: dict, settings) ->
     assert SuspendedPrincipal.objects.filter(principal=sec.key).exists()
 
 
-def test_a_read_from_an_unknown_address_is_recorded_without_one(world: dict) -> None:
+def test_a_read_from_an_unknown_address_is_recorded_without_one(world: World) -> None:
     """Behind some proxies the client address is empty: the read is still served and recorded."""
     appts = _phone_bookings(world, 1)
-    sec = dataclasses.replace(world["secretary"], ip="")
+    sec = dataclasses.replace(world.secretary, ip="")
     assert booking_selectors.access_appointment(sec, appts[0].pk).pk == appts[0].pk
     event = AuditEvent.objects.filter(principal=sec.key, action="read").latest("id")
     assert event.ip is None

@@ -14,6 +14,7 @@ from creneau.notifications import outbox
 
 from . import factories as f
 from .notif_support import book
+from .personas import World
 from .web_support import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +35,8 @@ def events(raw: str | bytes) -> list[icalendar.Event]:
     return list(calendar.walk("VEVENT"))
 
 
-def test_hostile_motif_practitioner_and_site_names_inject_no_property(world: dict) -> None:
-    doc, motif, site = world["doc"], world["motif"], world["site"]
+def test_hostile_motif_practitioner_and_site_names_inject_no_property(world: World) -> None:
+    doc, motif, site = world.doc, world.motif, world.site
     doc.family_name, doc.given_name = HOSTILE, "Jeanne;ORGANIZER:x"
     doc.save(update_fields=["family_name", "given_name"])
     motif.name = HOSTILE
@@ -44,7 +45,7 @@ def test_hostile_motif_practitioner_and_site_names_inject_no_property(world: dic
     site.save(update_fields=["name", "city"])
     appointment = book(world, f.paris(2026, 3, 3, 9, 0))
     outbox.deliver_due()
-    downloaded = signed_in(world["user"]).get(f"/appointments/{appointment.pk}/calendar.ics").content
+    downloaded = signed_in(world.user).get(f"/appointments/{appointment.pk}/calendar.ics").content
     attached = mail.outbox[0].attachments[0][1]
     for raw in (downloaded, attached):
         text = raw.decode() if isinstance(raw, bytes) else raw
@@ -57,15 +58,15 @@ def test_hostile_motif_practitioner_and_site_names_inject_no_property(world: dic
         assert "ATTENDEE:y" in str(event["LOCATION"])
 
 
-def test_one_uid_per_appointment_whatever_the_route_kept_across_a_move(world: dict) -> None:
+def test_one_uid_per_appointment_whatever_the_route_kept_across_a_move(world: World) -> None:
     appointment = book(world, f.paris(2026, 3, 5, 10, 0))
-    web = signed_in(world["user"])
+    web = signed_in(world.user)
     (first_download,) = events(web.get(f"/appointments/{appointment.pk}/calendar.ics").content)
     moved = services.appointment_reschedule(
-        actor=world["patient_actor"], appointment_id=appointment.pk, new_start=f.paris(2026, 3, 6, 11, 0)
+        actor=world.patient_actor, appointment_id=appointment.pk, new_start=f.paris(2026, 3, 6, 11, 0)
     )
     (moved_download,) = events(web.get(f"/appointments/{moved.pk}/calendar.ics").content)
-    services.appointment_cancel(actor=world["patient_actor"], appointment_id=moved.pk)
+    services.appointment_cancel(actor=world.patient_actor, appointment_id=moved.pk)
     outbox.deliver_due()
     mailed = {m.subject: events(m.attachments[0][1])[0] for m in mail.outbox if m.attachments}
     uids = {str(first_download["UID"]), str(moved_download["UID"])} | {str(e["UID"]) for e in mailed.values()}
@@ -76,9 +77,9 @@ def test_one_uid_per_appointment_whatever_the_route_kept_across_a_move(world: di
     assert sorted(int(e["SEQUENCE"]) for e in mailed.values()) == [0, 1, 2]  # booked, moved, cancelled
 
 
-def test_the_subscribed_feed_has_the_same_uid_and_sequence_and_stops_with_its_link(world: dict) -> None:
+def test_the_subscribed_feed_has_the_same_uid_and_sequence_and_stops_with_its_link(world: World) -> None:
     appointment = book(world, f.paris(2026, 3, 5, 10, 0))
-    web = signed_in(world["user"])
+    web = signed_in(world.user)
     made = web.post("/account/calendar/", {"action": "create"})
     link = made.context["link"]
     path = link.removeprefix("https://rdv.creneau.example")
@@ -88,12 +89,12 @@ def test_the_subscribed_feed_has_the_same_uid_and_sequence_and_stops_with_its_li
     (listed,) = events(anonymous.get(path).content)
     assert str(listed["UID"]) == str(download["UID"]) and int(listed["SEQUENCE"]) == 0
     moved = services.appointment_reschedule(
-        actor=world["patient_actor"], appointment_id=appointment.pk, new_start=f.paris(2026, 3, 6, 11, 0)
+        actor=world.patient_actor, appointment_id=appointment.pk, new_start=f.paris(2026, 3, 6, 11, 0)
     )
     (after_move,) = events(anonymous.get(path).content)  # the old time is not listed twice
     assert str(after_move["UID"]) == str(download["UID"]) and int(after_move["SEQUENCE"]) == 1
     assert after_move.decoded("DTSTART") == moved.start_at
-    services.appointment_cancel(actor=world["patient_actor"], appointment_id=moved.pk)
+    services.appointment_cancel(actor=world.patient_actor, appointment_id=moved.pk)
     (after_cancel,) = events(anonymous.get(path).content)
     assert (str(after_cancel["STATUS"]), int(after_cancel["SEQUENCE"])) == ("CANCELLED", 2)
     assert AuditEvent.objects.filter(via="calendar_feed_create").count() == 1

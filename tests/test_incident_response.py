@@ -21,14 +21,15 @@ from creneau.incidents.services import authority_report, incident_notify_patient
 from creneau.privacy.selectors import access_journal
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
 
 def test_suspension_alerts_the_security_contact_and_the_organization_admins(
-    world: dict, settings, django_capture_on_commit_callbacks
+    world: World, settings, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
-    admin = f.staff(world["org"], Role.ORG_ADMIN)
+    admin = f.staff(world.org, Role.ORG_ADMIN)
     settings.CRENEAU_DETECTION = {
         **settings.CRENEAU_DETECTION,
         "limits": {
@@ -36,7 +37,7 @@ def test_suspension_alerts_the_security_contact_and_the_organization_admins(
             "staff": {"alert_patients": 100, "suspend_patients": 100, "alert_not_found": 3, "suspend_not_found": 5},
         },
     }
-    crawler = f.staff(world["org"])
+    crawler = f.staff(world.org)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(6):
             with contextlib.suppress(NotFound, PermissionDenied):
@@ -48,19 +49,19 @@ def test_suspension_alerts_the_security_contact_and_the_organization_admins(
     assert "suspended" in critical.body
 
 
-def test_patients_are_told_and_see_the_incident_on_their_account(world: dict) -> None:
+def test_patients_are_told_and_see_the_incident_on_their_account(world: World) -> None:
     appt = services.appointment_book(
-        actor=world["patient_actor"],
-        patient_id=world["patient"].pk,
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
+        actor=world.patient_actor,
+        patient_id=world.patient.pk,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
     )
     from creneau.core import clock
 
     start = f.paris(2026, 3, 2, 8, 0)
     with clock.frozen_at(start + dt.timedelta(minutes=1)):
-        booking_selectors.access_appointment(world["secretary"], appt.pk)
+        booking_selectors.access_appointment(world.secretary, appt.pk)
     incident = incident_open(
-        actor=Actor.system(), principal=world["secretary"].key, start=start, end=start + dt.timedelta(minutes=5)
+        actor=Actor.system(), principal=world.secretary.key, start=start, end=start + dt.timedelta(minutes=5)
     )
     assert incident.scope["counts"] == {"patients": 1, "appointments": 1, "organizations": 1}
     assert "People concerned: 1" in authority_report(incident)
@@ -68,16 +69,14 @@ def test_patients_are_told_and_see_the_incident_on_their_account(world: dict) ->
     from creneau.notifications.models import OutboundMessage
 
     notice = OutboundMessage.objects.get(kind="incident_notice")
-    assert notice.user_id == world["user"].pk
-    assert world["patient"].family_name not in notice.subject
-    exposures = incidents_affecting_account(world["patient_actor"])
+    assert notice.user_id == world.user.pk
+    assert world.patient.family_name not in notice.subject
+    exposures = incidents_affecting_account(world.patient_actor)
     assert [e.incident_id for e in exposures] == [incident.pk]
     assert Incident.objects.get(pk=incident.pk).patients_notified_at is not None
-    assert access_journal(world["patient_actor"])  # the secretary's read is in the journal too
+    assert access_journal(world.patient_actor)  # the secretary's read is in the journal too
 
 
-def test_only_operators_open_incidents(world: dict) -> None:
+def test_only_operators_open_incidents(world: World) -> None:
     with pytest.raises(PermissionDenied):
-        incident_open(
-            actor=world["secretary"], principal="client:x", start=f.paris(2026, 3, 1), end=f.paris(2026, 3, 2)
-        )
+        incident_open(actor=world.secretary, principal="client:x", start=f.paris(2026, 3, 1), end=f.paris(2026, 3, 2))

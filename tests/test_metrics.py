@@ -15,6 +15,7 @@ from creneau.booking.services import SlotRef
 from creneau.core.errors import Conflict, PolicyViolation
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests-0123456789abcdef"
@@ -58,8 +59,8 @@ def test_without_the_right_token_nothing_is_exposed(client: Client, with_token: 
         assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_latency_is_recorded_per_route_pattern_never_per_path(client: Client, with_token: None, world: dict) -> None:
-    doc_id = str(world["doc"].pk)
+def test_latency_is_recorded_per_route_pattern_never_per_path(client: Client, with_token: None, world: World) -> None:
+    doc_id = str(world.doc.pk)
     before = scrape(client)
     count = "creneau_http_request_duration_seconds_count"
     start = value(before, count, route="web:practitioner", method="GET")
@@ -73,11 +74,11 @@ def test_latency_is_recorded_per_route_pattern_never_per_path(client: Client, wi
     assert value(scrape(client), count, route="unmatched", method="GET") >= 1
 
 
-def test_bookings_conflicts_and_refusals_are_counted_by_reason(client: Client, with_token: None, world: dict) -> None:
+def test_bookings_conflicts_and_refusals_are_counted_by_reason(client: Client, with_token: None, world: World) -> None:
     def ref(start: dt.datetime) -> SlotRef:
-        return SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, start)
+        return SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start)
 
-    actor, patient = world["patient_actor"], world["patient"]
+    actor, patient = world.patient_actor, world.patient
     before = scrape(client)
     services.appointment_book(actor=actor, slot=ref(f.paris(2026, 3, 2, 9, 0)), patient_id=patient.pk)
     _user, other, other_actor = f.patient_account(given_name="Bob")
@@ -98,11 +99,11 @@ def test_bookings_conflicts_and_refusals_are_counted_by_reason(client: Client, w
         assert secret not in after
 
 
-def test_confirming_an_expired_hold_counts_one_booking(client: Client, with_token: None, world: dict) -> None:
+def test_confirming_an_expired_hold_counts_one_booking(client: Client, with_token: None, world: World) -> None:
     from creneau.core import clock
 
-    actor, patient = world["patient_actor"], world["patient"]
-    slot = SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 10, 0))
+    actor, patient = world.patient_actor, world.patient
+    slot = SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 10, 0))
     hold = services.slot_hold(actor=actor, slot=slot)
     before = scrape(client)
     with clock.frozen_at(f.paris(2026, 3, 2, 7, 30)):  # the hold has expired, the slot is still free
@@ -116,10 +117,10 @@ def test_confirming_an_expired_hold_counts_one_booking(client: Client, with_toke
 
 
 def test_backlogs_seal_lag_and_suspensions_come_from_the_database(
-    client: Client, with_token: None, world: dict
+    client: Client, with_token: None, world: World
 ) -> None:
-    slot = SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 11, 0))
-    services.appointment_book(actor=world["patient_actor"], slot=slot, patient_id=world["patient"].pk)
+    slot = SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 11, 0))
+    services.appointment_book(actor=world.patient_actor, slot=slot, patient_id=world.patient.pk)
     text = scrape(client)
     assert value(text, "creneau_state_up") == 1
     assert sum(samples(text, "creneau_outbox_backlog").values()) >= 1  # the confirmation, due now
@@ -131,10 +132,10 @@ def test_backlogs_seal_lag_and_suspensions_come_from_the_database(
     sealed = scrape(client)
     assert value(sealed, "creneau_audit_unsealed_events") <= 1  # at most the scrape's own neighbours
     assert value(sealed, "creneau_suspended_principals", kind="user") == 0
-    principal_suspend(principal=world["patient_actor"].key, reason="test")
+    principal_suspend(principal=world.patient_actor.key, reason="test")
     suspended = scrape(client)
     assert value(suspended, "creneau_suspended_principals", kind="user") == 1
-    assert str(world["user"].pk) not in suspended
+    assert str(world.user.pk) not in suspended
 
 
 def test_the_refusal_is_explained_in_french_by_default(client: Client, with_token: None) -> None:

@@ -18,6 +18,7 @@ from creneau.booking.services import SlotRef
 
 from . import factories as f
 from .fhir_support import Api, grant, register_client, tenant, token
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -47,24 +48,24 @@ def assert_no_store(response: Any, label: str) -> None:
 
 
 @pytest.fixture
-def people(world: dict) -> dict[str, Any]:
+def people(world: World) -> dict[str, Any]:
     appointment = services.appointment_book(
-        actor=world["patient_actor"],
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
-        patient_id=world["patient"].pk,
+        actor=world.patient_actor,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
+        patient_id=world.patient.pk,
     )
     hold = services.slot_hold(
-        actor=world["patient_actor"],
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 4, 9, 0)),
+        actor=world.patient_actor,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 4, 9, 0)),
     )
     values = {
         "appointment_id": str(appointment.pk),
         "hold_id": str(hold.pk),
-        "practitioner_id": str(world["doc"].pk),
-        "motif_id": str(world["motif"].pk),
-        "patient_id": str(world["patient"].pk),
+        "practitioner_id": str(world.doc.pk),
+        "motif_id": str(world.motif.pk),
+        "patient_id": str(world.patient.pk),
     }
-    return {**world, "values": values}
+    return {"user": world.user, "secretary": world.secretary, "values": values}
 
 
 @pytest.mark.parametrize("who", ["user", "secretary"])
@@ -115,20 +116,20 @@ def test_every_fhir_answer_to_a_token_is_no_store() -> None:
     assert_no_store(Api(web, "invalid-token").get(f"Patient/{a.patient.pk}"), "bad token")
 
 
-def test_sign_in_and_account_links_are_no_store(world: dict) -> None:
+def test_sign_in_and_account_links_are_no_store(world: World) -> None:
     client = Client()
     for name in ("accounts:login", "accounts:signup", "accounts:password_reset"):
         assert_no_store(client.get(reverse(name)), name)
     signed = client.post(
-        reverse("accounts:login"), {"username": world["user"].email, "password": "correct horse battery 42"}
+        reverse("accounts:login"), {"username": world.user.email, "password": "correct horse battery 42"}
     )
     assert signed.status_code == 302
     assert_no_store(signed, "sign-in answer")
 
 
-def test_anonymous_public_pages_stay_cacheable(world: dict) -> None:
+def test_anonymous_public_pages_stay_cacheable(world: World) -> None:
     client = Client()
-    for url in (reverse("web:home"), reverse("web:practitioner", kwargs={"practitioner_id": world["doc"].pk})):
+    for url in (reverse("web:home"), reverse("web:practitioner", kwargs={"practitioner_id": world.doc.pk})):
         response = client.get(url)
         assert response.status_code == 200
         assert "no-store" not in response.get("Cache-Control", "")

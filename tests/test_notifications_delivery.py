@@ -30,6 +30,7 @@ from creneau.notifications.sms import LocmemSmsBackend
 
 from . import factories as f
 from .notif_support import book, pending, sms_gateway
+from .personas import World
 
 
 class WorkerKilled(BaseException):
@@ -53,7 +54,7 @@ def _confirmation(channel: MessageChannel) -> OutboundMessage:
 
 
 @pytest.mark.django_db
-def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     with sms_gateway(settings) as gateway:
         book(world, f.paris(2026, 3, 2, 10, 0))
         sms = _confirmation(MessageChannel.SMS)
@@ -75,7 +76,7 @@ def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(worl
 
 
 @pytest.mark.django_db
-def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_lease(world: dict) -> None:
+def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_lease(world: World) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     email = _confirmation(MessageChannel.EMAIL)
     with outbox.fault_hook("before_send", crash), pytest.raises(WorkerKilled):
@@ -90,7 +91,7 @@ def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_leas
 
 
 @pytest.mark.django_db
-def test_file_sms_backend_is_idempotent_too(world: dict, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_file_sms_backend_is_idempotent_too(world: World, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.FileSmsBackend"
     settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)
     book(world, f.paris(2026, 3, 2, 10, 0))
@@ -104,7 +105,7 @@ def test_file_sms_backend_is_idempotent_too(world: dict, settings, tmp_path) -> 
 
 
 @pytest.mark.django_db
-def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most_once(world: dict) -> None:
+def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most_once(world: World) -> None:
     """SMTP has no idempotency key: the documented bound is one duplicate per crash in that window,
     carrying the same Message-ID so mail clients can fold it."""
     book(world, f.paris(2026, 3, 2, 10, 0))
@@ -122,7 +123,7 @@ def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most
 
 
 @pytest.mark.django_db
-def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_OUTBOX_MAX_ATTEMPTS = 2
     book(world, f.paris(2026, 3, 2, 10, 0))
     sms = _confirmation(MessageChannel.SMS)
@@ -139,7 +140,7 @@ def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: dict, se
 
 
 @pytest.mark.django_db
-def test_a_reminder_is_not_sent_before_its_time(world: dict) -> None:
+def test_a_reminder_is_not_sent_before_its_time(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
     outbox.deliver_due()
     reminders = pending(appointment=appt, kind=Kind.REMINDER)
@@ -153,7 +154,7 @@ def test_a_reminder_is_not_sent_before_its_time(world: dict) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: dict) -> None:
+def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: World) -> None:
     from django_tasks_db.models import DBTaskResult
 
     book(world, f.paris(2026, 3, 2, 10, 0))
@@ -169,7 +170,7 @@ def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: dict) -> None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_never_send_the_same_message_twice(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_at_once_never_send_the_same_message_twice(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     people = [f.patient_account(given_name=f"P{i}") for i in range(12)]
     for i, (_user, patient, actor) in enumerate(people):
         book(
@@ -214,7 +215,7 @@ def _database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_worker_processes_on_the_same_database_send_each_message_once(world: dict) -> None:
+def test_two_worker_processes_on_the_same_database_send_each_message_once(world: World) -> None:
     """The real command, twice, as separate OS processes (console e-mail and console SMS: neither
     deduplicates, so a double send would show in their output)."""
     people = [f.patient_account(given_name=f"P{i}") for i in range(12)]
@@ -246,7 +247,7 @@ def test_two_worker_processes_on_the_same_database_send_each_message_once(world:
 
 
 @pytest.mark.django_db
-def test_finished_messages_are_forgotten_after_the_retention_period(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_finished_messages_are_forgotten_after_the_retention_period(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_OUTBOX_RETENTION_DAYS = 30
     book(world, f.paris(2026, 3, 5, 10, 0))
     outbox.deliver_due()
@@ -262,7 +263,7 @@ def test_finished_messages_are_forgotten_after_the_retention_period(world: dict,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(world: dict, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(world: World, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The lease is short so that a crashed worker's message goes out again within a minute; a slow
     gateway must not make another worker think this one died."""
     settings.CRENEAU_OUTBOX_LEASE_SECONDS = 2
@@ -290,7 +291,7 @@ def test_the_default_lease_sends_a_crashed_workers_message_again_within_a_minute
 
 
 @pytest.mark.django_db(transaction=True)
-def test_task_rows_a_dead_worker_left_running_are_made_ready_and_then_run(world: dict) -> None:
+def test_task_rows_a_dead_worker_left_running_are_made_ready_and_then_run(world: World) -> None:
     from django.tasks.base import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 

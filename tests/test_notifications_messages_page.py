@@ -10,6 +10,7 @@ from creneau.notifications.models import Kind, MessageChannel, OutboundMessage
 
 from . import factories as f
 from .notif_support import book
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 URL = "/en/account/messages/"
@@ -20,11 +21,11 @@ def file_sms(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)
 
 
-def test_sent_messages_are_listed_with_their_code(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+def test_sent_messages_are_listed_with_their_code(world: World, client) -> None:  # type: ignore[no-untyped-def]
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.get(kind=Kind.BOOKING_CONFIRMATION, channel=MessageChannel.EMAIL).code
-    client.force_login(world["user"])
+    client.force_login(world.user)
     page = client.get(URL).content.decode()
     assert page.count(f"<code>{code}</code>") == 2  # the e-mail and the SMS of the same event
     assert "Booking confirmation" in page
@@ -32,24 +33,24 @@ def test_sent_messages_are_listed_with_their_code(world: dict, client) -> None: 
     assert "Reminder" not in page
 
 
-def test_checking_a_genuine_code_confirms_it(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+def test_checking_a_genuine_code_confirms_it(world: World, client) -> None:  # type: ignore[no-untyped-def]
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.filter(kind=Kind.BOOKING_CONFIRMATION).first().code  # type: ignore[union-attr]
-    client.force_login(world["user"])
+    client.force_login(world.user)
     page = client.get(URL, {"code": code.lower().replace("-", "")}).content.decode()
     assert "Genuine: we sent this message" in page
 
 
-def test_a_code_we_did_not_send_is_reported_as_phishing(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_we_did_not_send_is_reported_as_phishing(world: World, client) -> None:  # type: ignore[no-untyped-def]
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
-    client.force_login(world["user"])
+    client.force_login(world.user)
     page = client.get(URL, {"code": "ZZZZ-9999"}).content.decode()
     assert "We did not send you any message with this code" in page
 
 
-def test_another_account_cannot_see_or_confirm_my_codes(world: dict, client) -> None:  # type: ignore[no-untyped-def]
+def test_another_account_cannot_see_or_confirm_my_codes(world: World, client) -> None:  # type: ignore[no-untyped-def]
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.filter(kind=Kind.BOOKING_CONFIRMATION).first().code  # type: ignore[union-attr]

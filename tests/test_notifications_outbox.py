@@ -18,6 +18,7 @@ from creneau.notifications.sms import LocmemSmsBackend
 
 from . import factories as f
 from .notif_support import book, messages, pending, ref, sms_gateway
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def locmem_sms(settings):  # type: ignore[no-untyped-def]
     LocmemSmsBackend.reset()
 
 
-def test_booking_queues_confirmation_and_both_reminders(world: dict) -> None:
+def test_booking_queues_confirmation_and_both_reminders(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
     rows = messages(appointment=appt)
     kinds = sorted((m.kind, m.channel, m.send_after) for m in rows)
@@ -48,16 +49,16 @@ def test_booking_queues_confirmation_and_both_reminders(world: dict) -> None:
     )
     confirmation = [m for m in rows if m.kind == Kind.BOOKING_CONFIRMATION]
     assert confirmation[0].code == confirmation[1].code  # one event, one code across channels
-    assert all(m.user_id == world["user"].pk for m in rows)
+    assert all(m.user_id == world.user.pk for m in rows)
 
 
-def test_reminders_already_past_are_not_scheduled(world: dict) -> None:
+def test_reminders_already_past_are_not_scheduled(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 2, 10, 0))  # 3 hours ahead: only the 2-hour reminder fits
     reminders = messages(appointment=appt, kind=Kind.REMINDER)
     assert {m.send_after for m in reminders} == {appt.start_at - dt.timedelta(hours=2)}
 
 
-def test_a_refused_booking_leaves_no_message(world: dict) -> None:
+def test_a_refused_booking_leaves_no_message(world: World) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     before = OutboundMessage.objects.count()
     _u, other, actor = f.patient_account(given_name="Bob")
@@ -66,24 +67,24 @@ def test_a_refused_booking_leaves_no_message(world: dict) -> None:
     assert OutboundMessage.objects.count() == before
 
 
-def test_confirming_a_hold_queues_the_confirmation(world: dict) -> None:
-    hold = services.slot_hold(actor=world["patient_actor"], slot=ref(world, f.paris(2026, 3, 4, 9, 0)))
+def test_confirming_a_hold_queues_the_confirmation(world: World) -> None:
+    hold = services.slot_hold(actor=world.patient_actor, slot=ref(world, f.paris(2026, 3, 4, 9, 0)))
     assert not messages()
-    services.hold_confirm(actor=world["patient_actor"], hold_id=hold.pk, patient_id=world["patient"].pk)
+    services.hold_confirm(actor=world.patient_actor, hold_id=hold.pk, patient_id=world.patient.pk)
     assert {m.kind for m in messages(appointment_id=hold.pk)} == {Kind.BOOKING_CONFIRMATION, Kind.REMINDER}
 
 
-def test_worker_sends_email_with_text_html_ics_and_code_and_sms_without_health_details(world: dict) -> None:
-    world["motif"].name = "Suivi psoriasis"
-    world["motif"].save()
+def test_worker_sends_email_with_text_html_ics_and_code_and_sms_without_health_details(world: World) -> None:
+    world.motif.name = "Suivi psoriasis"
+    world.motif.save()
     book(world, f.paris(2026, 3, 2, 10, 0))
     assert outbox.deliver_due() == 2
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     row = OutboundMessage.objects.get(channel=MessageChannel.EMAIL, kind=Kind.BOOKING_CONFIRMATION)
-    assert email.to == [world["user"].email]
+    assert email.to == [world.user.email]
     assert email.subject == "Rendez-vous confirmé le 02/03/2026 à 10:00"
-    assert world["doc"].family_name not in email.subject and "psoriasis" not in email.subject
+    assert world.doc.family_name not in email.subject and "psoriasis" not in email.subject
     assert "lundi 2 mars 2026 à 10:00" in email.body.lower() and "Suivi psoriasis" in email.body
     assert row.code in email.body
     assert email.extra_headers["Message-ID"] == f"<{row.pk}@rdv.creneau.example>"
@@ -93,16 +94,16 @@ def test_worker_sends_email_with_text_html_ics_and_code_and_sms_without_health_d
     assert name.endswith(".ics") and ics_type == "text/calendar"
     assert "DTSTART:20260302T090000Z" in ics and f"UID:{row.appointment_id}@rdv.creneau.example" in ics
     ((to, sms),) = LocmemSmsBackend.outbox.values()
-    assert to == world["patient"].phone
+    assert to == world.patient.phone
     assert "02/03 à 10h00" in sms and row.code in sms
-    for health_detail in ("psoriasis", "Suivi", world["doc"].family_name, world["doc"].specialty.label_fr):
+    for health_detail in ("psoriasis", "Suivi", world.doc.family_name, world.doc.specialty.label_fr):
         assert health_detail not in sms
     assert OutboundMessage.objects.filter(status=MessageStatus.SENT).count() == 2
 
 
-def test_messages_follow_the_account_language(world: dict) -> None:
-    world["user"].language = "en"
-    world["user"].save()
+def test_messages_follow_the_account_language(world: World) -> None:
+    world.user.language = "en"
+    world.user.save()
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     assert mail.outbox[0].subject == "Appointment confirmed on 2 Mar 2026 at 10:00"
@@ -144,9 +145,9 @@ def test_a_template_linking_elsewhere_is_refused(settings) -> None:  # type: ign
         rendering.check_links("Pay here: https://rdv.creneau.example.evil.test/pay")
 
 
-def test_cancellation_withdraws_reminders_and_tells_the_patient(world: dict) -> None:
+def test_cancellation_withdraws_reminders_and_tells_the_patient(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
-    services.appointment_cancel(actor=world["patient_actor"], appointment_id=appt.pk)
+    services.appointment_cancel(actor=world.patient_actor, appointment_id=appt.pk)
     assert not pending(appointment=appt, kind=Kind.REMINDER)
     assert {m.channel for m in pending(kind=Kind.CANCELLATION)} == {MessageChannel.EMAIL, MessageChannel.SMS}
     outbox.deliver_due()
@@ -155,7 +156,7 @@ def test_cancellation_withdraws_reminders_and_tells_the_patient(world: dict) -> 
     assert "METHOD:CANCEL" in cancellation[0].attachments[0][1]
 
 
-def test_a_reminder_of_an_appointment_cancelled_meanwhile_is_not_sent(world: dict) -> None:
+def test_a_reminder_of_an_appointment_cancelled_meanwhile_is_not_sent(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
     reminder = pending(appointment=appt, kind=Kind.REMINDER)[0]
     type(appt).objects.filter(pk=appt.pk).update(status="cancelled")  # cancelled behind the hooks' back
@@ -165,10 +166,10 @@ def test_a_reminder_of_an_appointment_cancelled_meanwhile_is_not_sent(world: dic
     assert reminder.status == MessageStatus.CANCELLED
 
 
-def test_moving_sends_one_move_message_and_reminders_follow_the_new_time(world: dict) -> None:
+def test_moving_sends_one_move_message_and_reminders_follow_the_new_time(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
     new = services.appointment_reschedule(
-        actor=world["patient_actor"], appointment_id=appt.pk, new_start=f.paris(2026, 3, 6, 11, 0)
+        actor=world.patient_actor, appointment_id=appt.pk, new_start=f.paris(2026, 3, 6, 11, 0)
     )
     assert not pending(appointment=appt, kind=Kind.REMINDER)
     assert {m.send_after for m in pending(appointment=new, kind=Kind.REMINDER)} == {
@@ -188,20 +189,20 @@ def test_moving_sends_one_move_message_and_reminders_follow_the_new_time(world: 
     )
 
 
-def test_phone_booking_for_a_patient_without_account_uses_recorded_contact(world: dict) -> None:
+def test_phone_booking_for_a_patient_without_account_uses_recorded_contact(world: World) -> None:
     services.appointment_book(
-        actor=world["secretary"], slot=ref(world, f.paris(2026, 3, 2, 10, 0)), patient_id=world["caller"].pk
+        actor=world.secretary, slot=ref(world, f.paris(2026, 3, 2, 10, 0)), patient_id=world.caller.pk
     )
     rows = pending(kind=Kind.BOOKING_CONFIRMATION)
     assert [(m.channel, m.user_id, m.to_address) for m in rows] == [(MessageChannel.SMS, None, "+33639980002")]
 
 
-def test_security_events_and_incident_notices_are_emailed(world: dict) -> None:
-    notify.notify_new_login(user=world["user"])
-    notify.notify_password_changed(user=world["user"])
-    notify.notify_mfa_changed(user=world["user"])
-    assert notify.notify_incident(actor=world["secretary"], user_ids=[world["user"].pk], reference="INC-7") == 1
-    assert notify.notify_incident(actor=world["secretary"], user_ids=[world["user"].pk], reference="INC-7") == 0
+def test_security_events_and_incident_notices_are_emailed(world: World) -> None:
+    notify.notify_new_login(user=world.user)
+    notify.notify_password_changed(user=world.user)
+    notify.notify_mfa_changed(user=world.user)
+    assert notify.notify_incident(actor=world.secretary, user_ids=[world.user.pk], reference="INC-7") == 1
+    assert notify.notify_incident(actor=world.secretary, user_ids=[world.user.pk], reference="INC-7") == 0
     outbox.deliver_due()
     subjects = sorted(m.subject for m in mail.outbox)
     assert subjects == sorted(
@@ -216,7 +217,7 @@ def test_security_events_and_incident_notices_are_emailed(world: dict) -> None:
     assert all("INC-7" in m.body for m in mail.outbox if m.subject.startswith("Information"))
 
 
-def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(world: World, settings) -> None:  # type: ignore[no-untyped-def]
     settings.CRENEAU_OUTBOX_MAX_ATTEMPTS = 3
     with sms_gateway(settings) as gateway:
         gateway.fail_with = 503
@@ -236,7 +237,7 @@ def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(wor
         assert not gateway.delivered
 
 
-def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: dict, settings, admin_client) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: World, settings, admin_client) -> None:  # type: ignore[no-untyped-def]
     with sms_gateway(settings) as gateway:
         gateway.fail_with = 400
         book(world, f.paris(2026, 3, 2, 10, 0))
@@ -247,7 +248,7 @@ def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: dict, 
         assert page.status_code == 200
         content = page.content.decode()
         assert str(sms.pk) in content and "gateway HTTP 400" in content
-        assert world["patient"].phone not in content and world["user"].email not in content
+        assert world.patient.phone not in content and world.user.email not in content
         gateway.fail_with = None
         admin_client.post(
             "/admin/notifications/outboundmessage/", {"action": "retry", "_selected_action": [str(sms.pk)]}
@@ -258,11 +259,11 @@ def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: dict, 
         assert gateway.requests[-1]["auth"] == "Bearer test-token"
 
 
-def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: dict) -> None:
+def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: World) -> None:
     from creneau.patients.services import patient_create_for_account
 
     child = patient_create_for_account(
-        actor=world["patient_actor"],
+        actor=world.patient_actor,
         relationship="child",
         family_name="Patiente",
         given_name="Léo",
@@ -271,9 +272,9 @@ def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: dict) 
     book(world, f.paris(2026, 3, 2, 10, 0), patient=child)
     outbox.deliver_due()
     (email,) = mail.outbox
-    assert email.to == [world["user"].email] and "Le rendez-vous de Léo est confirmé" in email.body
+    assert email.to == [world.user.email] and "Le rendez-vous de Léo est confirmé" in email.body
     ((to, sms),) = LocmemSmsBackend.outbox.values()
-    assert to == world["patient"].phone and "Léo" not in sms
+    assert to == world.patient.phone and "Léo" not in sms
 
 
 def test_html_part_escapes_text_and_links_only_full_platform_urls(settings) -> None:  # type: ignore[no-untyped-def]
@@ -300,11 +301,11 @@ def test_system_checks_guard_the_public_url_and_production_channels(settings) ->
     assert checks.check_production_channels() == []
 
 
-def test_calendar_attachments_parse_as_rfc5545(world: dict) -> None:
+def test_calendar_attachments_parse_as_rfc5545(world: World) -> None:
     import icalendar
 
     appt = book(world, f.paris(2026, 3, 5, 10, 0))
-    services.appointment_cancel(actor=world["patient_actor"], appointment_id=appt.pk)
+    services.appointment_cancel(actor=world.patient_actor, appointment_id=appt.pk)
     outbox.deliver_due()
     parsed = {str(c["METHOD"]): c for c in (icalendar.Calendar.from_ical(m.attachments[0][1]) for m in mail.outbox)}
     (booked_event,) = parsed["PUBLISH"].walk("VEVENT")

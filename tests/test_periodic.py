@@ -9,10 +9,12 @@ from creneau.core import periodic
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.scheduling.models import AvailabilityIndex
 
+from .personas import World
+
 pytestmark = pytest.mark.django_db
 
 
-def test_the_worker_seals_the_audit_trail_and_refreshes_availability_once_per_interval(world: dict) -> None:
+def test_the_worker_seals_the_audit_trail_and_refreshes_availability_once_per_interval(world: World) -> None:
     cache.clear()
     audit_record(
         actor=Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id="x"),
@@ -23,7 +25,7 @@ def test_the_worker_seals_the_audit_trail_and_refreshes_availability_once_per_in
     assert periodic.run_due() == len(periodic.jobs())
     assert not AuditSeal.objects.filter(event__seal__isnull=True).exists()
     assert AuditSeal.objects.exists()
-    assert AvailabilityIndex.objects.filter(practitioner=world["doc"]).exists()
+    assert AvailabilityIndex.objects.filter(practitioner=world.doc).exists()
     assert periodic.run_due() == 0  # a second worker in the same interval does nothing
 
 

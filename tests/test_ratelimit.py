@@ -20,6 +20,7 @@ from creneau.core.errors import PolicyViolation
 
 from . import factories as f
 from .conftest import REDIS_TEST_URL
+from .personas import World
 
 
 @pytest.fixture(autouse=True)
@@ -125,40 +126,40 @@ def test_search_is_rate_limited_per_address(client: object) -> None:
 
 
 @override_settings(CRENEAU_RATE_LIMITS={"hold-actor": (3, 3600)}, CRENEAU_MAX_ACTIVE_HOLDS=10)
-def test_a_patient_cannot_sweep_the_agenda_hold_after_hold(world: dict) -> None:
-    actor = world["patient_actor"]
+def test_a_patient_cannot_sweep_the_agenda_hold_after_hold(world: World) -> None:
+    actor = world.patient_actor
     for i in range(3):
         hold = services.slot_hold(
             actor=actor,
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 9 + i, 0)),
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 9 + i, 0)),
         )
         services.hold_release(actor=actor, hold_id=hold.pk)
     with pytest.raises(ratelimit.RateLimited) as exc:
         services.slot_hold(
-            actor=actor, slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 2, 11, 0))
+            actor=actor, slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 2, 11, 0))
         )
     assert exc.value.http_status == 429
 
 
 @override_settings(CRENEAU_MAX_FUTURE_APPOINTMENTS=2)
-def test_an_account_cannot_hoard_future_appointments(world: dict) -> None:
-    actor, patient = world["patient_actor"], world["patient"]
+def test_an_account_cannot_hoard_future_appointments(world: World) -> None:
+    actor, patient = world.patient_actor, world.patient
     for day in (3, 4):
         services.appointment_book(
             actor=actor,
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, day, 9, 0)),
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, day, 9, 0)),
             patient_id=patient.pk,
         )
     with pytest.raises(PolicyViolation, match="upcoming appointments"):
         services.appointment_book(
             actor=actor,
-            slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 5, 9, 0)),
+            slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 5, 9, 0)),
             patient_id=patient.pk,
         )
     # Practices booking by phone are not capped.
     services.appointment_book(
-        actor=world["secretary"],
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 5, 9, 30)),
+        actor=world.secretary,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 5, 9, 30)),
         patient_id=patient.pk,
     )
     assert clock.now() < f.paris(2026, 3, 3, 0, 0) + dt.timedelta(days=1)

@@ -20,6 +20,7 @@ from creneau.notifications import outbox
 
 from . import factories as f
 from .notif_support import book
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def dump(*labels: str, **options: object) -> str:
     return out.getvalue()
 
 
-def test_dumping_accounts_and_messages_without_naming_oneself_is_refused(world: dict) -> None:
+def test_dumping_accounts_and_messages_without_naming_oneself_is_refused(world: World) -> None:
     book(world, f.paris(2026, 3, 3, 9, 0))
     before = AuditEvent.objects.count()
     out = StringIO()
@@ -49,14 +50,14 @@ def test_dumping_accounts_and_messages_without_naming_oneself_is_refused(world: 
         call_command("dumpdata", stdout=StringIO())  # everything includes them
 
 
-def test_a_named_operator_dump_is_audited_with_its_scope(world: dict, operator: User) -> None:
+def test_a_named_operator_dump_is_audited_with_its_scope(world: World, operator: User) -> None:
     appointment = book(world, f.paris(2026, 3, 3, 9, 0))
     outbox.deliver_due()
     messages = len(json.loads(dump("notifications.outboundmessage", operator=operator.email)))
     text = dump(
         "accounts.user", "patients.patient", "booking.appointment", operator=operator.email, reason="ticket 4521"
     )
-    assert world["user"].email in text  # the dump itself is what it was
+    assert world.user.email in text  # the dump itself is what it was
     event = AuditEvent.objects.filter(via="command:dumpdata").order_by("-id").first()
     assert event is not None
     assert event.principal == f"user:{operator.pk}" and event.channel == "command" and event.action == "export"
@@ -64,25 +65,25 @@ def test_a_named_operator_dump_is_audited_with_its_scope(world: dict, operator: 
     assert scope["accounts.User"] == User.objects.count() and scope["booking.Appointment"] == 1
     assert event.changes["reason"] == "ticket 4521"
     covered = set(AuditAccess.objects.filter(event=event).values_list("patient_id", flat=True))
-    assert {world["patient"].pk, world["caller"].pk} <= covered
+    assert {world.patient.pk, world.caller.pk} <= covered
     assert AuditAccess.objects.filter(event=event, appointment_id=appointment.pk).exists()
     assert messages >= 1
 
 
-def test_only_an_operator_account_may_be_named(world: dict) -> None:
+def test_only_an_operator_account_may_be_named(world: World) -> None:
     with pytest.raises(CommandError, match="platform operator"):
-        dump("patients.patient", operator=world["user"].email)
+        dump("patients.patient", operator=world.user.email)
     with pytest.raises(CommandError, match="platform operator"):
         dump("patients.patient", operator="nobody@example.invalid")
 
 
-def test_models_without_personal_data_dump_freely(world: dict) -> None:
+def test_models_without_personal_data_dump_freely(world: World) -> None:
     before = AuditEvent.objects.count()
     assert json.loads(dump("directory.organization"))
     assert AuditEvent.objects.count() == before
 
 
-def test_key_rotation_records_what_it_decrypted_and_who_ran_it(world: dict, operator: User) -> None:
+def test_key_rotation_records_what_it_decrypted_and_who_ran_it(world: World, operator: User) -> None:
     with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY, envkeys.DEV_FIELD_KEYS[0]]):
         call_command("rotate_keys", batch_size=500, operator=operator.email, stdout=StringIO())
     events = list(AuditEvent.objects.filter(via="command:rotate_keys"))
@@ -93,10 +94,10 @@ def test_key_rotation_records_what_it_decrypted_and_who_ran_it(world: dict, oper
             scope[label] = scope.get(label, 0) + n
     assert scope["patients.Patient"] == 2 and scope["accounts.User"] == User.objects.count()
     covered = set(AuditAccess.objects.filter(event__in=events).values_list("patient_id", flat=True))
-    assert covered == {world["patient"].pk, world["caller"].pk}
+    assert covered == {world.patient.pk, world.caller.pk}
 
 
-def test_key_rotation_without_an_operator_names_the_system_account_that_ran_it(world: dict) -> None:
+def test_key_rotation_without_an_operator_names_the_system_account_that_ran_it(world: World) -> None:
     with override_settings(CRENEAU_FIELD_KEYS=[NEW_KEY, envkeys.DEV_FIELD_KEYS[0]]):
         call_command("rotate_keys", stdout=StringIO())
     event = AuditEvent.objects.filter(via="command:rotate_keys").first()

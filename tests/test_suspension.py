@@ -28,6 +28,7 @@ from creneau.patients.models import Patient
 from creneau.patients.services import patient_create_for_organization
 
 from .fhir_support import Api, grant, register_client, tenant, token, token_response
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -104,10 +105,10 @@ def test_hundreds_of_refused_guesses_raise_no_second_incident(suspended_client: 
     ).exists()
 
 
-def test_a_suspended_accounts_browser_gets_a_suspended_page_everywhere(world: dict) -> None:
+def test_a_suspended_accounts_browser_gets_a_suspended_page_everywhere(world: World) -> None:
     browser = Client()
-    browser.force_login(world["user"])
-    principal_suspend(principal=f"user:{world['user'].pk}", reason="detection:mass-read")
+    browser.force_login(world.user)
+    principal_suspend(principal=f"user:{world.user.pk}", reason="detection:mass-read")
     events = AuditEvent.objects.count()
     for url in ("/account/", "/account/appointments/not-an-id/", "/en/practice/"):
         page = browser.get(url)
@@ -118,36 +119,36 @@ def test_a_suspended_accounts_browser_gets_a_suspended_page_everywhere(world: di
     assert AuditEvent.objects.count() == events + 4
 
 
-def test_services_refuse_a_suspended_staff_member_too(world: dict) -> None:
-    secretary = world["secretary"]
+def test_services_refuse_a_suspended_staff_member_too(world: World) -> None:
+    secretary = world.secretary
     principal_suspend(principal=secretary.key, reason="operator")
     with pytest.raises(Suspended):
         patient_create_for_organization(
-            actor=staff_actor(secretary.user), organization_id=world["org"].pk, family_name="X", given_name="Y"
+            actor=staff_actor(secretary.user), organization_id=world.org.pk, family_name="X", given_name="Y"
         )
 
 
-def test_a_browser_suspended_by_detection_during_its_session_is_refused_at_the_next_request(world: dict) -> None:
+def test_a_browser_suspended_by_detection_during_its_session_is_refused_at_the_next_request(world: World) -> None:
     """A signed-in patient guessing appointment ids in the address bar: the guess that crosses the
     enumeration limit suspends the account, and every later request of that same browser is refused
     (403 "suspended", never cached), not served as an anonymous visitor."""
     browser = Client()
-    browser.force_login(world["user"])
+    browser.force_login(world.user)
     assert browser.get("/account/").status_code == 200
     answers = [browser.get(f"/account/appointments/{uuid.uuid4()}/").status_code for _ in range(45)]
     assert answers[0] == 404 and answers[-1] == 403
-    assert SuspendedPrincipal.objects.filter(principal=f"user:{world['user'].pk}").exists()
+    assert SuspendedPrincipal.objects.filter(principal=f"user:{world.user.pk}").exists()
     page = browser.get("/account/")
     assert_refused(page)
     assert page["Cache-Control"] == "no-store" and page["Pragma"] == "no-cache"
     assert "suspendu" in page.content.decode()
 
 
-def test_a_staff_session_ends_at_its_next_request_once_an_operator_deactivates_the_account(world: dict) -> None:
+def test_a_staff_session_ends_at_its_next_request_once_an_operator_deactivates_the_account(world: World) -> None:
     """The secretary is signed in; an operator deactivates the account in the admin. The next request of
     that browser is signed out (the session is gone from the store), and reactivating the account later
     does not bring the old session back."""
-    secretary = world["secretary"].user
+    secretary = world.secretary.user
     browser = Client()
     browser.force_login(secretary)
     assert browser.get("/practice/").status_code == 200

@@ -13,27 +13,28 @@ from creneau.core import clock
 from creneau.patients.models import Patient
 
 from . import factories as f
+from .personas import World
 from .web_support import signed_in, stamp
 
 pytestmark = pytest.mark.django_db
 
 
-def book(w: dict, start: object) -> Appointment:
+def book(w: World, start: object) -> Appointment:
     return services.appointment_book(
-        actor=w["patient_actor"],
-        slot=SlotRef(w["doc"].pk, w["motif"].pk, w["site"].pk, start),  # type: ignore[arg-type]
-        patient_id=w["patient"].pk,
+        actor=w.patient_actor,
+        slot=SlotRef(w.doc.pk, w.motif.pk, w.site.pk, start),  # type: ignore[arg-type]
+        patient_id=w.patient.pk,
     )
 
 
-def test_account_lists_upcoming_appointments(world: dict) -> None:
+def test_account_lists_upcoming_appointments(world: World) -> None:
     book(world, f.paris(2026, 3, 3, 10, 0))
-    html = signed_in(world["user"]).get("/en/account/").content.decode()
-    assert "Upcoming" in html and world["doc"].display_name in html and "10:00" in html
+    html = signed_in(world.user).get("/en/account/").content.decode()
+    assert "Upcoming" in html and world.doc.display_name in html and "10:00" in html
 
 
-def test_account_page_runs_a_fixed_number_of_queries(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_account_page_runs_a_fixed_number_of_queries(world: World) -> None:
+    client = signed_in(world.user)
     book(world, f.paris(2026, 3, 3, 10, 0))
     client.get("/account/")
     with CaptureQueriesContext(connection) as one:
@@ -45,18 +46,18 @@ def test_account_page_runs_a_fixed_number_of_queries(world: dict) -> None:
     assert len(three) == len(one)
 
 
-def test_patient_cancels_before_the_deadline(world: dict) -> None:
+def test_patient_cancels_before_the_deadline(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
-    client = signed_in(world["user"])
+    client = signed_in(world.user)
     response = client.post(f"/account/appointments/{appt.pk}/cancel/")
     assert response.status_code == 302
     appt.refresh_from_db()
     assert appt.status == Status.CANCELLED
 
 
-def test_cancelling_after_the_deadline_shows_the_policy_message(world: dict) -> None:
+def test_cancelling_after_the_deadline_shows_the_policy_message(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 2, 10, 0))  # in 3 hours; the deadline is 4 hours
-    client = signed_in(world["user"])
+    client = signed_in(world.user)
     page = client.get(f"/en/account/appointments/{appt.pk}/")
     assert "please call the practice" in page.content.decode()
     response = client.post(f"/en/account/appointments/{appt.pk}/cancel/")
@@ -66,9 +67,9 @@ def test_cancelling_after_the_deadline_shows_the_policy_message(world: dict) -> 
     assert appt.status == Status.BOOKED
 
 
-def test_patient_moves_an_appointment(world: dict) -> None:
+def test_patient_moves_an_appointment(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
-    client = signed_in(world["user"])
+    client = signed_in(world.user)
     week = client.get(f"/account/appointments/{appt.pk}/move/")
     assert week.status_code == 200 and "11:00" in week.content.decode()
     new_start = f.paris(2026, 3, 4, 11, 0)
@@ -81,9 +82,9 @@ def test_patient_moves_an_appointment(world: dict) -> None:
     assert Appointment.objects.get(rescheduled_from=appt).start_at == new_start
 
 
-def test_moving_to_a_time_outside_opening_hours_is_refused_with_a_message(world: dict) -> None:
+def test_moving_to_a_time_outside_opening_hours_is_refused_with_a_message(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
-    client = signed_in(world["user"])
+    client = signed_in(world.user)
     response = client.post(
         f"/en/account/appointments/{appt.pk}/move/", {"start": f.paris(2026, 3, 4, 20, 0).isoformat()}
     )
@@ -91,18 +92,18 @@ def test_moving_to_a_time_outside_opening_hours_is_refused_with_a_message(world:
     assert "not an available slot" in response.content.decode()
 
 
-def test_add_a_relative(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_add_a_relative(world: World) -> None:
+    client = signed_in(world.user)
     response = client.post(
         "/account/relatives/add/",
         {"relationship": "child", "given_name": "Zoé", "family_name": "Patiente", "birth_date": "2020-02-02"},
     )
     assert response.status_code == 302
-    assert Patient.objects.filter(account=world["user"], relationship="child").count() == 1
+    assert Patient.objects.filter(account=world.user, relationship="child").count() == 1
 
 
-def test_relative_with_a_future_birth_date_is_a_400(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_relative_with_a_future_birth_date_is_a_400(world: World) -> None:
+    client = signed_in(world.user)
     response = client.post(
         "/en/account/relatives/add/",
         {"relationship": "child", "given_name": "Zoé", "family_name": "Patiente", "birth_date": "2999-02-02"},
@@ -111,17 +112,17 @@ def test_relative_with_a_future_birth_date_is_a_400(world: dict) -> None:
     assert "Please check the date of birth." in response.content.decode()
 
 
-def test_profile_updates_own_details(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_profile_updates_own_details(world: World) -> None:
+    client = signed_in(world.user)
     data = {"given_name": "Alice", "family_name": "Martin", "birth_date": "1985-03-14", "sex": "F", "phone": ""}
     assert client.post("/account/profile/", data).status_code == 302
-    world["patient"].refresh_from_db()
-    assert world["patient"].family_name == "Martin"
+    world.patient.refresh_from_db()
+    assert world.patient.family_name == "Martin"
     assert clock.now()  # the frozen clock stays in place for the page
 
 
 def test_account_links_to_messages_waiting_lists_journal_and_data(client, world) -> None:  # type: ignore[no-untyped-def]
-    client.force_login(world["user"])
+    client.force_login(world.user)
     page = client.get("/account/").content.decode()
     for url in ("/account/messages/", "/account/waiting-list/", "/account/access-journal/", "/account/my-data/"):
         assert url in page
@@ -132,11 +133,11 @@ def test_a_booked_appointment_offers_to_join_the_waiting_list(client, world) -> 
     from creneau.booking.services import SlotRef
 
     appt = services.appointment_book(
-        actor=world["patient_actor"],
-        patient_id=world["patient"].pk,
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 5, 9, 0)),
+        actor=world.patient_actor,
+        patient_id=world.patient.pk,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 5, 9, 0)),
     )
-    client.force_login(world["user"])
+    client.force_login(world.user)
     page = client.get(f"/account/appointments/{appt.pk}/").content.decode()
     assert "/account/waiting-list/join/" in page and str(appt.pk) in page
     r = client.post("/account/waiting-list/join/", {"appointment_id": str(appt.pk)})

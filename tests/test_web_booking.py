@@ -13,6 +13,7 @@ from creneau.booking.services import SlotRef
 from creneau.patients.models import Patient
 
 from . import factories as f
+from .personas import World
 from .web_support import signed_in, stamp
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +21,16 @@ pytestmark = pytest.mark.django_db
 NINE = f.paris(2026, 3, 2, 9, 0)
 
 
-def slot_params(w: dict, start: dt.datetime = NINE) -> dict[str, str]:
+def slot_params(w: World, start: dt.datetime = NINE) -> dict[str, str]:
     return {
-        "practitioner": str(w["doc"].pk),
-        "motif": str(w["motif"].pk),
-        "site": str(w["site"].pk),
+        "practitioner": str(w.doc.pk),
+        "motif": str(w.motif.pk),
+        "site": str(w.site.pk),
         "start": stamp(start),
     }
 
 
-def test_start_page_summarises_the_chosen_time(world: dict, client: Client) -> None:
+def test_start_page_summarises_the_chosen_time(world: World, client: Client) -> None:
     response = client.get("/en/book/", slot_params(world))
     assert response.status_code == 200
     html = response.content.decode()
@@ -38,45 +39,45 @@ def test_start_page_summarises_the_chosen_time(world: dict, client: Client) -> N
 
 
 @pytest.mark.parametrize("field,value", [("start", "yesterday"), ("start", "20260302T0900")])
-def test_start_page_rejects_a_bad_time_with_400(world: dict, client: Client, field: str, value: str) -> None:
+def test_start_page_rejects_a_bad_time_with_400(world: World, client: Client, field: str, value: str) -> None:
     response = client.get("/en/book/", {**slot_params(world), field: value})
     assert response.status_code == 400
     assert "This time is not valid." in response.content.decode()
 
 
-def test_start_page_with_unknown_ids_is_404(world: dict, client: Client) -> None:
+def test_start_page_with_unknown_ids_is_404(world: World, client: Client) -> None:
     response = client.get("/book/", {**slot_params(world), "motif": "not-a-uuid"})
     assert response.status_code == 404
 
 
-def test_anonymous_visitor_is_sent_to_sign_in_and_the_hold_is_placed_after(world: dict, client: Client) -> None:
+def test_anonymous_visitor_is_sent_to_sign_in_and_the_hold_is_placed_after(world: World, client: Client) -> None:
     response = client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=%2Fbook%2Fresume%2F%3Fpractitioner%3D")
     assert not Appointment.objects.exists()
-    client.force_login(world["user"])
+    client.force_login(world.user)
     response = client.get("/book/resume/")
     hold = Appointment.objects.get()
     assert hold.status == Status.HELD and hold.start_at == NINE
     assert response["Location"] == f"/book/{hold.pk}/"
 
 
-def test_signed_in_patient_books_for_themselves(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_signed_in_patient_books_for_themselves(world: World) -> None:
+    client = signed_in(world.user)
     response = client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
     hold = Appointment.objects.get()
     assert response["Location"] == f"/book/{hold.pk}/"
     page = client.get(f"/en/book/{hold.pk}/")
     assert "For whom is this appointment?" in page.content.decode()
-    response = client.post(f"/book/{hold.pk}/", {"patient": str(world["patient"].pk)})
+    response = client.post(f"/book/{hold.pk}/", {"patient": str(world.patient.pk)})
     assert response.status_code == 302
     hold.refresh_from_db()
-    assert hold.status == Status.BOOKED and hold.patient_id == world["patient"].pk
+    assert hold.status == Status.BOOKED and hold.patient_id == world.patient.pk
     done = client.get("/en" + response["Location"])
     assert "Your appointment is confirmed" in done.content.decode()
 
 
-def test_new_account_gives_its_details_and_books_for_a_new_relative(world: dict) -> None:
+def test_new_account_gives_its_details_and_books_for_a_new_relative(world: World) -> None:
     user = f.User.objects.create_user("new@example.invalid", "correct horse battery 42")
     client = signed_in(user)
     client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
@@ -101,7 +102,7 @@ def test_new_account_gives_its_details_and_books_for_a_new_relative(world: dict)
     assert Patient.objects.get(account=user, relationship="self").given_name == "Nina"
 
 
-def test_missing_details_redisplay_the_form_and_keep_the_hold(world: dict) -> None:
+def test_missing_details_redisplay_the_form_and_keep_the_hold(world: World) -> None:
     user = f.User.objects.create_user("new2@example.invalid", "correct horse battery 42")
     client = signed_in(user)
     client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
@@ -113,12 +114,12 @@ def test_missing_details_redisplay_the_form_and_keep_the_hold(world: dict) -> No
     assert hold.status == Status.HELD
 
 
-def test_losing_the_race_shows_a_friendly_message_and_next_free_times(world: dict) -> None:
+def test_losing_the_race_shows_a_friendly_message_and_next_free_times(world: World) -> None:
     _u, other, other_actor = f.patient_account(given_name="Bob")
     services.appointment_book(
-        actor=other_actor, slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, NINE), patient_id=other.pk
+        actor=other_actor, slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, NINE), patient_id=other.pk
     )
-    client = signed_in(world["user"])
+    client = signed_in(world.user)
     response = client.post("/en/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
     assert response.status_code == 409
     html = response.content.decode()
@@ -127,8 +128,8 @@ def test_losing_the_race_shows_a_friendly_message_and_next_free_times(world: dic
     assert "09:30" in html  # the next free time is offered
 
 
-def test_a_patient_cannot_open_another_patients_hold(world: dict) -> None:
-    client = signed_in(world["user"])
+def test_a_patient_cannot_open_another_patients_hold(world: World) -> None:
+    client = signed_in(world.user)
     client.post("/book/hold/", {**slot_params(world), "start": NINE.isoformat()})
     hold = Appointment.objects.get()
     intruder, _p, _a = f.patient_account(given_name="Eve")
@@ -136,13 +137,13 @@ def test_a_patient_cannot_open_another_patients_hold(world: dict) -> None:
     assert response.status_code == 404
 
 
-def test_confirmation_and_ics_belong_to_their_account_only(world: dict) -> None:
+def test_confirmation_and_ics_belong_to_their_account_only(world: World) -> None:
     appt = services.appointment_book(
-        actor=world["patient_actor"],
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, NINE),
-        patient_id=world["patient"].pk,
+        actor=world.patient_actor,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, NINE),
+        patient_id=world.patient.pk,
     )
-    owner = signed_in(world["user"])
+    owner = signed_in(world.user)
     ics = owner.get(f"/appointments/{appt.pk}/calendar.ics")
     assert ics.status_code == 200
     assert ics["Content-Type"].startswith("text/calendar")
@@ -158,6 +159,6 @@ def test_confirmation_and_ics_belong_to_their_account_only(world: dict) -> None:
     assert appt.status == Status.BOOKED
 
 
-def test_booking_pages_need_sign_in(world: dict, client: Client) -> None:
+def test_booking_pages_need_sign_in(world: World, client: Client) -> None:
     response = client.get("/account/")
     assert response.status_code == 302 and "/login/" in response["Location"]

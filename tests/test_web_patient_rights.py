@@ -14,60 +14,61 @@ from creneau.booking import services
 from creneau.booking.services import SlotRef
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signed_in(client: Client, world: dict) -> Client:
+def signed_in(client: Client, world: World) -> Client:
     """Signed in with the password just typed (the pages ask for it again otherwise)."""
-    client.force_login(world["user"])
+    client.force_login(world.user)
     session = client.session
     session[SESSION_AUTH_AT] = int(time.time())
     session.save()
     return client
 
 
-def test_the_journal_lists_the_practice_that_opened_my_appointment(signed_in: Client, world: dict) -> None:
+def test_the_journal_lists_the_practice_that_opened_my_appointment(signed_in: Client, world: World) -> None:
     appt = services.appointment_book(
-        actor=world["patient_actor"],
-        patient_id=world["patient"].pk,
-        slot=SlotRef(world["doc"].pk, world["motif"].pk, world["site"].pk, f.paris(2026, 3, 3, 9, 0)),
+        actor=world.patient_actor,
+        patient_id=world.patient.pk,
+        slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
     )
-    booking_selectors.access_appointment(world["secretary"], appt.pk)
+    booking_selectors.access_appointment(world.secretary, appt.pk)
     page = signed_in.get("/account/access-journal/", HTTP_ACCEPT_LANGUAGE="fr")
     assert page.status_code == 200
     assert "Cabinet Lumière" in page.content.decode()
 
 
-def test_i_download_my_data_as_json(signed_in: Client, world: dict) -> None:
-    r = signed_in.get(f"/account/my-data/{world['patient'].pk}/json/")
+def test_i_download_my_data_as_json(signed_in: Client, world: World) -> None:
+    r = signed_in.get(f"/account/my-data/{world.patient.pk}/json/")
     assert r.status_code == 200 and r["Content-Disposition"].startswith("attachment")
-    assert json.loads(r.content)["patient"]["given_name"] == world["patient"].given_name
-    assert world["patient"].family_name not in r["Content-Disposition"]
+    assert json.loads(r.content)["patient"]["given_name"] == world.patient.given_name
+    assert world.patient.family_name not in r["Content-Disposition"]
 
 
-def test_i_cannot_download_someone_elses_data(signed_in: Client, world: dict) -> None:
+def test_i_cannot_download_someone_elses_data(signed_in: Client, world: World) -> None:
     _u, other, _a = f.patient_account(given_name="Bob")
     assert signed_in.get(f"/account/my-data/{other.pk}/json/").status_code == 404
     assert signed_in.get("/account/my-data/not-a-uuid/fhir/").status_code == 404
 
 
-def test_erasing_needs_the_box_ticked_then_signs_me_out(signed_in: Client, world: dict) -> None:
+def test_erasing_needs_the_box_ticked_then_signs_me_out(signed_in: Client, world: World) -> None:
     assert signed_in.post("/account/erase/", {}).status_code == 400
     r = signed_in.post("/account/erase/", {"confirm": "yes"})
     assert r.status_code == 302
-    world["user"].refresh_from_db()
-    assert not world["user"].is_active
+    world.user.refresh_from_db()
+    assert not world.user.is_active
     assert signed_in.get("/account/my-data/").status_code == 302  # signed out: back to sign-in
 
 
-def test_downloading_without_a_fresh_password_asks_for_it(client: Client, world: dict) -> None:
-    client.force_login(world["user"])
+def test_downloading_without_a_fresh_password_asks_for_it(client: Client, world: World) -> None:
+    client.force_login(world.user)
     session = client.session
     session.pop(SESSION_AUTH_AT, None)
     session.save()
-    r = client.get(f"/account/my-data/{world['patient'].pk}/json/")
+    r = client.get(f"/account/my-data/{world.patient.pk}/json/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/confirm-it-is-you/")
 
 

@@ -20,6 +20,7 @@ from creneau.patients.models import Patient
 from creneau.patients.phones import normalize_phone
 
 from . import factories as f
+from .personas import World
 from .web_support import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -74,13 +75,13 @@ def _profile(phone: str) -> dict[str, str]:
     return {"given_name": "Alice", "family_name": "Patiente", "birth_date": "1985-03-14", "sex": "F", "phone": phone}
 
 
-def test_an_invalid_number_on_the_profile_is_a_400_and_saves_nothing(world: dict) -> None:
-    client = _client(world["user"])
+def test_an_invalid_number_on_the_profile_is_a_400_and_saves_nothing(world: World) -> None:
+    client = _client(world.user)
     response = client.post("/account/profile/", _profile("06 12"))
     assert response.status_code == 400
     assert "Ce numéro de téléphone n’est pas valide" in response.content.decode()
-    world["patient"].refresh_from_db()
-    assert world["patient"].phone == "+33639980001"
+    world.patient.refresh_from_db()
+    assert world.patient.phone == "+33639980001"
 
 
 def _sent_code(phone: str) -> str:
@@ -91,11 +92,11 @@ def _sent_code(phone: str) -> str:
     return found.group(1)
 
 
-def test_a_new_number_is_confirmed_by_the_code_sent_to_it(world: dict) -> None:
-    client = _client(world["user"])
+def test_a_new_number_is_confirmed_by_the_code_sent_to_it(world: World) -> None:
+    client = _client(world.user)
     response = client.post("/account/profile/", _profile("06 12 34 56 78"))
     assert response.status_code == 302 and response["Location"] == "/account/phone/"
-    patient = Patient.objects.get(pk=world["patient"].pk)
+    patient = Patient.objects.get(pk=world.patient.pk)
     assert patient.phone == "+33612345678" and patient.phone_verified_at is None
     # Until confirmed, reminders are sent by e-mail only.
     assert recipient_for_patient(patient).phone == ""
@@ -112,8 +113,8 @@ def test_a_new_number_is_confirmed_by_the_code_sent_to_it(world: dict) -> None:
     assert recipient_for_patient(patient).phone == "+33612345678"
 
 
-def test_five_wrong_codes_lock_the_code_until_a_new_one_is_sent(world: dict) -> None:
-    client = _client(world["user"])
+def test_five_wrong_codes_lock_the_code_until_a_new_one_is_sent(world: World) -> None:
+    client = _client(world.user)
     client.post("/account/profile/", _profile("06 12 34 56 78"))
     client.post("/en/account/phone/", {"action": "send"})
     code = _sent_code("+33612345678")
@@ -126,14 +127,14 @@ def test_five_wrong_codes_lock_the_code_until_a_new_one_is_sent(world: dict) -> 
     assert fifth.status_code == 422 and "Too many wrong codes. Ask for a new code." in fifth.content.decode()
     locked = client.post("/en/account/phone/", {"action": "confirm", "code": code})
     assert locked.status_code == 422
-    assert Patient.objects.get(pk=world["patient"].pk).phone_verified_at is None
+    assert Patient.objects.get(pk=world.patient.pk).phone_verified_at is None
     client.post("/en/account/phone/", {"action": "send"})
     fresh = _sent_code("+33612345678")
     assert client.post("/en/account/phone/", {"action": "confirm", "code": fresh}).status_code == 302
 
 
-def test_an_expired_code_is_refused(world: dict) -> None:
-    client = _client(world["user"])
+def test_an_expired_code_is_refused(world: World) -> None:
+    client = _client(world.user)
     client.post("/account/profile/", _profile("06 12 34 56 78"))
     client.post("/en/account/phone/", {"action": "send"})
     code = _sent_code("+33612345678")
@@ -142,8 +143,8 @@ def test_an_expired_code_is_refused(world: dict) -> None:
     assert response.status_code == 400 and "This code has expired. Ask for a new one." in response.content.decode()
 
 
-def test_sending_codes_is_rate_limited(world: dict) -> None:
-    client = _client(world["user"])
+def test_sending_codes_is_rate_limited(world: World) -> None:
+    client = _client(world.user)
     client.post("/account/profile/", _profile("06 12 34 56 78"))
     for _ in range(3):
         assert client.post("/en/account/phone/", {"action": "send"}).status_code == 200
@@ -152,8 +153,8 @@ def test_sending_codes_is_rate_limited(world: dict) -> None:
     assert OutboundMessage.objects.filter(kind=Kind.PHONE_VERIFICATION).count() == 3
 
 
-def test_a_code_sent_to_the_old_number_does_not_confirm_a_new_one(world: dict) -> None:
-    client = _client(world["user"])
+def test_a_code_sent_to_the_old_number_does_not_confirm_a_new_one(world: World) -> None:
+    client = _client(world.user)
     client.post("/account/profile/", _profile("06 12 34 56 78"))
     client.post("/account/phone/", {"action": "send"})
     code = _sent_code("+33612345678")
@@ -162,10 +163,10 @@ def test_a_code_sent_to_the_old_number_does_not_confirm_a_new_one(world: dict) -
     assert response.status_code == 400 and "Ask for a code first." in response.content.decode()
 
 
-def test_a_confirmed_number_keeps_receiving_sms_until_it_changes(world: dict) -> None:
-    patient = world["patient"]  # confirmed in the factory
+def test_a_confirmed_number_keeps_receiving_sms_until_it_changes(world: World) -> None:
+    patient = world.patient  # confirmed in the factory
     assert recipient_for_patient(patient).phone == "+33639980001"
-    client = _client(world["user"])
+    client = _client(world.user)
     client.post("/account/profile/", _profile("+33639980001"))  # same number, written differently
     assert Patient.objects.get(pk=patient.pk).phone_verified_at is not None
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from creneau.web import places
 
 from . import factories as f
+from .personas import World
 from .web_support import refresh
 
 pytestmark = pytest.mark.django_db
@@ -23,37 +24,37 @@ def test_home_shows_the_search_form(client: Client) -> None:
     assert "Dermatologie et vénéréologie" in html  # the nomenclature feeds the autocomplete list
 
 
-def test_search_lists_the_dermatologist_with_distance_and_next_slots(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_search_lists_the_dermatologist_with_distance_and_next_slots(world: World, client: Client) -> None:
+    refresh(world.doc)
     response = client.get("/", {"specialty": "Dermatologie et vénéréologie", "where": "Lyon"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert world["doc"].family_name in html
+    assert world.doc.family_name in html
     assert "1 rue de Test, 69003 Lyon" in html
     assert " km" in html
     # Monday 2 March, the first free time is 09:00 Paris, linked to the booking page.
     assert ">09:00<" in html
-    assert f"practitioner={world['doc'].pk}" in html and "start=20260302T0800Z" in html
+    assert f"practitioner={world.doc.pk}" in html and "start=20260302T0800Z" in html
 
 
-def test_search_by_postcode_and_by_partial_specialty(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_search_by_postcode_and_by_partial_specialty(world: World, client: Client) -> None:
+    refresh(world.doc)
     response = client.get("/", {"specialty": "dermato", "where": "69003"})
     assert response.status_code == 200
-    assert world["doc"].family_name in response.content.decode()
+    assert world.doc.family_name in response.content.decode()
 
 
-def test_results_are_sorted_by_earliest_availability(world: dict, client: Client) -> None:
-    late = f.practitioner(world["site"])
-    f.every_day(late, world["site"], start="14:00", end="17:00")
+def test_results_are_sorted_by_earliest_availability(world: World, client: Client) -> None:
+    late = f.practitioner(world.site)
+    f.every_day(late, world.site, start="14:00", end="17:00")
     f.motif(late)
-    refresh(world["doc"], late)
+    refresh(world.doc, late)
     html = client.get("/", {"specialty": "dermatologie", "where": "Lyon"}).content.decode()
-    assert html.index(world["doc"].family_name) < html.index(late.family_name)
+    assert html.index(world.doc.family_name) < html.index(late.family_name)
 
 
-def test_far_away_practitioners_are_not_listed(world: dict, client: Client) -> None:
-    paris_site = f.site(world["org"], city="Paris", postcode="75011")
+def test_far_away_practitioners_are_not_listed(world: World, client: Client) -> None:
+    paris_site = f.site(world.org, city="Paris", postcode="75011")
     paris_site.latitude, paris_site.longitude = 48.8589, 2.379
     paris_site.save()
     far = f.practitioner(paris_site)
@@ -62,13 +63,13 @@ def test_far_away_practitioners_are_not_listed(world: dict, client: Client) -> N
     assert far.family_name not in html
 
 
-def test_unknown_specialty_is_a_400_with_a_message(world: dict, client: Client) -> None:
+def test_unknown_specialty_is_a_400_with_a_message(world: World, client: Client) -> None:
     response = client.get("/", {"specialty": "astrologie", "where": "Lyon"})
     assert response.status_code == 400
     assert "astrologie" in response.content.decode()
 
 
-def test_unknown_place_is_a_400_with_a_message(world: dict, client: Client) -> None:
+def test_unknown_place_is_a_400_with_a_message(world: World, client: Client) -> None:
     response = client.get("/en/", {"specialty": "dermatologie", "where": "Atlantis"})
     assert response.status_code == 400
     assert "We could not find the town or postcode" in response.content.decode()
@@ -83,21 +84,21 @@ def test_no_practitioner_nearby_gives_a_helpful_empty_state(db: None, client: Cl
     assert "Try a nearby larger town" in html
 
 
-def test_garbage_page_number_does_not_fail(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_garbage_page_number_does_not_fail(world: World, client: Client) -> None:
+    refresh(world.doc)
     response = client.get("/", {"specialty": "dermatologie", "where": "Lyon", "page": "9999x"})
     assert response.status_code == 200
 
 
-def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(world: World, client: Client) -> None:
+    refresh(world.doc)
     params = {"specialty": "dermatologie", "where": "Lyon"}
     client.get("/", params)  # warm caches (nomenclature, communes)
     with CaptureQueriesContext(connection) as one:
         client.get("/", params)
-    more = [f.practitioner(world["site"]) for _ in range(6)]
+    more = [f.practitioner(world.site) for _ in range(6)]
     for p in more:
-        f.every_day(p, world["site"], start="13:00", end="15:00")
+        f.every_day(p, world.site, start="13:00", end="15:00")
         f.motif(p)
     refresh(*more)
     with CaptureQueriesContext(connection) as seven:

@@ -16,6 +16,7 @@ from creneau.scheduling.models import VisitChannel
 from creneau.web import places
 
 from . import factories as f
+from .personas import World
 from .web_support import refresh, signed_in
 
 # What people type -> the nomenclature code it must find.
@@ -107,31 +108,31 @@ def _names(html: str) -> list[str]:
     return re.findall(r"Testeur\d+", html)
 
 
-def test_search_in_everyday_words_finds_the_dermatologist(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_search_in_everyday_words_finds_the_dermatologist(world: World, client: Client) -> None:
+    refresh(world.doc)
     for typed in ("dermatologue", "dermato", "dermatologes", "DERMATOLOGIE"):
         response = client.get("/", {"specialty": typed, "where": "Lyon 3e"})
         assert response.status_code == 200, typed
-        assert world["doc"].family_name in response.content.decode()
+        assert world.doc.family_name in response.content.decode()
 
 
-def test_search_by_practitioner_name_needs_no_place(world: dict, client: Client) -> None:
-    refresh(world["doc"])
-    doc = world["doc"]
+def test_search_by_practitioner_name_needs_no_place(world: World, client: Client) -> None:
+    refresh(world.doc)
+    doc = world.doc
     response = client.get("/", {"specialty": f"jeanne {doc.family_name.lower()}", "where": ""})
     assert response.status_code == 200
     html = response.content.decode()
     assert doc.family_name in html and ">09:00<" in html
 
 
-def test_search_by_practice_name(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_search_by_practice_name(world: World, client: Client) -> None:
+    refresh(world.doc)
     response = client.get("/", {"specialty": "Cabinet Lumière", "where": "Lyon"})
     assert response.status_code == 200
-    assert world["doc"].family_name in response.content.decode()
+    assert world.doc.family_name in response.content.decode()
 
 
-def test_unknown_word_suggests_the_closest_specialties(world: dict, client: Client) -> None:
+def test_unknown_word_suggests_the_closest_specialties(world: World, client: Client) -> None:
     response = client.get("/", {"specialty": "dermatoxyz", "where": "Lyon"})
     assert response.status_code == 400
     html = response.content.decode()
@@ -156,54 +157,54 @@ def test_empty_and_very_long_queries_get_a_clear_message(db: None, client: Clien
     assert "120 caractères au plus" in long.content.decode()
 
 
-def test_around_me_searches_from_the_position(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_around_me_searches_from_the_position(world: World, client: Client) -> None:
+    refresh(world.doc)
     response = client.get("/", {"specialty": "dermatologue", "lat": "45.761", "lon": "4.839"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert world["doc"].family_name in html and "autour de vous" in html
+    assert world.doc.family_name in html and "autour de vous" in html
 
 
-def test_an_unreadable_position_gets_a_clear_message(world: dict, client: Client) -> None:
+def test_an_unreadable_position_gets_a_clear_message(world: World, client: Client) -> None:
     response = client.get("/", {"specialty": "dermatologue", "lat": "nan", "lon": "abc"})
     assert response.status_code == 400
     assert "Votre position n’a pas pu être lue" in response.content.decode()
 
 
-def test_radius_choice_keeps_out_practitioners_beyond_it(world: dict, client: Client) -> None:
-    villeurbanne = f.site(world["org"], city="Villeurbanne", postcode="69100")
+def test_radius_choice_keeps_out_practitioners_beyond_it(world: World, client: Client) -> None:
+    villeurbanne = f.site(world.org, city="Villeurbanne", postcode="69100")
     villeurbanne.latitude, villeurbanne.longitude = 45.80, 4.95  # about 9.6 km from the Lyon site
     villeurbanne.save()
     far = f.practitioner(villeurbanne)
     f.every_day(far, villeurbanne)
     f.motif(far)
-    refresh(world["doc"], far)
+    refresh(world.doc, far)
     near = client.get("/", {"specialty": "dermatologue", "where": "Lyon 2e", "radius": "5"}).content.decode()
     wide = client.get("/", {"specialty": "dermatologue", "where": "Lyon 2e", "radius": "25"}).content.decode()
-    assert far.family_name not in near and world["doc"].family_name in near
+    assert far.family_name not in near and world.doc.family_name in near
     assert far.family_name in wide
 
 
-def test_sort_by_distance(world: dict, client: Client) -> None:
+def test_sort_by_distance(world: World, client: Client) -> None:
     # The nearer practitioner opens later: soonest-first puts the Lyon one first, distance the other.
-    near_site = f.site(world["org"], city="Lyon", postcode="69002")
+    near_site = f.site(world.org, city="Lyon", postcode="69002")
     near_site.latitude, near_site.longitude = 45.7500, 4.8270
     near_site.save()
     near = f.practitioner(near_site)
     f.every_day(near, near_site, start="14:00", end="16:00")
     f.motif(near)
-    refresh(world["doc"], near)
+    refresh(world.doc, near)
     params = {"specialty": "dermatologue", "where": "Lyon 2e"}
     soonest = _names(client.get("/", params).content.decode())
     nearest = _names(client.get("/", {**params, "sort": "distance"}).content.decode())
-    assert soonest.index(world["doc"].family_name) < soonest.index(near.family_name)
-    assert nearest.index(near.family_name) < nearest.index(world["doc"].family_name)
+    assert soonest.index(world.doc.family_name) < soonest.index(near.family_name)
+    assert nearest.index(near.family_name) < nearest.index(world.doc.family_name)
 
 
-def test_filters_language_sector_new_patients(world: dict, client: Client) -> None:
-    doc = world["doc"]
-    other = f.practitioner(world["site"], accepts_new=False)
-    f.every_day(other, world["site"])
+def test_filters_language_sector_new_patients(world: World, client: Client) -> None:
+    doc = world.doc
+    other = f.practitioner(world.site, accepts_new=False)
+    f.every_day(other, world.site)
     f.motif(other)
     doc.languages, doc.convention_sector = ["fr", "en"], "1"
     doc.save()
@@ -219,45 +220,45 @@ def test_filters_language_sector_new_patients(world: dict, client: Client) -> No
     assert other.family_name not in client.get("/", {**base, "new": "1"}).content.decode()
 
 
-def test_video_filter_shows_only_video_slots(world: dict, client: Client) -> None:
-    video_doc = f.practitioner(world["site"])
-    f.every_day(video_doc, world["site"], start="15:00", end="16:00")
+def test_video_filter_shows_only_video_slots(world: World, client: Client) -> None:
+    video_doc = f.practitioner(world.site)
+    f.every_day(video_doc, world.site, start="15:00", end="16:00")
     m = f.motif(video_doc, name="Téléconsultation")
     m.channel = VisitChannel.VIDEO
     m.save()
-    refresh(world["doc"], video_doc)
+    refresh(world.doc, video_doc)
     html = client.get("/", {"specialty": "dermatologue", "where": "Lyon", "video": "1"}).content.decode()
-    assert video_doc.family_name in html and world["doc"].family_name not in html
+    assert video_doc.family_name in html and world.doc.family_name not in html
     assert ">15:00<" in html
 
 
-def test_available_today_leaves_out_those_free_only_later(world: dict, client: Client) -> None:
+def test_available_today_leaves_out_those_free_only_later(world: World, client: Client) -> None:
     # Monday 2 March 07:00: the dermatologist is free today; the other one only from Thursday.
-    later = f.practitioner(world["site"])
+    later = f.practitioner(world.site)
     thursday = dt.date(2026, 3, 5)
-    f.weekly_rule(later, world["site"], weekday=3, start="09:00", end="10:00", valid_from=thursday)
+    f.weekly_rule(later, world.site, weekday=3, start="09:00", end="10:00", valid_from=thursday)
     f.motif(later)
-    refresh(world["doc"], later)
+    refresh(world.doc, later)
     base = {"specialty": "dermatologue", "where": "Lyon"}
     today = client.get("/", {**base, "available": "today"}).content.decode()
     three = client.get("/", {**base, "available": "3days"}).content.decode()
     week = client.get("/", {**base, "available": "week"}).content.decode()
-    assert world["doc"].family_name in today and later.family_name not in today
+    assert world.doc.family_name in today and later.family_name not in today
     assert later.family_name not in three  # Thursday is the 4th day
     assert later.family_name in week
 
 
-def test_returning_only_motifs_are_not_offered_to_a_newcomer(world: dict, client: Client) -> None:
-    doc = world["doc"]
-    world["motif"].delete()
+def test_returning_only_motifs_are_not_offered_to_a_newcomer(world: World, client: Client) -> None:
+    doc = world.doc
+    world.motif.delete()
     f.motif(doc, audience="returning", name="Suivi")
     refresh(doc)
     html = client.get("/", {"specialty": "dermatologue", "where": "Lyon"}).content.decode()
     assert doc.family_name in html and "book/?practitioner" not in html
 
 
-def test_a_practitioner_closed_to_new_patients_offers_no_slot_to_a_newcomer(world: dict, client: Client) -> None:
-    doc = world["doc"]
+def test_a_practitioner_closed_to_new_patients_offers_no_slot_to_a_newcomer(world: World, client: Client) -> None:
+    doc = world.doc
     doc.accepts_new_patients = False
     doc.save()
     refresh(doc)
@@ -266,17 +267,17 @@ def test_a_practitioner_closed_to_new_patients_offers_no_slot_to_a_newcomer(worl
     assert "Déjà patient" in html
 
 
-def test_a_returning_patient_signed_in_sees_the_follow_up_slots(world: dict, client: Client) -> None:
-    doc = world["doc"]
-    world["motif"].delete()
+def test_a_returning_patient_signed_in_sees_the_follow_up_slots(world: World, client: Client) -> None:
+    doc = world.doc
+    world.motif.delete()
     follow_up = f.motif(doc, audience="returning", name="Suivi")
     # Seen last month: a past booked visit.
     Appointment.objects.create(
         practitioner=doc,
-        site=world["site"],
-        organization=world["org"],
+        site=world.site,
+        organization=world.org,
         motif=follow_up,
-        patient=world["patient"],
+        patient=world.patient,
         start_at=f.paris(2026, 2, 2, 9),
         end_at=f.paris(2026, 2, 2, 9, 30),
         busy_until=f.paris(2026, 2, 2, 9, 30),
@@ -284,16 +285,16 @@ def test_a_returning_patient_signed_in_sees_the_follow_up_slots(world: dict, cli
         actor_key="test",
     )
     refresh(doc)
-    html = signed_in(world["user"]).get("/", {"specialty": "dermatologue", "where": "Lyon"}).content.decode()
+    html = signed_in(world.user).get("/", {"specialty": "dermatologue", "where": "Lyon"}).content.decode()
     assert f"motif={follow_up.pk}" in html
 
 
-def test_map_markers_match_the_list(world: dict, client: Client) -> None:
-    others = [f.practitioner(world["site"]) for _ in range(2)]
+def test_map_markers_match_the_list(world: World, client: Client) -> None:
+    others = [f.practitioner(world.site) for _ in range(2)]
     for p in others:
-        f.every_day(p, world["site"], start="13:00", end="15:00")
+        f.every_day(p, world.site, start="13:00", end="15:00")
         f.motif(p)
-    refresh(world["doc"], *others)
+    refresh(world.doc, *others)
     html = client.get("/", {"specialty": "dermatologue", "where": "Lyon"}).content.decode()
     markers = re.findall(r'data-marker="(\d+)" data-lat="([\d.]+)" data-lon="([\d.]+)"', html)
     fallback = re.findall(r'<li><a href="#result-(\d+)">', html)
@@ -303,15 +304,15 @@ def test_map_markers_match_the_list(world: dict, client: Client) -> None:
     assert "unpkg" not in html and "cdn" not in html.lower()
 
 
-def test_what_suggestions_offer_specialties_and_practitioners(world: dict, client: Client) -> None:
+def test_what_suggestions_offer_specialties_and_practitioners(world: World, client: Client) -> None:
     results = client.get("/suggest/what/", {"q": "pédia"}).json()["results"]
     assert results[0] == "Pédiatrie"
-    by_name = client.get("/suggest/what/", {"q": world["doc"].family_name[:7].lower()}).json()["results"]
-    assert f"Jeanne {world['doc'].family_name}" in by_name
+    by_name = client.get("/suggest/what/", {"q": world.doc.family_name[:7].lower()}).json()["results"]
+    assert f"Jeanne {world.doc.family_name}" in by_name
 
 
-def test_english_search_pages_stay_english(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_english_search_pages_stay_english(world: World, client: Client) -> None:
+    refresh(world.doc)
     html = client.get("/en/", {"specialty": "dermatologist", "where": "Lyon 3e"}).content.decode()
     assert "Dermatology practitioner near Lyon 3e" in html
     assert "Filters and distance" in html

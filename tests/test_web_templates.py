@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from .personas import World
 from .web_support import refresh, signed_in
 
 TEMPLATE_DIRS = [Path("creneau/web/templates"), Path("creneau/accounts/templates")]
@@ -25,13 +26,13 @@ def test_templates_have_no_inline_script_style_or_handlers() -> None:
 
 
 @pytest.mark.django_db
-def test_rendered_pages_load_only_own_static_files(world: dict, client: Client) -> None:
-    refresh(world["doc"])
+def test_rendered_pages_load_only_own_static_files(world: World, client: Client) -> None:
+    refresh(world.doc)
     pages = [
         client.get("/", {"specialty": "dermatologie", "where": "Lyon"}),
-        client.get(f"/practitioners/{world['doc'].pk}/"),
-        signed_in(world["user"]).get("/account/"),
-        signed_in(world["secretary"].user).get(f"/practice/agenda/{world['agenda'].pk}/"),
+        client.get(f"/practitioners/{world.doc.pk}/"),
+        signed_in(world.user).get("/account/"),
+        signed_in(world.secretary.user).get(f"/practice/agenda/{world.agenda.pk}/"),
     ]
     for response in pages:
         html = response.content.decode()

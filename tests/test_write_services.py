@@ -59,6 +59,7 @@ from creneau.scheduling import services as scheduling
 from creneau.scheduling.models import Absence, OpeningRule
 
 from . import factories as f
+from .personas import World
 
 pytestmark = pytest.mark.django_db
 
@@ -859,10 +860,10 @@ def fingerprint() -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def w(world: dict[str, Any], tmp_path: Any, settings: Any) -> W:
+def w(world: World, tmp_path: Any, settings: Any) -> W:
     settings.CRENEAU_EXPORT_DIR = str(tmp_path)
-    keep = {k: world[k] for k in ("org", "site", "doc", "agenda", "motif", "user", "patient", "patient_actor")}
-    return W(**keep, secretary=world["secretary"], caller=world["caller"], tmp=tmp_path)
+    keep = {k: getattr(world, k) for k in ("org", "site", "doc", "agenda", "motif", "user", "patient", "patient_actor")}
+    return W(**keep, secretary=world.secretary, caller=world.caller, tmp=tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(WRITES))
