@@ -1,0 +1,72 @@
+"""FHIR R4 endpoints, one module per resource. Thin: authenticate, scope, call a selector or service,
+map, answer. This package maps each resource type's interactions to its handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from .. import capabilities
+from ..http import FhirError, endpoint
+from . import (
+    appointment,
+    healthcare_service,
+    location,
+    organization,
+    patient,
+    practitioner,
+    practitioner_role,
+    schedule,
+    slot,
+)
+from .metadata import metadata, openapi_document, smart_configuration
+
+__all__ = ["ROUTES", "instance_view", "metadata", "openapi_document", "smart_configuration", "type_view", "unknown"]
+
+ROUTES: dict[str, dict[str, Any]] = {
+    "Organization": {"search": organization.organization_search, "read": organization.organization_read},
+    "Location": {"search": location.location_search, "read": location.location_read},
+    "Practitioner": {"search": practitioner.practitioner_search, "read": practitioner.practitioner_read},
+    "PractitionerRole": {
+        "search": practitioner_role.practitioner_role_search,
+        "read": practitioner_role.practitioner_role_read,
+    },
+    "HealthcareService": {
+        "search": healthcare_service.healthcare_service_search,
+        "read": healthcare_service.healthcare_service_read,
+    },
+    "Schedule": {"search": schedule.schedule_search, "read": schedule.schedule_read},
+    "Slot": {"search": slot.slot_search, "read": slot.slot_read},
+    "Appointment": {
+        "search": appointment.appointment_search,
+        "read": appointment.appointment_read,
+        "create": appointment.appointment_create,
+        "update": appointment.appointment_update,
+    },
+    "Patient": {"search": patient.patient_search, "read": patient.patient_read, "create": patient.patient_create},
+}
+
+
+def type_view(resource_type: str) -> Any:
+    handlers = ROUTES[resource_type]
+    methods = {"GET": handlers["search"]}
+    if "create" in handlers:
+        methods["POST"] = handlers["create"]
+    return endpoint(methods)
+
+
+def instance_view(resource_type: str) -> Any:
+    handlers = ROUTES[resource_type]
+    methods = {"GET": handlers["read"]}
+    if "update" in handlers:
+        methods["PUT"] = handlers["update"]
+    return endpoint(methods)
+
+
+assert set(ROUTES) == set(capabilities.RESOURCES)
+
+
+def unknown(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    raise FhirError(404, _("Unknown resource type or operation."))

@@ -1,0 +1,93 @@
+"""Appointment: read, search, create (book) and update (cancel)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from creneau.booking import selectors as booking_selectors
+from creneau.booking import services as booking_services
+from creneau.booking.models import Appointment
+from creneau.core.failures import is_unavailable
+
+from .. import params
+from .. import selectors as scoped
+from ..http import Caller, FhirError, authenticate, fhir_response, read_body
+from ..mappers import appointment as appointment_map
+from .common import paged, valid_uuids
+
+logger = logging.getLogger("creneau.fhir")
+
+
+def _appointment_resource(caller: Caller, a: Appointment) -> dict[str, Any]:
+    readable = caller.has("Patient", "r") and a.organization_id in (caller.organizations("Patient", "r") or ())
+    return appointment_map.to_fhir(a, patient_display=readable)
+
+
+def appointment_read(request: HttpRequest, rid: str) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    a = booking_selectors.access_appointment(caller.actor("Appointment", "r"), rid)
+    return fhir_response(_appointment_resource(caller, a))
+
+
+def appointment_search(request: HttpRequest) -> HttpResponse:
+    caller = authenticate(request, anonymous_ok=False)
+    q = request.GET
+    qs = booking_selectors.appointments_visible_to(caller.actor("Appointment", "s"))
+    if ids_ := params.tokens(q, "_id"):
+        qs = qs.filter(pk__in=valid_uuids([c for _s, c in ids_]))
+    for bound in params.dates(q, "date"):
+        qs = qs.filter(**bound.filters("start_at"))
+    for bound in params.dates(q, "_lastUpdated"):
+        qs = qs.filter(**bound.filters("updated_at"))
+    if statuses := [c for _s, c in params.tokens(q, "status")]:
+        qs = qs.filter(status__in=[appointment_map.FROM_FHIR_STATUS.get(s, "-") for s in statuses])
+    if q.getlist("practitioner"):
+        qs = qs.filter(practitioner_id__in=valid_uuids(params.reference_ids(q, "practitioner", "Practitioner")))
+    if q.getlist("patient"):
+        qs = qs.filter(patient_id__in=valid_uuids(params.reference_ids(q, "patient", "Patient")))
+    return paged(request, "Appointment", qs.order_by("start_at", "pk"), lambda a: _appointment_resource(caller, a))
+
+
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    """Book: a free Slot for a Patient known to the slot's organization. 201, 404 (slot or patient
+    out of scope), 409 (taken meanwhile), 422 (business rule)."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Appointment", "c")
+    booking = appointment_map.booking_from_fhir(read_body(request, "Appointment"))
+    practitioner_id, motif_id, site_id, start = scoped.slot_to_book(booking.slot_id)
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
+    a = booking_services.appointment_book(
+        actor=actor,
+        slot=booking_services.SlotRef(practitioner_id, motif_id, site_id, start),
+        patient_id=booking.patient_id,
+        idempotency_key=key,
+    )
+    location = {"Location": f"{params.base_url(request)}Appointment/{a.pk}"}
+    try:
+        resource = _appointment_resource(caller, booking_selectors.access_appointment(actor, a.pk))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # Committed, but the database went away before it could be read back: still a success (201 and
+        # the Location to read it from later), never a 503 the client would take for a failed booking.
+        logger.warning("fhir: booking %s committed, representation unavailable (%s)", a.pk, type(exc).__name__)
+        return HttpResponse(status=201, headers={**location, "Cache-Control": "no-store"})
+    return fhir_response(resource, 201, location)
+
+
+def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
+    """An update changes the status only: `cancelled` cancels; sending the current status is a no-op."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Appointment", "u")
+    current = booking_selectors.access_appointment(actor, rid)
+    wanted = appointment_map.status_from_fhir(read_body(request, "Appointment"), str(current.pk))
+    if wanted != current.status:
+        if wanted != "cancelled":
+            raise FhirError(422, _("An update can only cancel an appointment."))
+        booking_services.appointment_cancel(actor=actor, appointment_id=current.pk)
+    a = booking_selectors.access_appointment(actor, current.pk)
+    return fhir_response(_appointment_resource(caller, a))
