@@ -417,6 +417,11 @@ if CRENEAU_MAP_TILE_URL:
     _tiles = _urlsplit(CRENEAU_MAP_TILE_URL)
     SECURE_CSP["img-src"] = [CSP.SELF, "data:", f"{_tiles.scheme}://{_tiles.netloc}"]
 
+# --- teleconsultation (creneau.booking.video) --------------------------------------------------------
+# The video service's base URL (a self-hosted Jitsi, for instance): each video appointment's room is
+# this URL followed by an unguessable room name (a keyed MAC of the appointment, under SECRET_KEY).
+CRENEAU_VIDEO_BASE_URL = os.environ.get("CRENEAU_VIDEO_BASE_URL", "https://visio.creneau.example/")
+
 # --- phone numbers (creneau.patients.phones) --------------------------------------------------------
 # Accept ARCEP's fiction range (06 39 98 xx xx), which the demo data and tests use. Never in production.
 CRENEAU_ACCEPT_FICTION_PHONES = False

@@ -55,7 +55,9 @@ def _calendar(method: str) -> icalendar.Calendar:
     return calendar
 
 
-def _event(appointment: Appointment, *, url: str, cancelled: bool, stamp: dt.datetime | None) -> icalendar.Event:
+def _event(
+    appointment: Appointment, *, url: str, cancelled: bool, stamp: dt.datetime | None, video_url: str = ""
+) -> icalendar.Event:
     uid, sequence = identity(appointment)
     site = appointment.site
     event = icalendar.Event()
@@ -65,30 +67,73 @@ def _event(appointment: Appointment, *, url: str, cancelled: bool, stamp: dt.dat
     event.add("dtstart", appointment.start_at.astimezone(dt.UTC))
     event.add("dtend", appointment.end_at.astimezone(dt.UTC))
     event.add("summary", clean(appointment.practitioner.display_name))
-    event.add("location", clean(f"{site.name}, {site.address}, {site.postcode} {site.city}"))
+    if video_url and not cancelled:
+        # A teleconsultation takes place in its room: the link is where calendars put a place, and in
+        # RFC 7986's CONFERENCE property, which calendar applications offer to join.
+        event.add("location", video_url)
+        event.add("conference", video_url, parameters={"VALUE": "URI", "FEATURE": "VIDEO"})
+    else:
+        event.add("location", clean(f"{site.name}, {site.address}, {site.postcode} {site.city}"))
     event.add("url", url)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     return event
 
 
 def appointment_calendar(
-    appointment: Appointment, *, url: str, cancelled: bool | None = None, stamp: dt.datetime | None = None
+    appointment: Appointment,
+    *,
+    url: str,
+    cancelled: bool | None = None,
+    stamp: dt.datetime | None = None,
+    video_url: str = "",
 ) -> str:
     """A calendar with the appointment's one event (METHOD:CANCEL and STATUS:CANCELLED once cancelled).
-    No visit reason in the summary or description: calendars are often synchronised to third-party clouds."""
+    No visit reason in the summary or description: calendars are often synchronised to third-party clouds.
+    `video_url`: the teleconsultation's room link (or the outbox's placeholder for it), as the place."""
     if cancelled is None:
         cancelled = appointment.status == Status.CANCELLED
     calendar = _calendar("CANCEL" if cancelled else "PUBLISH")
-    calendar.add_component(_event(appointment, url=url, cancelled=cancelled, stamp=stamp))
+    calendar.add_component(_event(appointment, url=url, cancelled=cancelled, stamp=stamp, video_url=video_url))
     return calendar.to_ical().decode()
 
 
-def feed_calendar(appointments: list[Appointment], *, url_of: Callable[[Appointment], str]) -> str:
+def with_room_link(text: str, placeholder: str, url: str) -> str:
+    """A stored calendar file with the room link put in where it holds `placeholder` (the e-mail's
+    attachment, as it leaves). Parsed and written again rather than searched: a long line may have
+    been folded in the middle of the placeholder, and the longer link must be folded anew."""
+    if placeholder not in text.replace("\r\n ", "").replace("\r\n\t", ""):
+        return text
+    calendar = icalendar.Calendar.from_ical(text)
+    for event in calendar.walk("VEVENT"):
+        for name in ("LOCATION", "CONFERENCE", "DESCRIPTION"):
+            value = event.get(name)
+            if value is None or placeholder not in str(value):
+                continue
+            new = type(value)(str(value).replace(placeholder, url))
+            new.params = value.params
+            event[name] = new
+    return calendar.to_ical().decode()
+
+
+def feed_calendar(
+    appointments: list[Appointment],
+    *,
+    url_of: Callable[[Appointment], str],
+    video_url_of: Callable[[Appointment], str] = lambda a: "",
+) -> str:
     """A subscribed calendar: one event per appointment, with the same UID and SEQUENCE as its download
     and its e-mails (a moved appointment appears once, at its new time; a cancelled one as CANCELLED,
     so the subscribing calendar removes it)."""
     calendar = _calendar("PUBLISH")
     for appointment in appointments:
         cancelled = appointment.status == Status.CANCELLED
-        calendar.add_component(_event(appointment, url=url_of(appointment), cancelled=cancelled, stamp=None))
+        calendar.add_component(
+            _event(
+                appointment,
+                url=url_of(appointment),
+                cancelled=cancelled,
+                stamp=None,
+                video_url=video_url_of(appointment),
+            )
+        )
     return calendar.to_ical().decode()

@@ -30,8 +30,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.utils.html import escape
 from django_tasks_db.backend import DatabaseBackend
 
+from creneau.booking.video import ROOM_PLACEHOLDER, room_url
 from creneau.core import clock
 
 from . import ics as ics_module
@@ -357,6 +359,7 @@ def _send(message: OutboundMessage) -> str:
 
     message_id = f"<{message.pk}@{ics_module.domain()}>"
     body_text, body_html = with_secret_link(message)  # secret links get their token only now
+    body_text, body_html, attachment = with_room_link(message, body_text, body_html)
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=body_text,
@@ -366,10 +369,25 @@ def _send(message: OutboundMessage) -> str:
     )
     if body_html:
         email.attach_alternative(body_html, "text/html")
-    if message.ics:
-        email.attach("rendez-vous.ics", message.ics, "text/calendar")
+    if attachment:
+        email.attach("rendez-vous.ics", attachment, "text/calendar")
     email.send()
     return message_id
+
+
+def with_room_link(message: OutboundMessage, body_text: str, body_html: str) -> tuple[str, str, str]:
+    """The bodies and the calendar file with a teleconsultation's room link where the stored ones hold
+    its placeholder: a copy of the outbox (dump, admin) holds no way into the room."""
+    stored = (body_text, body_html, message.ics)
+    if message.appointment_id is None or not any(ROOM_PLACEHOLDER in part for part in stored if part):
+        return body_text, body_html, message.ics
+    url = room_url(message.appointment_id)
+    link = f'<a href="{escape(url)}">{escape(url)}</a>'
+    return (
+        body_text.replace(ROOM_PLACEHOLDER, url),
+        body_html.replace(ROOM_PLACEHOLDER, link),
+        ics_module.with_room_link(message.ics, ROOM_PLACEHOLDER, url) if message.ics else "",
+    )
 
 
 def retry_failed(ids: Iterable[uuid.UUID | str]) -> int:

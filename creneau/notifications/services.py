@@ -16,6 +16,7 @@ from django.db import transaction
 
 from creneau.accounts.models import User
 from creneau.booking.models import Appointment
+from creneau.booking.video import ROOM_PLACEHOLDER, is_video
 from creneau.core import clock
 from creneau.core.actors import Actor
 from creneau.patients.models import Patient, Relationship
@@ -62,13 +63,18 @@ def _context(appointment: Appointment) -> dict[str, object]:
         "site_name": site.name,
         "address": f"{site.address}, {site.postcode} {site.city}",
         "account_url": page_url("web:account_appointment", appointment.pk, fallback="/"),
+        # A teleconsultation's room link is a secret: stored as the placeholder, put in as the e-mail
+        # leaves (`outbox._send`), like the account links' tokens.
+        "video_url": ROOM_PLACEHOLDER if is_video(appointment) else "",
     }
 
 
 def _ics(appointment: Appointment, *, cancelled: bool = False) -> str:
-    """The attachment: the same builder, UID and SEQUENCE as the web download (notifications/ics.py)."""
+    """The attachment: the same builder, UID and SEQUENCE as the web download (notifications/ics.py);
+    a teleconsultation's place is its room link, left as the placeholder until the e-mail leaves."""
     url = page_url("web:account_appointment", appointment.pk, fallback="/")
-    return ics.appointment_calendar(appointment, url=url, cancelled=cancelled)
+    video_url = ROOM_PLACEHOLDER if is_video(appointment) else ""
+    return ics.appointment_calendar(appointment, url=url, cancelled=cancelled, video_url=video_url)
 
 
 def _reminders(appointment: Appointment, recipient: outbox.Recipient) -> list[OutboundMessage]:

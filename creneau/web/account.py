@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import access_appointment, account_appointments
 from creneau.booking.services import appointment_cancel, appointment_reschedule
+from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, PolicyViolation
@@ -44,6 +45,8 @@ def account(request: HttpRequest) -> HttpResponse:
     moved_ids = {a.rescheduled_from_id for a in by_id.values() if a.rescheduled_from_id}
     for a in by_id.values():
         a.moved_from = by_id.get(a.rescheduled_from_id) if a.rescheduled_from_id else None  # type: ignore[attr-defined]
+    for a in upcoming:
+        a.video_url = video_link_for(actor, a)  # type: ignore[attr-defined]
     context = {
         "upcoming": [a for a in upcoming if a.status != Status.CANCELLED],
         "cancelled": [a for a in upcoming if a.status == Status.CANCELLED and a.pk not in moved_ids],
@@ -79,8 +82,10 @@ def _too_soon(a: Appointment) -> PolicyViolation:
 @login_required
 @domain_errors
 def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpResponse:
-    a = access_appointment(patient_actor(request), appointment_id)
-    return render(request, "web/account/appointment.html", {"a": a, "can_change": _can_change(a)})
+    actor = patient_actor(request)
+    a = access_appointment(actor, appointment_id)
+    context = {"a": a, "can_change": _can_change(a), "video_url": video_link_for(actor, a)}
+    return render(request, "web/account/appointment.html", context)
 
 
 @require_POST

@@ -18,6 +18,7 @@ from django.utils.translation import pgettext
 
 from creneau.booking.models import Status
 from creneau.booking.selectors import agenda, agenda_holds
+from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor, AgendaRight
 from creneau.directory.models import Agenda, Site
@@ -49,6 +50,7 @@ class Block:
     patient: str = ""
     motif: str = ""
     status_text: str = ""
+    video_url: str = ""  # a teleconsultation's room (booking.video), for the staff who see this agenda
 
 
 @dataclasses.dataclass
@@ -148,6 +150,7 @@ def build_columns(
                 patient=name,
                 motif=a.motif.name,
                 status_text=_("Forced") if kind == "forced" else a.get_status_display(),
+                video_url=video_link_for(actor, a),
             )
         )
     for h_start, h_end in agenda_holds(

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creneau.booking.models import Appointment, Status
+from creneau.booking.models import Status
 from creneau.booking.selectors import (
     access_appointment,
     access_hold,
@@ -30,6 +30,7 @@ from creneau.booking.selectors import (
     practitioners_seen_by_account,
 )
 from creneau.booking.services import SlotRef, hold_confirm, hold_release, slot_check, slot_hold
+from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import Conflict, DomainError, NotFound, PolicyViolation
@@ -287,22 +288,21 @@ def book_release(request: HttpRequest, hold_id: str) -> HttpResponse:
     return redirect("web:practitioner", practitioner_id=hold.practitioner_id)
 
 
-def _own_appointment(request: HttpRequest, appointment_id: str) -> Appointment:
-    return access_appointment(patient_actor(request), appointment_id)
-
-
 @login_required
 @domain_errors
 def book_done(request: HttpRequest, appointment_id: str) -> HttpResponse:
-    appointment = _own_appointment(request, appointment_id)
-    return render(request, "web/booking/done.html", {"a": appointment})
+    actor = patient_actor(request)
+    appointment = access_appointment(actor, appointment_id)
+    return render(request, "web/booking/done.html", {"a": appointment, "video_url": video_link_for(actor, appointment)})
 
 
 @login_required
 @domain_errors
 def appointment_ics(request: HttpRequest, appointment_id: str) -> HttpResponse:
     """The appointment as an iCalendar file, to add to any calendar application."""
-    appointment = _own_appointment(request, appointment_id)
-    response = HttpResponse(ics.render_appointment(appointment), content_type="text/calendar; charset=utf-8")
+    actor = patient_actor(request)
+    appointment = access_appointment(actor, appointment_id)
+    body = ics.render_appointment(appointment, video_url=video_link_for(actor, appointment))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="creneau-appointment.ics"'
     return response

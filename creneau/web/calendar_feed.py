@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from creneau.accounts.models import User
+from creneau.booking.video import is_video, room_url
 from creneau.notifications import ics
 from creneau.notifications import services as notifications
 from creneau.notifications.rendering import page_url
@@ -44,5 +45,10 @@ def calendar_feed_ics(request: HttpRequest, token: str) -> HttpResponse:
     appointments = calendar_feed_appointments(token)
     if appointments is None:
         raise Http404(_("Page not found."))
-    body = ics.feed_calendar(appointments, url_of=lambda a: page_url("web:account_appointment", a.pk))
+    # The feed lists only the account's own appointments (read as its holder): their rooms are theirs.
+    body = ics.feed_calendar(
+        appointments,
+        url_of=lambda a: page_url("web:account_appointment", a.pk),
+        video_url_of=lambda a: room_url(a.pk) if is_video(a) else "",
+    )
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")

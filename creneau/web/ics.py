@@ -7,5 +7,5 @@ from creneau.notifications import ics
 from creneau.notifications.rendering import page_url
 
 
-def render_appointment(a: Appointment) -> str:
-    return ics.appointment_calendar(a, url=page_url("web:account_appointment", a.pk))
+def render_appointment(a: Appointment, *, video_url: str = "") -> str:
+    return ics.appointment_calendar(a, url=page_url("web:account_appointment", a.pk), video_url=video_url)

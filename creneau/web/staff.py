@@ -33,6 +33,7 @@ from creneau.booking.services import (
     appointment_reschedule,
     slot_check,
 )
+from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor, AgendaRight
 from creneau.core.errors import DomainError, InvalidInput, NotFound, PolicyViolation
@@ -322,6 +323,7 @@ def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
         "can_move": a.status == Status.BOOKED,
         "tz": tz,
         "can_mark": a.status != Status.CANCELLED and a.start_at <= clock.now(),
+        "video_url": video_link_for(actor, a),
     }
     return render(request, "web/staff/appointment.html", context, status=error.http_status if error else 200)
 
