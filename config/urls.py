@@ -26,5 +26,5 @@ urlpatterns += i18n_patterns(
 urlpatterns += i18n_patterns(path("accounts/", include("creneau.accounts.urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.notifications.urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.privacy.urls")), prefix_default_language=False)
-urlpatterns += i18n_patterns(path("", include("creneau.exports.urls")), prefix_default_language=False)
+urlpatterns += i18n_patterns(path("", include("creneau.web.exports_urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.web.urls")), prefix_default_language=False)

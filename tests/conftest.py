@@ -84,7 +84,7 @@ def migrations_as_owner(transactional_db: None) -> Iterator[None]:
     runtime role its rights again afterwards, as `manage.py migrate` does."""
     from django.conf import settings
 
-    from creneau.core import dbroles
+    from creneau.audit import dbroles
 
     from . import pg_roles
 

@@ -36,7 +36,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("demo/management/commands/seed_demo.py", "role comparison"): (
         "demo data: decides which demo accounts get agenda grants while creating them; no permission check"
     ),
-    ("core/management/commands/migrate.py", "role comparison"): (
+    ("audit/management/commands/migrate.py", "role comparison"): (
         "a PostgreSQL database role (owner of the schema), not a staff role"
     ),
 }

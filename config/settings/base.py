@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # A suspended account's browser gets 403 "suspended" before any view runs.
-    "creneau.core.suspension.SuspendedSessionMiddleware",
+    "creneau.accounts.suspension.SuspendedSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "creneau.audit.middleware.AdminAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -464,6 +464,10 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
 CRENEAU_BUSY_TIME_PROVIDER = "creneau.booking.providers.busy_rows"
 # Patients known to organizations through an appointment there (patients' visibility asks, booking answers).
 CRENEAU_PATIENTS_SEEN_PROVIDER = "creneau.booking.providers.patients_seen_by"
+# The suspension gate every channel calls (core.suspension) asks audit's store and writes audit's trail.
+# Both are required (creneau.E107): without them no suspended principal would be refused.
+CRENEAU_SUSPENSION_PROVIDER = "creneau.audit.detection.is_suspended"
+CRENEAU_REFUSAL_RECORDER = "creneau.audit.refusals.record_refusal"
 # The background worker's periodic jobs (creneau.core.periodic): (name, seconds between runs, dotted path of
 # a function taking no argument). Each runs at most once per interval across all workers.
 CRENEAU_PERIODIC_JOBS: list[tuple[str, int, str]] = [

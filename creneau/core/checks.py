@@ -1,4 +1,4 @@
-"""System checks for the security configuration. Stable ids: creneau.E101–E106."""
+"""System checks for the security configuration. Stable ids: creneau.E101–E107."""
 
 from __future__ import annotations
 
@@ -84,3 +84,15 @@ def check_providers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
     paths = [path for name in PROVIDER_SETTINGS if (path := getattr(settings, name, ""))]
     return _importable("provider settings", paths, "creneau.E106")
+
+
+@register(Tags.security)
+def check_required_providers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The suspension gate's providers are set: empty, every suspended principal would get through."""
+    from creneau.core.providers import REQUIRED_PROVIDERS
+
+    return [
+        Error(f"{name} is empty: suspended principals would not be refused.", id="creneau.E107")
+        for name in REQUIRED_PROVIDERS
+        if not getattr(settings, name, "")
+    ]

@@ -20,7 +20,13 @@ PROVIDER_SETTINGS = (
     "CRENEAU_BUSY_TIME_PROVIDER",
     # patients.selectors asks which patients have appointments with organizations; booking answers.
     "CRENEAU_PATIENTS_SEEN_PROVIDER",
+    # core.suspension asks whether a principal is suspended, and has a refused request recorded; audit
+    # answers both (required: creneau.E107).
+    "CRENEAU_SUSPENSION_PROVIDER",
+    "CRENEAU_REFUSAL_RECORDER",
 )
+# Providers without which a security control would silently do nothing (creneau.E107).
+REQUIRED_PROVIDERS = ("CRENEAU_SUSPENSION_PROVIDER", "CRENEAU_REFUSAL_RECORDER")
 
 
 @functools.cache

@@ -1,22 +1,23 @@
 """Suspended principals are refused at the door of every channel, with a machine-readable reason.
 
 Detection (or an operator) suspends a principal (`audit.services.principal_suspend`): user accounts
-are deactivated, API clients keep their id. Every later request of theirs is answered 403 with the reason
+are deactivated, API clients keep their id. This module is the gate every channel calls; the store it
+asks and the trail it writes to sit in audit, above core, named by two provider settings
+(CRENEAU_SUSPENSION_PROVIDER, CRENEAU_REFUSAL_RECORDER). The browser side (a suspended session) is
+`accounts.suspension.SuspendedSessionMiddleware`. Every later request of theirs is answered 403 with the reason
 `suspended` *before* anything else is parsed or looked up (the FHIR bearer check, the token endpoint, the
 web session), and costs exactly one audit event (outcome `denied`): no not-found events, no detection
 rules, nothing half-done. Services that write patient records check it again (defense in depth)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django.contrib.auth import SESSION_KEY
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy
 
-from .actors import Actor, ActorKind, Channel
+from .actors import Actor, ActorKind
 from .errors import PermissionDenied
+from .providers import provider
 
 REASON = "suspended"
 # Response header naming the refusal, for clients that do not parse the body.
@@ -29,17 +30,18 @@ class Suspended(PermissionDenied):
 
 
 def is_suspended(principal: str) -> bool:
-    from creneau.audit.detection import is_suspended as stored
-
-    return stored(principal)
+    """Asks the suspension store (CRENEAU_SUSPENSION_PROVIDER, audit's table of suspended principals).
+    The setting is required (system check creneau.E107): without it no principal would ever be refused."""
+    stored = provider("CRENEAU_SUSPENSION_PROVIDER")
+    return bool(stored(principal)) if stored is not None else False
 
 
 def record_refusal(actor: Actor, *, via: str) -> None:
-    """The one audit event of a refused request (outcome denied: detection does not count it)."""
-    from creneau.audit.models import Action, Outcome
-    from creneau.audit.services import audit_record
-
-    audit_record(actor=actor, action=Action.READ, object_type="request", outcome=Outcome.DENIED, via=via)
+    """The one audit event of a refused request (outcome denied: detection does not count it), written
+    by CRENEAU_REFUSAL_RECORDER (audit's trail)."""
+    record = provider("CRENEAU_REFUSAL_RECORDER")
+    if record is not None:
+        record(actor, via=via)
 
 
 def ensure_not_suspended(actor: Actor) -> None:
@@ -60,39 +62,3 @@ def suspended_page(request: HttpRequest) -> HttpResponse:
     response = render(request, "core/suspended.html", {"message": MESSAGE}, status=403)
     response[REASON_HEADER] = REASON
     return response
-
-
-class SuspendedSessionMiddleware:
-    """A browser whose signed-in account was suspended gets a 403 "suspended" page on every request,
-    instead of quietly becoming anonymous (suspension deactivates the account, which ends the session
-    as far as Django is concerned). The session of an account deactivated otherwise (by an operator) is
-    flushed at its next request: that browser is signed out, not merely treated as anonymous."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        session = getattr(request, "session", None)
-        user = getattr(request, "user", None)
-        pk = session.get(SESSION_KEY) if session is not None else None
-        if pk and user is not None and not user.is_authenticated and is_suspended(f"user:{pk}"):
-            from creneau.accounts.models import User
-
-            from .ratelimit import client_ip
-
-            account = User.objects.filter(pk=pk).first()
-            if account is not None:
-                if account.is_staff or account.is_superuser:
-                    kind = ActorKind.OPERATOR
-                elif account.memberships.exists():
-                    kind = ActorKind.STAFF
-                else:
-                    kind = ActorKind.PATIENT
-                actor = Actor(kind=kind, channel=Channel.WEB, user=account, ip=client_ip(request))
-                record_refusal(actor, via="session")
-                return suspended_page(request)
-        if pk and user is not None and not user.is_authenticated and session is not None:
-            # Signed in, but the account has since been deactivated or deleted: the session ends here
-            # for good (reactivating the account later does not bring it back).
-            session.flush()
-        return self.get_response(request)

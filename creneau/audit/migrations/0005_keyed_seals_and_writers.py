@@ -5,7 +5,7 @@ PostgreSQL:
 - a `BEFORE INSERT` trigger on events records the database role that wrote the row (`session_user`),
   whatever the INSERT itself says.
 Who may do what (the runtime role: INSERT and SELECT only) is granted by `manage.py migrate`, which knows
-the role names (creneau.core.dbroles).
+the role names (creneau.audit.dbroles).
 
 SQLite has no TRUNCATE and no roles; adding columns rebuilds tables and drops their triggers, so the
 append-only triggers of 0002 are created again."""

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 
 from creneau.core.errors import DomainError, NotFound
 from creneau.directory.selectors import organizations_administered
-from creneau.web.common import domain_errors, staff_actor
+from creneau.exports import services
+from creneau.exports.selectors import exports_of_organization
 
-from . import services
-from .selectors import exports_of_organization
+from .common import domain_errors, staff_actor
 
 
 def _admin_org(request: HttpRequest) -> uuid.UUID:

@@ -1,6 +1,8 @@
+"""Bulk-export pages of organization admins (namespace `exports`, unchanged since they lived in the exports app)."""
+
 from django.urls import path
 
-from . import views
+from . import exports as views
 
 app_name = "exports"
 urlpatterns = [

@@ -7,7 +7,7 @@ indexes are recomputed on the way (they follow CRENEAU_BLIND_INDEX_KEY).
 
 It reads every identity in clear: each batch writes, in its own transaction, an audit event naming the
 operator (`--operator`, else the system and the OS account that ran it) with the models, the row counts
-and the patients covered (core/shell_audit.py)."""
+and the patients covered (accounts/shell_audit.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import models, transaction
 from django.db.models import Q
 
+from creneau.accounts.shell_audit import command_actor, record_shell_read
 from creneau.core.crypto.fields import BlindIndexField, Ciphertext, EncryptedMixin
 from creneau.core.crypto.keys import provider
-from creneau.core.shell_audit import command_actor, record_shell_read
 
 
 def encrypted_models() -> list[tuple[type[models.Model], list[str], list[str]]]:

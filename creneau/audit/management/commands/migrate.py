@@ -1,4 +1,4 @@
-"""`manage.py migrate`, as the schema owner when DATABASE_OWNER_URL is set (creneau.core.dbroles).
+"""`manage.py migrate`, as the schema owner when DATABASE_OWNER_URL is set (creneau.audit.dbroles).
 
 After migrating it grants the runtime role (the user of DATABASE_URL) its rights, the audit tables being
 INSERT and SELECT only."""
@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.commands.migrate import Command as DjangoMigrate
 
-from creneau.core import dbroles
+from creneau.audit import dbroles
 
 
 class Command(DjangoMigrate):

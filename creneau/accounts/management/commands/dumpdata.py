@@ -12,7 +12,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import dumpdata
 from django.db import models
 
-from creneau.core.shell_audit import is_personal, operator_actor, record_shell_read, touched_by
+from creneau.accounts.shell_audit import is_personal, operator_actor, record_shell_read, touched_by
 
 
 def selected_models(labels: list[str], excludes: list[str]) -> list[type[models.Model]]:

@@ -15,8 +15,12 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import models
 
-from .actors import Actor, ActorKind, Channel
-from .crypto.fields import EncryptedMixin
+from creneau.audit.models import Action
+from creneau.audit.services import Touched, audit_record
+from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.crypto.fields import EncryptedMixin
+
+from .models import User
 
 # Personal data without encrypted columns: appointments (who sees which practitioner) and the
 # per-patient rows of these apps.
@@ -35,8 +39,6 @@ def is_personal(model: type[models.Model]) -> bool:
 
 def operator_actor(email: str | None, *, command: str) -> Actor:
     """The platform operator running `command`, from `--operator` (an active staff account)."""
-    from creneau.accounts.models import User
-
     if not email:
         raise CommandError(
             f"{command} reads personal data: name yourself with --operator <your operator account's e-mail> "
@@ -76,9 +78,6 @@ def record_shell_read(
 ) -> None:
     """One audit event: who (operator, or system + OS account), which command, which models and counts,
     and every patient/appointment row covered."""
-    from creneau.audit.models import Action
-    from creneau.audit.services import Touched, audit_record
-
     details: dict[str, Any] = {"scope": dict(sorted(scope.items()))}
     if reason:
         details["reason"] = reason[:500]

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from creneau.audit.checks import APPEND_ONLY_TABLES
+from .checks import APPEND_ONLY_TABLES
 
 _CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
 
