@@ -387,10 +387,21 @@ def hold_extend(*, actor: Actor, hold_id: uuid.UUID | str, until: dt.datetime) -
 
 @metrics.booking_operation("book")
 def hold_confirm(
-    *, actor: Actor, hold_id: uuid.UUID | str, patient_id: uuid.UUID | str, idempotency_key: str | None = None
+    *,
+    actor: Actor,
+    hold_id: uuid.UUID | str,
+    patient_id: uuid.UUID | str,
+    idempotency_key: str | None = None,
+    replacing: uuid.UUID | str | None = None,
 ) -> Appointment:
     """Turn the actor's hold into a booking for `patient_id`. If the hold expired meanwhile, the slot
-    is booked anyway when still free."""
+    is booked anyway when still free.
+
+    `replacing`: an earlier appointment of the same person that the spacing rule puts in the way
+    (`SpacingRefused.earlier_id`), which the patient chose to give up for this one. It is cancelled
+    (`appointment_cancel`: its deadline, its audit row, its message) in the same transaction as the
+    confirmation: either both happen or neither (an expired hold is then a conflict, not a new booking
+    after the cancellation)."""
     hold = access_hold(actor, hold_id)
     patient = access_patient(actor, patient_id)
     if hold.status == Status.BOOKED and hold.patient_id == patient.pk:
@@ -402,6 +413,11 @@ def hold_confirm(
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
         _check_future_appointments_cap(actor)  # under the account's lock, with the UPDATE
+        if replacing is not None:
+            earlier = access_appointment(actor, replacing)
+            if earlier.patient_id != patient.pk or earlier.status != Status.BOOKED:
+                raise InvalidInput(_("Only a booked appointment of the same person can be replaced."))
+            appointment_cancel(actor=actor, appointment_id=earlier.pk)
         _check_spacing(
             actor,
             patient_id=patient.pk,
@@ -423,6 +439,8 @@ def hold_confirm(
             _audit(actor, Action.CREATE, hold)
             emit(events.APPOINTMENT_BOOKED, appointment_id=hold.pk, actor=actor)
             schedule_availability_refresh(hold.practitioner_id)
+        elif replacing is not None:
+            raise Conflict(_("This time was not kept for you any longer: your earlier appointment is unchanged."))
     if updated:
         hold.refresh_from_db()
         return hold
@@ -496,6 +514,16 @@ def appointment_book(
         raise
 
 
+class SpacingRefused(PolicyViolation):
+    """The spacing rule refused a patient's booking because of an earlier appointment of the same
+    person (`earlier_id`): the page says why and offers to keep that one or to replace it
+    (`hold_confirm(replacing=earlier_id)`)."""
+
+    def __init__(self, earlier_id: uuid.UUID, message: str, *, code: str) -> None:
+        super().__init__(message, code=code)
+        self.earlier_id = earlier_id
+
+
 def _check_spacing(
     actor: Actor,
     *,
@@ -532,7 +560,8 @@ def _check_spacing(
         .first()
     )
     if same_day is not None:
-        raise PolicyViolation(
+        raise SpacingRefused(
+            same_day.pk,
             _(
                 "This person already has an appointment with this practitioner that day, at %(time)s: one a day "
                 "at most. Keep it, or move it from your account to another time."
@@ -553,7 +582,8 @@ def _check_spacing(
             .first()
         )
         if near is not None:
-            raise PolicyViolation(
+            raise SpacingRefused(
+                near.pk,
                 _(
                     "This person already has an appointment in this specialty on %(date)s. Two appointments in "
                     "this specialty must be at least %(days)s days apart: keep that one, or move it from your "

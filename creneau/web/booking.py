@@ -22,14 +22,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creneau.booking.models import Status
+from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import (
     access_appointment,
     access_hold,
     own_appointment_at,
     practitioners_seen_by_account,
 )
-from creneau.booking.services import SlotRef, hold_confirm, hold_release, slot_check, slot_hold
+from creneau.booking.services import SlotRef, SpacingRefused, hold_confirm, hold_release, slot_check, slot_hold
 from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind, Channel
@@ -242,6 +242,9 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
     who = WhoForm(post, patients=patients, new_self=me is None)
     relative_form = RelativeForm(post, prefix="rel")
     error: DomainError | None = None
+    earlier: Appointment | None = None
+    # The patient chose to give up an earlier appointment the spacing rule put in the way.
+    replacing = (post.get("replacing") or None) if post is not None else None
     if post is not None and who.is_valid() and (self_form is None or self_form.is_valid()):
         choice = who.cleaned_data["patient"]
         if choice != "new" or relative_form.is_valid():
@@ -258,12 +261,21 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
                     else:
                         patient_id = choice
                     appointment = hold_confirm(
-                        actor=actor, hold_id=hold.pk, patient_id=patient_id, idempotency_key=f"web-hold-{hold.pk}"
+                        actor=actor,
+                        hold_id=hold.pk,
+                        patient_id=patient_id,
+                        idempotency_key=f"web-hold-{hold.pk}",
+                        replacing=replacing,
                     )
+                if replacing:
+                    messages.success(request, _("Your earlier appointment is cancelled and replaced by this one."))
                 return redirect("web:book_done", appointment_id=appointment.pk)
             except Conflict as exc:
                 ref = SlotRef(hold.practitioner_id, hold.motif_id, hold.site_id, hold.start_at)
                 return taken_page(request, ref, exc)
+            except SpacingRefused as exc:
+                error = exc
+                earlier = access_appointment(actor, exc.earlier_id)
             except DomainError as exc:
                 error = exc
     context = {
@@ -273,6 +285,7 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
         "self_form": self_form,
         "relative_form": relative_form,
         "error": error,
+        "earlier": earlier,
         "hold_minutes": settings.CRENEAU_HOLD_MINUTES,
     }
     return render(request, "web/booking/details.html", context, status=error.http_status if error else 200)
@@ -284,7 +297,12 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
 def book_release(request: HttpRequest, hold_id: str) -> HttpResponse:
     actor = patient_actor(request)
     hold = access_hold(actor, hold_id)
+    keep = request.POST.get("keep")
+    kept = access_appointment(actor, keep) if keep else None  # the earlier appointment kept instead
     hold_release(actor=actor, hold_id=hold.pk)
+    if kept is not None:
+        messages.success(request, _("You kept your earlier appointment; the other time is free again."))
+        return redirect("web:account_appointment", appointment_id=kept.pk)
     return redirect("web:practitioner", practitioner_id=hold.practitioner_id)
 
 
