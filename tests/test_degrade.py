@@ -127,7 +127,9 @@ def test_with_redis_cut_sign_in_answers_503_with_retry_after_and_pages_still_loa
 
 
 @pytest.mark.redis
-def test_with_redis_cut_the_worker_still_runs_its_periodic_jobs(redis_proxy: FaultProxy, settings: Any) -> None:
+def test_with_redis_cut_the_worker_still_runs_its_periodic_jobs(
+    db: None, redis_proxy: FaultProxy, settings: Any
+) -> None:
     PROBE_RUNS.clear()
     settings.CRENEAU_PERIODIC_JOBS = [(f"probe-{uuid.uuid4().hex}", 3600, f"{__name__}.probe_job")]
     redis_proxy.cut()
