@@ -32,10 +32,11 @@ def test_week_navigation_and_no_past_weeks(world: World, client: Client) -> None
     assert "Week of 2 March to 8 March 2026" in html
 
 
-def test_a_motif_not_bookable_online_is_not_offered(world: World, client: Client) -> None:
+def test_a_motif_not_bookable_online_is_listed_as_by_phone_but_not_offered(world: World, client: Client) -> None:
     phone_only = f.motif(world.doc, name="Urgence téléphonique", online=False)
     html = client.get(f"/en/practitioners/{world.doc.pk}/").content.decode()
-    assert "Urgence téléphonique" not in html
+    assert 'Urgence téléphonique — 30 min <span class="badge grey">by phone only</span>' in html
+    assert f'value="{phone_only.pk}"' not in html  # not in the visit reasons one can pick times for
     response = client.get(f"/en/practitioners/{world.doc.pk}/", {"motif": str(phone_only.pk)})
     assert response.status_code == 404
 

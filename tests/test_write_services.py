@@ -572,6 +572,15 @@ def _motif_update(w: W) -> Call:
     return lambda: scheduling.motif_update(actor=w.secretary, motif_id=w.motif.pk, duration_minutes=20)
 
 
+def _question_add(w: W) -> Call:
+    return lambda: scheduling.motif_question_add(actor=w.secretary, motif_id=w.motif.pk, text="Ordonnance ?")
+
+
+def _question_delete(w: W) -> Call:
+    question = scheduling.motif_question_add(actor=w.secretary, motif_id=w.motif.pk, text="Ordonnance ?")
+    return lambda: scheduling.motif_question_delete(actor=w.secretary, question_id=question.pk)
+
+
 def _rule_create(w: W) -> Call:
     return lambda: scheduling.opening_rule_create(
         actor=w.secretary,
@@ -749,6 +758,8 @@ WRITES: dict[str, Case] = {
     "privacy.rights.account_erase": Case("account_erase", _erase),
     "scheduling.services.motif_create": Case("motif_create", _motif_create),
     "scheduling.services.motif_update": Case("motif_update", _motif_update),
+    "scheduling.services.motif_question_add": Case("motif_question_add", _question_add),
+    "scheduling.services.motif_question_delete": Case("motif_question_delete", _question_delete),
     "scheduling.services.opening_rule_create": Case("opening_rule_create", _rule_create),
     "scheduling.services.opening_rule_update": Case("opening_rule_update", _rule_update),
     "scheduling.services.opening_rule_delete": Case("opening_rule_delete", _rule_delete),

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.crypto.fields import EncryptedCharField
 from creneau.core.models import PublicModel
 
 from .querysets import AppointmentQuerySet
@@ -66,6 +67,9 @@ class Appointment(PublicModel):
     # no-overlap constraint, and only those: every other row is still checked against every other.
     is_forced = models.BooleanField(default=False)
     forced_reason = models.CharField(max_length=200, blank=True)
+    # The answers to the visit reason's questions (JSON: [{"q": question as asked, "a": answer}]): they
+    # may carry health information, so they are encrypted like the patient's identity.
+    answers = EncryptedCharField(max_length=8000, null=True, blank=True, default=None)
     rescheduled_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
     )
@@ -100,6 +104,19 @@ class Appointment(PublicModel):
 
     def __str__(self) -> str:
         return f"appointment {self.pk}"
+
+    def answer_list(self) -> list[dict[str, str]]:
+        """The questions asked before booking and the patient's answers, in order."""
+        import json
+
+        raw = self.answers or ""
+        if not raw:
+            return []
+        try:
+            rows = json.loads(str(raw))
+        except ValueError:
+            return []
+        return [{"q": str(r.get("q", "")), "a": str(r.get("a", ""))} for r in rows if isinstance(r, dict)]
 
 
 ACTIVE_STATUSES = (Status.HELD, Status.BOOKED, Status.FULFILLED, Status.NO_SHOW)

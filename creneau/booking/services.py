@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -30,7 +31,7 @@ from creneau.patients.models import Patient
 from creneau.patients.selectors import access_patient, record_patient_read
 from creneau.scheduling import selectors as slots
 from creneau.scheduling.engine import Interval
-from creneau.scheduling.models import Absence, Audience, Motif
+from creneau.scheduling.models import ANSWER_MAX, Absence, Audience, Motif
 from creneau.scheduling.services import absence_create, schedule_availability_refresh, schedule_availability_taken
 
 from . import events
@@ -118,9 +119,50 @@ def _resolve_slot(actor: Actor, ref: SlotRef, *, free: bool = False) -> tuple[Mo
     return motif, site, start + duration
 
 
-def _check_audience(actor: Actor, motif: Motif, patient: Patient) -> None:
+def _age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Age in whole years on `day` (a birthday on 29 February counts from 1 March in other years)."""
+    years = day.year - birth_date.year
+    return years - 1 if (day.month, day.day) < (birth_date.month, birth_date.day) else years
+
+
+def _check_age(motif: Motif, patient: Patient, start: dt.datetime, site: Site) -> None:
+    """The visit reason's age limits, for the person the appointment is for (a relative too), on the
+    day of the visit in the site's time zone."""
+    if motif.min_age_years is None and motif.max_age_years is None:
+        return
+    birth = patient.birth_date
+    if birth is None:
+        raise PolicyViolation(_("This visit reason has age limits: the date of birth is needed."), code="age")
+    refusal = motif.age_refusal(_age_on(birth, start.astimezone(site.tz).date()))
+    if refusal is not None:
+        raise PolicyViolation(refusal, code="age")
+
+
+def _answers(actor: Actor, motif: Motif, answers: Mapping[str, str] | None) -> str | None:
+    """The answers to the visit reason's questions as stored (JSON, the question as asked), checked:
+    each at most ANSWER_MAX characters; online, a required question must be answered (the practice
+    taking a call may leave one for later). None when nothing was asked or answered."""
+    questions = slots.motif_questions(motif.pk)
+    if not questions:
+        return None
+    given = answers or {}
+    rows = []
+    for q in questions:
+        text = str(given.get(str(q.pk), "") or "").strip()
+        if len(text) > ANSWER_MAX:
+            raise InvalidInput(_("An answer has at most %(n)d characters.") % {"n": ANSWER_MAX})
+        if not text and q.required and _online(actor):
+            raise InvalidInput(_("Please answer the question: %(q)s") % {"q": q.text})
+        rows.append({"q": q.text, "a": text})
+    if not any(r["a"] for r in rows):
+        return None
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def _check_audience(actor: Actor, motif: Motif, patient: Patient, *, start: dt.datetime, site: Site) -> None:
     if actor.kind == ActorKind.STAFF:
         return  # the practice decides on the phone
+    _check_age(motif, patient, start, site)
     known = is_known_patient(patient_id=patient.pk, practitioner_id=motif.practitioner_id)
     if motif.audience == Audience.RETURNING and not known:
         raise PolicyViolation(
@@ -393,9 +435,11 @@ def hold_confirm(
     patient_id: uuid.UUID | str,
     idempotency_key: str | None = None,
     replacing: uuid.UUID | str | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> Appointment:
-    """Turn the actor's hold into a booking for `patient_id`. If the hold expired meanwhile, the slot
-    is booked anyway when still free.
+    """Turn the actor's hold into a booking for `patient_id`, with the answers to the visit reason's
+    questions (question id → text). If the hold expired meanwhile, the slot is booked anyway when still
+    free.
 
     `replacing`: an earlier appointment of the same person that the spacing rule puts in the way
     (`SpacingRefused.earlier_id`), which the patient chose to give up for this one. It is cancelled
@@ -408,7 +452,8 @@ def hold_confirm(
         return hold  # the same confirmation, retried
     if hold.status != Status.HELD:
         raise Conflict(_("This hold is no longer valid."))
-    _check_audience(actor, hold.motif, patient)
+    _check_audience(actor, hold.motif, patient, start=hold.start_at, site=hold.site)
+    stored = _answers(actor, hold.motif, answers)
     now = clock.now()
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
@@ -433,6 +478,7 @@ def hold_confirm(
             booked_at=now,
             idempotency_key=key,
             updated_at=now,
+            answers=Appointment._meta.get_field("answers").seal_for(hold, stored),
         )
         if updated:
             hold.patient_id = patient.pk
@@ -445,14 +491,22 @@ def hold_confirm(
         hold.refresh_from_db()
         return hold
     ref = SlotRef(hold.practitioner_id, hold.motif_id, hold.site_id, hold.start_at)
-    return appointment_book(actor=actor, slot=ref, patient_id=patient.pk, idempotency_key=idempotency_key)
+    return appointment_book(
+        actor=actor, slot=ref, patient_id=patient.pk, idempotency_key=idempotency_key, answers=answers
+    )
 
 
 @metrics.booking_operation("book")
 def appointment_book(
-    *, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | str, idempotency_key: str | None = None
+    *,
+    actor: Actor,
+    slot: SlotRef,
+    patient_id: uuid.UUID | str,
+    idempotency_key: str | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> Appointment:
-    """Book directly (phone, API, or a patient without a hold)."""
+    """Book directly (phone, API, or a patient without a hold), with the answers to the visit reason's
+    questions (question id → text)."""
     key = _idempotency_hash(actor, idempotency_key)
     if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
         return replayed
@@ -479,6 +533,7 @@ def appointment_book(
         patient_id=pid,
         booked_at=clock.now(),
         idempotency_key=key,
+        answers=_answers(actor, motif, answers),
     )
     row.practitioner = motif.practitioner
     read: list[Patient] = []
@@ -489,7 +544,7 @@ def appointment_book(
         # The new row must not make its own patient visible to the actor ("known to the organization").
         patient = access_patient(actor, pid, ignoring_appointment=row.pk)
         read.append(patient)
-        _check_audience(actor, motif, patient)  # past visits only: the new row does not count
+        _check_audience(actor, motif, patient, start=row.start_at, site=site)  # past visits: not the new row
         _check_spacing(
             actor,
             patient_id=patient.pk,
@@ -698,6 +753,7 @@ def appointment_reschedule(
             booked_at=now,
             rescheduled_from=old,
             source=old.source,
+            answers=old.answers,
         )
         moved = _insert(actor, new)
         emit(events.APPOINTMENT_MOVED, old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)

@@ -60,6 +60,8 @@ def _context(appointment: Appointment) -> dict[str, object]:
         "end": appointment.end_at,
         "practitioner": appointment.practitioner.display_name,
         "motif": appointment.motif.name,
+        # E-mail only (the SMS templates never show it): documents to bring, fasting.
+        "instructions": appointment.motif.instructions,
         "site_name": site.name,
         "address": f"{site.address}, {site.postcode} {site.city}",
         "account_url": page_url("web:account_appointment", appointment.pk, fallback="/"),

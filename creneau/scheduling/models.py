@@ -46,15 +46,81 @@ class Motif(PublicModel):
         _("bookable up to (days ahead)"), default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
     bookable_online = models.BooleanField(_("bookable online"), default=True)
+    # Listed on the public page (a visit reason booked by phone only is still worth showing); a hidden
+    # one is for the practice's own use and never bookable online either.
+    shown_online = models.BooleanField(_("shown on the public page"), default=True)
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Groups the visit reasons on the public page and in the practice's lists ("Consultations", "Vaccins").
+    category = models.CharField(_("category"), max_length=60, blank=True)
+    # Offered at this site only (empty: at every site of the agenda's organization where it has hours).
+    site = models.ForeignKey(
+        "directory.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("site")
+    )
+    # Sent with the confirmation and the reminder e-mails (documents to bring, fasting), never by SMS.
+    instructions = models.TextField(_("instructions before the visit"), max_length=1000, blank=True)
+    # Age of the patient on the day of the visit, in whole years; empty: no limit.
+    min_age_years = models.PositiveSmallIntegerField(
+        _("minimum age (years)"), null=True, blank=True, validators=[MaxValueValidator(130)]
+    )
+    max_age_years = models.PositiveSmallIntegerField(
+        _("maximum age (years)"), null=True, blank=True, validators=[MaxValueValidator(130)]
+    )
 
     class Meta:
         ordering = ["position", "name"]
-        constraints = [models.CheckConstraint(condition=models.Q(duration_minutes__gte=5), name="motif_min_duration")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(duration_minutes__gte=5), name="motif_min_duration"),
+            models.CheckConstraint(
+                condition=models.Q(min_age_years__isnull=True)
+                | models.Q(max_age_years__isnull=True)
+                | models.Q(max_age_years__gte=models.F("min_age_years")),
+                name="motif_age_range",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if (
+            self.min_age_years is not None
+            and self.max_age_years is not None
+            and self.min_age_years > self.max_age_years
+        ):
+            raise ValidationError(_("The minimum age cannot be above the maximum age."))
+
+    def age_refusal(self, age: int) -> str | None:
+        """The message refusing a patient of this age, or None when the age is within the limits."""
+        low, high = self.min_age_years, self.max_age_years
+        if (low is None or age >= low) and (high is None or age <= high):
+            return None
+        if low is not None and high is not None:
+            return _("This visit reason is for patients aged %(min)d to %(max)d.") % {"min": low, "max": high}
+        if low is not None:
+            return _("This visit reason is for patients aged %(min)d or more.") % {"min": low}
+        return _("This visit reason is for patients aged %(max)d or less.") % {"max": high}
 
     def __str__(self) -> str:
         return f"{self.name} ({self.duration_minutes} min)"
+
+
+QUESTION_MAX = 300
+ANSWER_MAX = 500
+
+
+class MotifQuestion(PublicModel):
+    """A question the practice asks before a visit of this reason ("Do you have a prescription?").
+    Patients answer it in the booking flow; the answers are kept, encrypted, with the appointment."""
+
+    motif = models.ForeignKey(Motif, on_delete=models.CASCADE, related_name="questions")
+    text = models.CharField(_("question"), max_length=QUESTION_MAX)
+    required = models.BooleanField(_("an answer is required"), default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        constraints = [models.CheckConstraint(condition=~models.Q(text=""), name="motif_question_has_text")]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class Weekday(models.IntegerChoices):

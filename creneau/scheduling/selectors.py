@@ -23,7 +23,7 @@ from creneau.directory.models import Agenda, Practitioner, Site
 from creneau.directory.selectors import agendas_for, require_agenda_right
 
 from . import engine
-from .models import Absence, AvailabilityIndex, Motif, OpeningRule
+from .models import Absence, AvailabilityIndex, Motif, MotifQuestion, OpeningRule
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,6 +155,8 @@ def compute_slots(
     if not_after <= not_before:
         return []
     rules = [r for r in rules if r.agenda_id is None or r.agenda_id == motif.agenda_id]
+    if motif.site_id is not None:  # a visit reason offered at one site only
+        rules = [r for r in rules if r.site_id == motif.site_id]
     windows: list[tuple[uuid.UUID | None, engine.Interval]] = []
     for sid in {r.site_id for r in rules if site_id is None or r.site_id == site_id}:
         if sid is None or sid not in tzs:
@@ -317,6 +319,8 @@ def slot_place(
             practitioner_links__practitioner_id=motif.practitioner_id,
             organization_id=motif.agenda.organization_id,
         )
+        if motif.site_id is not None and motif.site_id != site.pk:
+            raise Site.DoesNotExist
     except (Motif.DoesNotExist, Site.DoesNotExist, NotFound) as exc:
         raise NotFound(_("This practitioner, visit reason or place does not exist.")) from exc
     return motif, site
@@ -369,6 +373,27 @@ def access_absence(
     return _access_setting(
         actor, Absence.objects.all(), absence_id, right, missing=_("Unknown absence."), for_update=for_update
     )
+
+
+def access_motif_question(
+    actor: Actor, question_id: uuid.UUID | str, right: AgendaRight = AgendaRight.VIEW
+) -> MotifQuestion:
+    """A question of a visit reason of an agenda the actor can see, with `right` on it (else a 404)."""
+    refuse_if_suspended(actor)
+    qs = MotifQuestion.objects.select_related("motif__agenda").filter(
+        motif__agenda__in=agendas_for(actor, AgendaRight.VIEW)
+    )
+    try:
+        question = qs.get(pk=parse_id(question_id))
+    except (MotifQuestion.DoesNotExist, NotFound) as exc:
+        raise NotFound(_("Unknown question.")) from exc
+    require_agenda_right(actor, question.motif.agenda, right)
+    return question
+
+
+def motif_questions(motif_id: uuid.UUID) -> list[MotifQuestion]:
+    """The questions asked before booking a visit reason, in order (public agenda data)."""
+    return list(MotifQuestion.objects.filter(motif_id=motif_id))
 
 
 def agenda_motifs(agenda: Agenda, *, active_only: bool = False) -> list[Motif]:

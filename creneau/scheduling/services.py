@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -21,7 +22,7 @@ from creneau.directory.models import Agenda, Practitioner
 from creneau.directory.selectors import access_agenda, access_agenda_site
 
 from . import selectors
-from .models import Absence, AvailabilityIndex, Motif, OpeningRule
+from .models import QUESTION_MAX, Absence, AvailabilityIndex, Motif, MotifQuestion, OpeningRule
 from .versions import availability_changed
 
 
@@ -63,7 +64,10 @@ def _rebuild(ids: list[uuid.UUID]) -> int:
     cap = settings.CRENEAU_INDEX_MAX_SLOTS
     motifs = list(
         Motif.objects.filter(
-            practitioner_id__in=ids, is_active=True, practitioner__is_active=True, agenda__is_active=True
+            practitioner_id__in=ids,
+            is_active=True,
+            practitioner__is_active=True,
+            agenda__is_active=True,
         )
     )
     rules = selectors.rule_specs(ids)
@@ -73,7 +77,11 @@ def _rebuild(ids: list[uuid.UUID]) -> int:
     for motif in motifs:
         prules = rules.get(motif.practitioner_id, [])
         by_site: dict[uuid.UUID, list[str]] = {
-            r.site_id: [] for r in prules if r.site_id is not None and r.offers(motif.pk, motif.agenda_id)
+            r.site_id: []
+            for r in prules
+            if r.site_id is not None
+            and r.offers(motif.pk, motif.agenda_id)
+            and (motif.site_id is None or r.site_id == motif.site_id)
         }
         for slot in selectors.compute_slots(
             motif=motif,
@@ -182,7 +190,7 @@ def _audit_setting(
     actor: Actor,
     *,
     action: str,
-    obj: Motif | OpeningRule | Absence,
+    obj: Motif | OpeningRule | Absence | MotifQuestion,
     agenda: Agenda,
     changes: dict[str, Any],
     via: str,
@@ -210,6 +218,12 @@ MOTIF_FIELDS = (
     "bookable_online",
     "is_active",
     "position",
+    "shown_online",
+    "category",
+    "site_id",
+    "instructions",
+    "min_age_years",
+    "max_age_years",
 )
 RULE_FIELDS = ("site_id", "weekday", "start_time", "end_time", "valid_from", "valid_until")
 ABSENCE_FIELDS = ("start_at", "end_at", "label")
@@ -229,12 +243,34 @@ def _check_fields(fields: dict[str, Any], allowed: Iterable[str]) -> None:
         raise InvalidInput(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
 
 
+def _motif_site(agenda: Agenda, fields: dict[str, Any]) -> None:
+    """A visit reason offered at one site only: a site of its agenda's organization where the
+    practitioner works (anything else is a 404, as for a site that does not exist)."""
+    if fields.get("site_id"):
+        fields["site_id"] = access_agenda_site(agenda, fields["site_id"]).pk
+    elif "site_id" in fields:
+        fields["site_id"] = None
+
+
+def _motif_text(fields: dict[str, Any]) -> None:
+    for key in ("category", "instructions"):
+        if key in fields:
+            fields[key] = (fields[key] or "").strip()
+    # The e-mails link only to the platform itself (notifications refuse any other link).
+    if "instructions" in fields and re.search(r"https?://|www\.", fields["instructions"], re.IGNORECASE):
+        raise InvalidInput(_("The instructions cannot contain web links."))
+
+
 @transaction.atomic
 def motif_create(*, actor: Actor, agenda_id: uuid.UUID | str, **fields: Any) -> Motif:
     """Add a visit reason to an agenda the actor may manage."""
     agenda = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
     _check_fields(fields, MOTIF_FIELDS)
+    _motif_site(agenda, fields)
+    _motif_text(fields)
     motif = Motif(agenda=agenda, practitioner_id=agenda.practitioner_id, **fields)
+    if not motif.shown_online:
+        motif.bookable_online = False  # hidden from the public page: not bookable online either
     _full_clean(motif)
     motif.save()
     _audit_setting(
@@ -254,9 +290,13 @@ def motif_update(*, actor: Actor, motif_id: uuid.UUID | str, **fields: Any) -> M
     """Change a visit reason of an agenda the actor may manage; the trail keeps the before and after."""
     motif = selectors.access_motif(actor, motif_id, AgendaRight.MANAGE, for_update=True)
     _check_fields(fields, MOTIF_FIELDS)
+    _motif_site(motif.agenda, fields)
+    _motif_text(fields)
     before = _values(motif, MOTIF_FIELDS)
     for k, v in fields.items():
         setattr(motif, k, v)
+    if not motif.shown_online:
+        motif.bookable_online = False  # hidden from the public page: not bookable online either
     _full_clean(motif)
     changes = changes_between(before, _values(motif, MOTIF_FIELDS))
     if changes:
@@ -264,6 +304,50 @@ def motif_update(*, actor: Actor, motif_id: uuid.UUID | str, **fields: Any) -> M
         _audit_setting(actor, action="update", obj=motif, agenda=motif.agenda, changes=changes, via="motif_update")
         schedule_availability_refresh(motif.practitioner_id)
     return motif
+
+
+QUESTION_FIELDS = ("text", "required", "position")
+
+
+@transaction.atomic
+def motif_question_add(*, actor: Actor, motif_id: uuid.UUID | str, text: str, required: bool = True) -> MotifQuestion:
+    """A question patients answer before booking this visit reason (staff who may manage the agenda)."""
+    motif = selectors.access_motif(actor, motif_id, AgendaRight.MANAGE, for_update=True)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput(_("Write the question."))
+    if len(text) > QUESTION_MAX:
+        raise InvalidInput(_("A question has at most %(n)d characters.") % {"n": QUESTION_MAX})
+    if motif.questions.count() >= 10:
+        raise InvalidInput(_("A visit reason has at most 10 questions."))
+    last = motif.questions.order_by("-position").values_list("position", flat=True).first()
+    question = MotifQuestion(motif=motif, text=text, required=required, position=(last or 0) + 1)
+    _full_clean(question)
+    question.save()
+    _audit_setting(
+        actor,
+        action="create",
+        obj=question,
+        agenda=motif.agenda,
+        changes=changes_between({}, {"motif": str(motif.pk), **_values(question, QUESTION_FIELDS)}),
+        via="motif_question_add",
+    )
+    return question
+
+
+@transaction.atomic
+def motif_question_delete(*, actor: Actor, question_id: uuid.UUID | str) -> None:
+    """Stop asking a question (answers already given stay with their appointments)."""
+    question = selectors.access_motif_question(actor, question_id, AgendaRight.MANAGE)
+    _audit_setting(
+        actor,
+        action="delete",
+        obj=question,
+        agenda=question.motif.agenda,
+        changes=changes_between(_values(question, QUESTION_FIELDS), {}),
+        via="motif_question_delete",
+    )
+    question.delete()
 
 
 def _check_rule(rule: OpeningRule) -> None:

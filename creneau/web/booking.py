@@ -40,11 +40,11 @@ from creneau.patients.models import Patient, Relationship
 from creneau.patients.selectors import patients_of_account
 from creneau.patients.services import patient_create_for_account
 from creneau.scheduling.models import Audience, Motif
-from creneau.scheduling.selectors import free_slots, slot_place
+from creneau.scheduling.selectors import free_slots, motif_questions, slot_place
 
 from . import ics
 from .common import domain_errors, parse_slot_start, patient_actor
-from .forms import IdentityForm, RelativeForm, WhoForm
+from .forms import AnswersForm, IdentityForm, RelativeForm, WhoForm
 
 PENDING_KEY = "web_pending_slot"
 
@@ -241,11 +241,13 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
     self_form = IdentityForm(post, prefix="me") if me is None else None
     who = WhoForm(post, patients=patients, new_self=me is None)
     relative_form = RelativeForm(post, prefix="rel")
+    answers_form = AnswersForm(post, prefix="ans", questions=motif_questions(hold.motif_id))
     error: DomainError | None = None
     earlier: Appointment | None = None
     # The patient chose to give up an earlier appointment the spacing rule put in the way.
     replacing = (post.get("replacing") or None) if post is not None else None
-    if post is not None and who.is_valid() and (self_form is None or self_form.is_valid()):
+    answered = answers_form.is_valid() if post is not None else False
+    if post is not None and answered and who.is_valid() and (self_form is None or self_form.is_valid()):
         choice = who.cleaned_data["patient"]
         if choice != "new" or relative_form.is_valid():
             try:
@@ -266,6 +268,7 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
                         patient_id=patient_id,
                         idempotency_key=f"web-hold-{hold.pk}",
                         replacing=replacing,
+                        answers=answers_form.answers(),
                     )
                 if replacing:
                     messages.success(request, _("Your earlier appointment is cancelled and replaced by this one."))
@@ -284,6 +287,7 @@ def book_details(request: HttpRequest, hold_id: str) -> HttpResponse:
         "who": who,
         "self_form": self_form,
         "relative_form": relative_form,
+        "answers_form": answers_form,
         "error": error,
         "earlier": earlier,
         "hold_minutes": settings.CRENEAU_HOLD_MINUTES,

@@ -114,6 +114,65 @@ class MotifForm(forms.Form):
         label=_("Bookable up to (days ahead)"), min_value=1, max_value=365, initial=60
     )
     bookable_online = forms.BooleanField(label=_("Bookable online"), required=False, initial=True)
+    shown_online = forms.BooleanField(
+        label=_("Shown on the public page"),
+        required=False,
+        initial=True,
+        help_text=_("Unticked: for the practice's own use, neither shown nor bookable online."),
+    )
+    category = forms.CharField(
+        label=_("Category"), max_length=60, required=False, help_text=_("Groups visit reasons, e.g. Vaccinations.")
+    )
+    site_id = forms.ChoiceField(label=_("Offered at"), required=False)
+    min_age_years = forms.IntegerField(label=_("Minimum age (years)"), min_value=0, max_value=130, required=False)
+    max_age_years = forms.IntegerField(label=_("Maximum age (years)"), min_value=0, max_value=130, required=False)
+    instructions = forms.CharField(
+        label=_("Instructions before the visit"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Sent with the confirmation and reminder e-mails (never by SMS): documents to bring, fasting."),
+    )
+
+    def __init__(self, *args: Any, sites: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site_id"].choices = [("", _("Every site")), *(sites or [])]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        low, high = data.get("min_age_years"), data.get("max_age_years")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_age_years", _("The minimum age cannot be above the maximum age."))
+        return data
+
+
+class QuestionForm(forms.Form):
+    text = forms.CharField(label=_("Question"), max_length=300, required=False)
+    required = forms.BooleanField(label=_("An answer is required"), required=False, initial=True)
+
+    def clean_text(self) -> str:
+        text: str = (self.cleaned_data.get("text") or "").strip()
+        if not text:
+            raise forms.ValidationError(_("Write the question."))
+        return text
+
+
+class AnswersForm(forms.Form):
+    """The visit reason's questions, one text field each (named by the question's id)."""
+
+    def __init__(self, *args: Any, questions: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for q in questions:
+            self.fields[f"q_{q.pk}"] = forms.CharField(
+                label=q.text,
+                max_length=500,
+                required=q.required,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                error_messages={"required": _("Please answer this question.")},
+            )
+
+    def answers(self) -> dict[str, str]:
+        return {name[2:]: value for name, value in self.cleaned_data.items() if name.startswith("q_")}
 
 
 class OpeningRuleForm(forms.Form):

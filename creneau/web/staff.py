@@ -56,11 +56,12 @@ from creneau.scheduling.selectors import (
     agenda_motifs,
     agenda_rules,
     free_slots,
+    motif_questions,
 )
 
 from . import agenda_grid as grid
 from .common import domain_errors, error_page, monday_of, parse_day, parse_slot_start, staff_actor
-from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, StaffPatientSearchForm
+from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, QuestionForm, StaffPatientSearchForm
 
 
 @login_required
@@ -415,7 +416,7 @@ def settings_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
     doc = ag.practitioner
     action = request.POST.get("action", "") if request.method == "POST" else ""
     tz = zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE)
-    motif_form = MotifForm(request.POST if action == "motif_create" else None, prefix="m")
+    motif_form = MotifForm(request.POST if action == "motif_create" else None, prefix="m", sites=_rule_sites(ag))
     rule_form = OpeningRuleForm(
         request.POST if action == "rule_create" else None,
         prefix="r",
@@ -552,26 +553,63 @@ MOTIF_EDIT_FIELDS = (
     "min_notice_minutes",
     "max_horizon_days",
     "bookable_online",
+    "shown_online",
+    "category",
+    "site_id",
+    "instructions",
+    "min_age_years",
+    "max_age_years",
 )
 
 
 @login_required
 @domain_errors
 def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
-    """Change a visit reason of a practitioner of the user's organizations (`motif_update`)."""
+    """Change a visit reason of a practitioner of the user's organizations (`motif_update`), and the
+    questions patients answer before booking it (`motif_question_add` / `motif_question_delete`)."""
     actor = staff_actor(request)
     motif = access_motif(actor, motif_id, AgendaRight.MANAGE)
     initial = {k: getattr(motif, k) for k in MOTIF_EDIT_FIELDS}
-    form = MotifForm(request.POST or None, initial=initial)
+    initial["site_id"] = str(motif.site_id or "")
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = MotifForm(
+        request.POST if request.method == "POST" and not action else None,
+        initial=initial,
+        sites=_rule_sites(motif.agenda),
+    )
+    question_form = QuestionForm(request.POST if action == "question_add" else None, prefix="q")
     error: DomainError | None = None
-    if request.method == "POST" and form.is_valid():
-        try:
+    try:
+        if action == "question_add":
+            if question_form.is_valid():
+                scheduling.motif_question_add(
+                    actor=actor,
+                    motif_id=motif.pk,
+                    text=question_form.cleaned_data["text"],
+                    required=question_form.cleaned_data["required"],
+                )
+                messages.success(request, _("Question added."))
+                return redirect("web:staff_motif", motif_id=motif.pk)
+        elif action == "question_delete":
+            scheduling.motif_question_delete(actor=actor, question_id=request.POST.get("question", ""))
+            messages.success(request, _("Question removed."))
+            return redirect("web:staff_motif", motif_id=motif.pk)
+        elif action:
+            raise InvalidInput(_("Unknown action."))
+        elif request.method == "POST" and form.is_valid():
             scheduling.motif_update(actor=actor, motif_id=motif.pk, **form.cleaned_data)
-        except DomainError as exc:
-            error = exc
-        else:
             messages.success(request, _("Saved."))
             return redirect("web:staff_settings", agenda_id=motif.agenda_id)
+    except DomainError as exc:
+        error = exc
     status = error.http_status if error else (400 if request.method == "POST" else 200)
-    context = {"motif": motif, "agenda": motif.agenda, "doc": motif.practitioner, "form": form, "error": error}
+    context = {
+        "motif": motif,
+        "agenda": motif.agenda,
+        "doc": motif.practitioner,
+        "form": form,
+        "question_form": question_form,
+        "questions": motif_questions(motif.pk),
+        "error": error,
+    }
     return render(request, "web/staff/motif.html", context, status=status)

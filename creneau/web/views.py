@@ -218,6 +218,11 @@ def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
     doc = practitioner_or_404(practitioner_id)
     sites = practitioner_sites([doc.pk]).get(doc.pk, [])
     all_motifs = list(Motif.objects.filter(practitioner=doc, is_active=True, bookable_online=True))
+    # The public list: every visit reason shown online (some booked by phone only), by category.
+    listed = sorted(
+        Motif.objects.filter(practitioner=doc, is_active=True, shown_online=True, agenda__is_active=True),
+        key=lambda m: (m.category.casefold(), m.position, m.name.casefold()),
+    )
     seen = _seen_answer(request, doc)
     # The answer matters when some visit reason is for new or returning patients only, or when the
     # practitioner takes no new patients.
@@ -259,6 +264,7 @@ def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
         "site_rows": site_rows,
         "motifs": motifs,
         "all_motifs": all_motifs,
+        "listed_motifs": listed,
         "motif": motif,
         "seen": seen,
         "must_ask": must_ask,
