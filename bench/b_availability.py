@@ -2,14 +2,15 @@
 at growing appointment counts. Reported: the page's availability query (the maintained index), the
 whole search (practitioners near the place + index + motifs of the page shown), the same availability
 computed live from the agendas (what the index saves), and the write-time cost of refreshing one
-practitioner's index."""
+practitioner's index; and the scale query: the 500 general practitioners of one city sorted by earliest
+availability."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from .data import SPECIALTY, World
+from .data import SCALE_CITY, SCALE_SPECIALTY, SPECIALTY, World
 from .timing import measure
 
 
@@ -60,10 +61,21 @@ def run(w: World, *, quick: bool = False) -> dict[str, Any]:
         assert len(results) >= len(ids)
         search.decorate(results[:10])
 
+    scale_specialty = Specialty.objects.get(code=SCALE_SPECIALTY)
+    city = places.find_place(SCALE_CITY)
+    assert city is not None
+
+    def scale_search() -> None:
+        # Every practitioner of the specialty in the city, the soonest available first (the search's order).
+        results = search.search(specialty=scale_specialty, place=city)
+        assert len(results) >= len(w.scale_ids), len(results)
+
     refresh_target = iter(ids * 100)
     out = {
         "index_query": measure(index_query, n=60 if quick else 200),
         "search_queries": measure(search_page, n=30 if quick else 100),
+        "scale_search": measure(scale_search, n=30 if quick else 100),
+        "scale_practitioners": len(w.scale_ids),
         "live_compute": measure(lambda: live_four_weeks(ids), n=5 if quick else 15, warmup=1),
         "index_refresh_one": measure(lambda: availability_refresh(practitioner_ids=[next(refresh_target)]), n=20),
         "free_slots_found": live_four_weeks(ids),

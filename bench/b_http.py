@@ -72,7 +72,47 @@ def start_server(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of one process, from /proc (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (gunicorn's workers under its master)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def start_task_worker() -> subprocess.Popen[bytes]:
+    """The delivery worker as production runs it, next to the web server: it sends the messages the
+    bookings of the HTTP part queue, so its resident size is measured under real work."""
+    environ = {**os.environ, **env.VARS}
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "notifications_worker", "--skip-checks"],
+        cwd=ROOT,
+        env=environ,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
@@ -177,6 +217,7 @@ def run(w: World, *, seconds: int = 6, connections: int = 32, rounds: int = 3) -
 
     django_connections.close_all()
     proc = start_server(port)
+    worker = start_task_worker()
     try:
         base = f"http://127.0.0.1:{port}"
         week = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).strftime("%Y-%m-%d")
@@ -228,7 +269,14 @@ def run(w: World, *, seconds: int = 6, connections: int = 32, rounds: int = 3) -
             by_ratio = sorted(out[f"{name}_rounds"], key=lambda g: g["ratio_to_ping"])
             out[name] = {**by_ratio[len(by_ratio) // 2], "ratios": [g["ratio_to_ping"] for g in out[f"{name}_rounds"]]}
             out[name]["ping_reference_rps"] = round(sum(out[name]["ping_around_rps"]) / 2, 1)
+        # Resident size after every run, web workers (each served all the targets) and the task worker.
+        out["memory_mb"] = {
+            "web_workers": [rss_mb(pid) for pid in children(proc.pid)],
+            "web_master": rss_mb(proc.pid),
+            "task_worker": rss_mb(worker.pid) if worker.poll() is None else None,
+        }
     finally:
         stop_server(proc)
+        stop_server(worker)
     out["ping_reference_rps"] = round(sum(out["pings_rps"]) / len(out["pings_rps"]), 1)
     return out

@@ -26,7 +26,12 @@ from . import env
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SPECIALTY = "SM15"
 N_SEARCH = 50
-N_BOOKING = 40
+N_BOOKING = 60
+# The scale query: 500 general practitioners in one city, searched and sorted by earliest availability
+# (what a national directory answers for a big city), measured at every appointment level.
+N_SCALE = 500
+SCALE_SPECIALTY = "SM54"
+SCALE_CITY = "Toulouse"
 N_BULK = 1000
 SLOT = dt.timedelta(minutes=15)
 SLOTS_PER_DAY = 36  # 08:00–17:00 in 15-minute steps, for bulk history rows
@@ -48,6 +53,7 @@ class World:
     search_ids: list[uuid.UUID] = field(default_factory=list)
     booking_ids: list[uuid.UUID] = field(default_factory=list)
     bulk_ids: list[uuid.UUID] = field(default_factory=list)
+    scale_ids: list[uuid.UUID] = field(default_factory=list)
     # practitioner -> (org, site, motif15)
     agenda: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(default_factory=dict)
     clinic_id: uuid.UUID | None = None
@@ -154,6 +160,22 @@ def build_world(rng: random.Random) -> World:
             rule(p, site, d, "14:00", "19:00")
         w.search_ids.append(p.pk)
         w.agenda[p.pk] = (org.pk, site.pk, m15.pk)
+    for i in range(N_SCALE):
+        org, site = org_site(
+            f"Cabinet médical {i}",
+            SCALE_CITY,
+            "31000",
+            43.6045 + rng.uniform(-0.05, 0.05),
+            1.444 + rng.uniform(-0.06, 0.06),
+        )
+        p = practitioner(SCALE_SPECIALTY)
+        link(p, site)
+        m15 = motif(p, 15, "Consultation")
+        for d in range(6):
+            rule(p, site, d, "08:00", "12:00")
+            rule(p, site, d, "14:00", "19:00")
+        w.scale_ids.append(p.pk)
+        w.agenda[p.pk] = (org.pk, site.pk, m15.pk)
     clinic, csite = org_site("Clinique du Banc", "Marseille", "13001", 43.2965, 5.3698)
     w.clinic_id = clinic.pk
     for _ in range(N_BOOKING):
@@ -217,7 +239,7 @@ def build_world(rng: random.Random) -> World:
 
 COLUMNS = (
     "id, created_at, updated_at, practitioner_id, site_id, organization_id, motif_id, patient_id, start_at, end_at, "
-    "busy_until, status, source, actor_key, booked_at, cancelled_by"
+    "busy_until, status, source, actor_key, booked_at, cancelled_by, is_forced, forced_reason"
 )
 
 
@@ -226,7 +248,7 @@ def _row(buf: io.StringIO, w: World, pid: uuid.UUID, patient: uuid.UUID, start: 
     end = start + SLOT
     s, e = start.isoformat(), end.isoformat()
     buf.write(
-        f"{uuid.uuid4()}\t{s}\t{s}\t{pid}\t{site}\t{org}\t{motif}\t{patient}\t{s}\t{e}\t{e}\t{status}\tweb\tbench\t{s}\t\n"
+        f"{uuid.uuid4()}\t{s}\t{s}\t{pid}\t{site}\t{org}\t{motif}\t{patient}\t{s}\t{e}\t{e}\t{status}\tweb\tbench\t{s}\t\tf\t\n"
     )
 
 
@@ -271,14 +293,17 @@ def bulk_load() -> Iterator[None]:
             cur.execute(f'ALTER TABLE booking_appointment ADD CONSTRAINT "{name}" {definition}')
 
 
-def add_search_future(w: World, rng: random.Random, per_practitioner: int = 120) -> int:
+def add_search_future(
+    w: World, rng: random.Random, per_practitioner: int = 120, ids: list[uuid.UUID] | None = None
+) -> int:
     """Future bookings of the searched practitioners over the next 4 weeks (random free slots)."""
     from creneau.core import clock
 
     buf = io.StringIO()
     today = clock.now().astimezone(PARIS).date()
     n = 0
-    for pid in w.search_ids:
+    pool = [p for ps in w.lyon_patients.values() for p in ps]
+    for pid in w.search_ids if ids is None else ids:
         org = w.agenda[pid][0]
         candidates = []
         for d in range(1, 29):
@@ -288,7 +313,7 @@ def add_search_future(w: World, rng: random.Random, per_practitioner: int = 120)
             for h, m in [(h, m) for h in (8, 9, 10, 11, 14, 15, 16, 17, 18) for m in (0, 15, 30, 45)]:
                 candidates.append(dt.datetime(day.year, day.month, day.day, h, m, tzinfo=PARIS))
         for start in rng.sample(candidates, per_practitioner):
-            _row(buf, w, pid, rng.choice(w.lyon_patients[org]), start.astimezone(dt.UTC), "booked")
+            _row(buf, w, pid, rng.choice(w.lyon_patients.get(org) or pool), start.astimezone(dt.UTC), "booked")
             n += 1
     _copy(buf)
     w.appointments += n
@@ -299,9 +324,13 @@ def add_history(w: World, rng: random.Random, count: int, chunk: int = 200_000) 
     """`count` past appointments spread over every practitioner's history, never overlapping."""
     from creneau.core import clock
 
-    owners = w.bulk_ids + w.search_ids
+    owners = w.bulk_ids + w.search_ids + w.scale_ids
     base = dt.datetime.combine(clock.now().astimezone(PARIS).date(), dt.time(8), tzinfo=PARIS) - dt.timedelta(days=1)
-    patients_for = {pid: w.lyon_patients.get(w.agenda[pid][0]) or w.clinic_patients for pid in owners}
+    pool = [p for ps in w.lyon_patients.values() for p in ps]
+    patients_for = {
+        pid: w.lyon_patients.get(w.agenda[pid][0]) or (pool if pid in w.scale_ids else w.clinic_patients)
+        for pid in owners
+    }
     written = 0
     while written < count:
         buf = io.StringIO()
