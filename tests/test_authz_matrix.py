@@ -335,9 +335,16 @@ TABLE: dict[str, Row] = {
     "web:staff_book": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # books for the patient
     "web:staff_appointment": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # cancels it
     # A patient known to A: any member of A sees the file (appointments only of the agendas they see).
+    # Any member of A writes a note there (kept for A only).
     "web:staff_patient": {
         "GET": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
-        "POST": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), OK)),
+        "POST": signed_in(NOT_FOUND, ((SEC_A, SEC_A_NO, DOC_OWN, DOC_COLLEAGUE, ADMIN_A), REDIRECT)),
+    },
+    # Patient search of the user's organizations (POST: the criteria never reach a URL); a name is
+    # searched, B's staff find nothing of A's.
+    "web:staff_patients": {
+        "GET": signed_in(NOT_FOUND, (STAFF, OK)),
+        "POST": signed_in(NOT_FOUND, (STAFF, OK)),
     },
     "web:staff_move": {"GET": staff_on_x(OK), "POST": staff_on_x(INVALID)},  # no time chosen
     # A's day, a column per agenda the user may see (the secretary without rights on X sees A's other
@@ -415,6 +422,8 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
     return {
         "web:staff_settings": {"action": "rule_delete", "rule": str(world.rule_x.pk)},
         "web:staff_appointment": {"action": "cancel"},
+        "web:staff_patient": {"action": "note", "text": "Préfère le matin."},
+        "web:staff_patients": {"name": "Patiente"},
         "web:staff_book": {"action": "book", "patient": str(world.patient.pk), **query_for(world, route)},
         "web:staff_motif": {
             "name": "Renommé",

@@ -114,7 +114,7 @@ def test_a_full_journey_logs_no_identity(captured_logs: io.StringIO) -> None:
         {
             **{k: slot[k] for k in ("motif", "site", "start")},
             "action": "search",
-            "s-family_name": leo.family_name,
+            "s-name": leo.family_name,
             "s-birth_date": str(leo.birth_date),
         },
     )

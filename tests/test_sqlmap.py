@@ -134,9 +134,9 @@ def test_staff_patient_search_is_not_injectable(target: dict, tmp_path: Path) ->
         tmp_path,
         book,
         "--data",
-        f"csrfmiddlewaretoken={CSRF}&{slot}&action=search&s-family_name=Patiente&s-birth_date=1985-03-14&s-phone=0639980001",
+        f"csrfmiddlewaretoken={CSRF}&{slot}&action=search&s-name=Patiente&s-birth_date=1985-03-14&s-phone=0639980001",
         "-p",
-        "s-family_name,s-birth_date,s-phone",
+        "s-name,s-birth_date,s-phone",
         "--cookie",
         target["staff_cookie"],
     )

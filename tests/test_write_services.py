@@ -528,6 +528,23 @@ def _patient_update(w: W) -> Call:
     return lambda: patients.patient_update(actor=w.patient_actor, patient_id=w.patient.pk, given_name="Alicia")
 
 
+def _note_add(w: W) -> Call:
+    return lambda: patients.patient_note_add(
+        actor=w.secretary, patient_id=w.caller.pk, organization_id=w.org.pk, text="Prefers mornings."
+    )
+
+
+def _booking_block(w: W) -> Call:
+    return lambda: patients.patient_booking_block(
+        actor=w.secretary, patient_id=w.caller.pk, organization_id=w.org.pk, reason="3 missed"
+    )
+
+
+def _booking_unblock(w: W) -> Call:
+    patients.patient_booking_block(actor=w.secretary, patient_id=w.caller.pk, organization_id=w.org.pk)
+    return lambda: patients.patient_booking_unblock(actor=w.secretary, patient_id=w.caller.pk, organization_id=w.org.pk)
+
+
 def _unconfirmed(w: W) -> None:
     Patient.objects.filter(pk=w.patient.pk).update(phone_verified_at=None)
 
@@ -753,6 +770,9 @@ WRITES: dict[str, Case] = {
     "patients.services.patient_update": Case("patients", _patient_update),
     "patients.services.patient_phone_code_send": Case("patients", _phone_send),
     "patients.services.patient_phone_confirm": Case("patients", _phone_confirm),
+    "patients.services.patient_note_add": Case("patient_note_add", _note_add),
+    "patients.services.patient_booking_block": Case("patient_booking_block", _booking_block),
+    "patients.services.patient_booking_unblock": Case("patient_booking_unblock", _booking_unblock),
     "privacy.rights.patient_data_export": Case("patient_data_export", _data(rights.patient_data_export)),
     "privacy.rights.patient_data_bundle": Case("patient_data_export", _data(rights.patient_data_bundle)),
     "privacy.rights.account_erase": Case("account_erase", _erase),
@@ -790,6 +810,7 @@ NOT_WRITES: dict[str, str] = {
     "audit.services.audit_checkpoint": "checkpoints the audit trail itself (its own tables)",
     "audit.services.principal_suspend": "the audit trail's own containment (system actor), audited with it",
     "booking.services.slot_check": "read: checks a slot without writing",
+    "patients.services.may_block_online_booking": "read: a rights check",
     "booking.erasure.future_bookings": "read",
     "booking.erasure.account_holds": "read",
     "booking.erasure.on_patient_erasing": "handler inside account_erase: cancels through appointment_cancel",

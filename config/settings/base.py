@@ -452,6 +452,9 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "appointment.moved": ["creneau.notifications.services.on_appointment_moved"],
     # patients.services: the SMS carrying a phone confirmation code.
     "patient.phone_code_issued": ["creneau.notifications.services.send_phone_code"],
+    # patients.services: a practice blocks (or allows again) online booking for a patient, who is told.
+    "patient.booking_blocked": ["creneau.notifications.blocks.on_booking_blocked"],
+    "patient.booking_unblocked": ["creneau.notifications.blocks.on_booking_unblocked"],
     # Detection (creneau/audit/events.py): audit is a sink, the apps above act on what it decides.
     "audit.alert_raised": [
         "creneau.incidents.services.on_alert_raised",  # a suspension opens an incident

@@ -70,6 +70,8 @@ class Appointment(PublicModel):
     # The answers to the visit reason's questions (JSON: [{"q": question as asked, "a": answer}]): they
     # may carry health information, so they are encrypted like the patient's identity.
     answers = EncryptedCharField(max_length=8000, null=True, blank=True, default=None)
+    # A no-show the practice excused (the patient had a good reason): shown apart in the patient file.
+    no_show_excused = models.BooleanField(default=False)
     rescheduled_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
     )

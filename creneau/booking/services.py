@@ -28,7 +28,7 @@ from creneau.core.ids import parse_id
 from creneau.directory.models import Site
 from creneau.directory.selectors import require_agenda_right
 from creneau.patients.models import Patient
-from creneau.patients.selectors import access_patient, record_patient_read
+from creneau.patients.selectors import access_patient, online_booking_blocked, record_patient_read
 from creneau.scheduling import selectors as slots
 from creneau.scheduling.engine import Interval
 from creneau.scheduling.models import ANSWER_MAX, Absence, Audience, Motif
@@ -172,6 +172,21 @@ def _check_audience(actor: Actor, motif: Motif, patient: Patient, *, start: dt.d
         raise PolicyViolation(_("This visit reason is reserved for new patients."), code="new-patients-only")
     if not known and not motif.practitioner.accepts_new_patients:
         raise PolicyViolation(_("This practitioner is not accepting new patients."), code="not-accepting")
+
+
+def _check_not_blocked(actor: Actor, patient_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+    """A practice may stop a patient who keeps missing appointments from booking with it online
+    (`patients.services.patient_booking_block`); the practice itself still books for them by phone."""
+    if actor.kind == ActorKind.PATIENT and online_booking_blocked(
+        patient_id=patient_id, organization_id=organization_id
+    ):
+        raise PolicyViolation(
+            _(
+                "This practice no longer accepts online bookings for this patient after missed appointments. "
+                "Please call the practice to book."
+            ),
+            code="booking-blocked",
+        )
 
 
 def _idempotency_hash(actor: Actor, key: str | None) -> str | None:
@@ -454,6 +469,7 @@ def hold_confirm(
         raise Conflict(_("This hold is no longer valid."))
     _check_audience(actor, hold.motif, patient, start=hold.start_at, site=hold.site)
     stored = _answers(actor, hold.motif, answers)
+    _check_not_blocked(actor, patient.pk, hold.organization_id)
     now = clock.now()
     key = _idempotency_hash(actor, idempotency_key)
     with transaction.atomic():
@@ -545,6 +561,7 @@ def appointment_book(
         patient = access_patient(actor, pid, ignoring_appointment=row.pk)
         read.append(patient)
         _check_audience(actor, motif, patient, start=row.start_at, site=site)  # past visits: not the new row
+        _check_not_blocked(actor, patient.pk, site.organization_id)
         _check_spacing(
             actor,
             patient_id=patient.pk,
@@ -725,6 +742,8 @@ def appointment_reschedule(
     if old.status != Status.BOOKED:
         raise PolicyViolation(_("Only a booked appointment can be moved."), code="not-booked")
     _check_patient_deadline(actor, old)
+    if old.patient_id is not None:
+        _check_not_blocked(actor, old.patient_id, old.organization_id)
     ref = SlotRef(old.practitioner_id, old.motif_id, site_id or old.site_id, new_start)
     motif, site, end = _resolve_slot(actor, ref)
     now = clock.now()
@@ -760,8 +779,11 @@ def appointment_reschedule(
         return moved
 
 
-def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: str) -> Appointment:
-    """Staff record what happened: fulfilled or no-show, once the appointment has started."""
+def appointment_mark(
+    *, actor: Actor, appointment_id: uuid.UUID | str, status: str, excused: bool = False
+) -> Appointment:
+    """Staff record what happened: fulfilled or no-show (`excused` when the patient had a good reason),
+    once the appointment has started."""
     if actor.kind not in (ActorKind.STAFF, ActorKind.SYSTEM):
         raise PermissionDenied(_("Only the practice can record this."))
     if status not in (Status.FULFILLED, Status.NO_SHOW):
@@ -772,7 +794,9 @@ def appointment_mark(*, actor: Actor, appointment_id: uuid.UUID | str, status: s
     if appointment.start_at > clock.now():
         raise PolicyViolation(_("An appointment can be marked only once it has started."))
     with transaction.atomic():
-        Appointment.objects.filter(pk=appointment.pk).update(status=status, updated_at=clock.now())
+        Appointment.objects.filter(pk=appointment.pk).update(
+            status=status, no_show_excused=excused and status == Status.NO_SHOW, updated_at=clock.now()
+        )
         _audit(actor, Action.UPDATE, appointment)
     appointment.refresh_from_db()
     return appointment

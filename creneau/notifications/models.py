@@ -33,6 +33,8 @@ class Kind(models.TextChoices):
     ACCOUNT_EXISTS = "account_exists", _("Sign-up with an address that has an account")
     PASSWORD_RESET = "password_reset", _("Password reset link")
     SECURITY_PASSKEY_CHANGED = "security_passkey_changed", _("Passkey added or removed")
+    BOOKING_BLOCKED = "booking_blocked", _("Online booking blocked by a practice")
+    BOOKING_UNBLOCKED = "booking_unblocked", _("Online booking allowed again by a practice")
 
 
 class MessageChannel(models.TextChoices):

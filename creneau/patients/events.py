@@ -11,3 +11,9 @@ ACCOUNT_ERASING = "patient.account_erasing"
 # patients.services.patient_phone_code_send: a confirmation code was issued for the account holder's number
 # (phone, code, language, dedup). notifications sends the SMS; the payload never leaves the process.
 PHONE_CODE_ISSUED = "patient.phone_code_issued"
+
+# patients.services.patient_booking_block / patient_booking_unblock: an organization stopped (or
+# allowed again) online booking for a patient (patient_id, organization_id, block_id). notifications
+# tells the patient by message.
+BOOKING_BLOCKED = "patient.booking_blocked"
+BOOKING_UNBLOCKED = "patient.booking_unblocked"

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
+from creneau.core.crypto.blind import NAME_GRAM_HEX, name_grams
 from creneau.core.crypto.fields import (
     BlindIndexField,
     EncryptedCharField,
@@ -123,6 +124,7 @@ class Patient(PatientIdentity, PublicModel):
     email_bidx = BlindIndexField(kind="email", sources=["email"])
     phone_bidx = BlindIndexField(kind="phone", sources=["phone"])
     name_birth_bidx = BlindIndexField(kind="name_birth", sources=["family_name", "birth_date"])
+    birth_bidx = BlindIndexField(kind="birth", sources=["birth_date"])
 
     class Meta:
         constraints = [
@@ -134,6 +136,93 @@ class Patient(PatientIdentity, PublicModel):
     def __str__(self) -> str:
         # Never the name: str() ends up in logs, admin messages and exception reports.
         return f"patient {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving the names keeps their fragment index (`PatientNameGram`) in step, in the same
+        transaction: a renamed or anonymized patient is no longer found by the old name."""
+        fields = kwargs.get("update_fields")
+        names_change = fields is None or bool({"identity", "family_name", "given_name"} & set(fields))
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if names_change:
+                store_name_grams([self], new=adding)
+
+
+class PatientNameGram(models.Model):
+    """One keyed fragment digest of a patient's names (`core.crypto.blind.name_grams`): the index behind
+    "search by any part of the name". Holds no plaintext; rows are replaced whenever the names are saved."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=NAME_GRAM_HEX)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest", "patient"], name="patient_name_gram_unique")]
+        indexes = [models.Index(fields=["patient"], name="patient_name_gram_patient")]
+
+    def __str__(self) -> str:
+        return f"name gram {self.pk}"
+
+
+def store_name_grams(patients: list[Patient], *, new: bool = False) -> None:
+    """Replace the fragment digests of these patients (on save, after a bulk_create). `new`: rows just
+    inserted, which have none yet (no read needed)."""
+    if not patients:
+        return
+    wanted = {p.pk: name_grams(p.family_name, p.given_name) for p in patients}
+    have: dict[Any, set[str]] = {pk: set() for pk in wanted}
+    if not new:
+        rows = PatientNameGram.objects.filter(patient_id__in=list(wanted)).values_list("patient_id", "digest")
+        for pk, digest in rows:
+            have[pk].add(digest)
+        for pk, ds in have.items():
+            if ds - wanted[pk]:
+                PatientNameGram.objects.filter(patient_id=pk, digest__in=sorted(ds - wanted[pk])).delete()
+    added = [PatientNameGram(patient_id=pk, digest=d) for pk, ds in wanted.items() for d in ds - have[pk]]
+    PatientNameGram.objects.bulk_create(added, batch_size=1000)
+
+
+NOTE_MAX_LENGTH = 2000
+
+
+class PatientNote(PublicModel):
+    """A note a practice keeps about a patient ("prefers mornings", "hard of hearing"): visible to that
+    organization only, encrypted at rest (it may say anything about the person)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey("directory.Organization", on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = EncryptedCharField(_("note"), max_length=NOTE_MAX_LENGTH)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "organization", "created_at"], name="patient_note_by_org")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk}"
+
+
+class BookingBlock(PublicModel):
+    """An organization stopped a patient from booking with it online (repeated missed appointments).
+    The practice can still book for them by phone; lifting the block keeps the row (`lifted_at`)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey("directory.Organization", on_delete=models.CASCADE, related_name="+")
+    blocked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = EncryptedCharField(_("reason"), max_length=500, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "organization"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="one_active_booking_block",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"booking block {self.pk}"
 
 
 class PhoneVerification(PublicModel):

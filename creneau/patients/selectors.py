@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from creneau.audit.detection import refuse_if_suspended
-from creneau.audit.services import audit_record, record_not_found
+from creneau.audit.services import Touched, audit_record, record_not_found
 from creneau.core import providers
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.crypto import normalize
-from creneau.core.crypto.blind import blind_index
+from creneau.core.crypto.blind import blind_index, name_matches, name_query_grams
 from creneau.core.errors import InvalidInput, NotFound
 from creneau.core.ids import parse_id
 
-from .models import Patient
+from .models import BookingBlock, Patient, PatientNameGram, PatientNote
 from .querysets import PatientQuerySet
 
 
@@ -70,6 +71,58 @@ def access_patient(
         raise NotFound(_("Unknown patient.")) from exc
 
 
+def access_patient_for_organization(
+    actor: Actor, patient_id: uuid.UUID | str, *, organization_id: uuid.UUID
+) -> Patient:
+    """The patient if known to this one organization of the actor (a staff member of two practices
+    writes a note for one of them); NotFound otherwise, as for a made-up id. Audited like `access_patient`."""
+    if actor.kind != ActorKind.STAFF or organization_id not in actor.organization_ids:
+        record_not_found(actor, object_type="patient", via="access_patient")
+        raise NotFound(_("Unknown patient."))
+    return access_patient(dataclasses.replace(actor, organization_ids=frozenset({organization_id})), patient_id)
+
+
+def patient_notes(actor: Actor, patient: Patient) -> list[PatientNote]:
+    """The notes the actor's organizations keep on `patient` (already read through `access_patient`),
+    newest first; the read is audited. Another organization's notes never show."""
+    orgs = sorted(actor.organization_ids) if actor.kind == ActorKind.STAFF else []
+    if not orgs:
+        return []
+    notes = list(
+        PatientNote.objects.filter(patient=patient, organization_id__in=orgs)
+        .select_related("author", "organization")
+        .order_by("-created_at")[:200]
+    )
+    if notes:
+        orgs_of_notes = sorted({n.organization_id for n in notes})
+        audit_record(
+            actor=actor,
+            action="read",
+            object_type="patient_note",
+            via="patient_notes",
+            touched=[Touched(patient_id=patient.pk, organization_id=o) for o in orgs_of_notes],
+        )
+    return notes
+
+
+def active_booking_blocks(actor: Actor, patient: Patient) -> list[BookingBlock]:
+    """The actor's organizations that block online booking for `patient` (no personal data: not audited
+    beyond the patient read)."""
+    orgs = sorted(actor.organization_ids) if actor.kind == ActorKind.STAFF else []
+    return list(
+        BookingBlock.objects.filter(patient=patient, organization_id__in=orgs, lifted_at__isnull=True)
+        .select_related("organization", "blocked_by")
+        .order_by("created_at")
+    )
+
+
+def online_booking_blocked(*, patient_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    """Whether this organization blocks online booking for this patient (booking asks, one indexed query)."""
+    return BookingBlock.objects.filter(
+        patient_id=patient_id, organization_id=organization_id, lifted_at__isnull=True
+    ).exists()
+
+
 def record_patient_read(actor: Actor, patient: Patient) -> None:
     """Audit a read of `patient` by `actor` exactly as `access_patient` does, for a caller whose
     transaction (holding that audit row) rolled back after the record was read."""
@@ -85,26 +138,47 @@ def patients_of_account(actor: Actor) -> list[Patient]:
 def patient_search_for_organization(
     actor: Actor,
     *,
+    name: str = "",
     family_name: str = "",
     birth_date: dt.date | None = None,
     phone: str = "",
     email: str = "",
     limit: int = 20,
 ) -> list[Patient]:
-    """Staff search among the patients known to their organizations, by exact email, phone, or family
-    name + date of birth. Identity columns are encrypted, so matching goes through the blind indexes
-    (HMAC of normalized values); the criteria given are combined with AND."""
-    family_name, phone, email = family_name.strip(), phone.strip(), email.strip()
-    if not (family_name or birth_date or phone or email):
+    """Staff search among the patients known to their organizations: any part of the name (2 letters
+    or more a word, accents and case aside), the date of birth, the phone or the email; the criteria
+    given are combined with AND. Identity columns are encrypted, so matching goes through keyed indexes:
+    exact blind indexes for birth date, phone and email, fragment digests for the name
+    (`PatientNameGram`); a row found by a fragment coincidence is dropped once opened. At most `limit`
+    rows are read (and audited), sorted by name in Python. `family_name` (the FHIR API's search) is the
+    exact family name, with the date of birth."""
+    name, family_name, phone, email = name.strip(), family_name.strip(), phone.strip(), email.strip()
+    if not (name or family_name or birth_date or phone or email):
         return []
-    if bool(family_name) != bool(birth_date):
+    if family_name and not birth_date:
         raise InvalidInput(_("To search by name, give both the family name and the date of birth."))
     qs = patients_visible_to(actor)
     if family_name and birth_date:
         qs = qs.filter(name_birth_bidx=blind_index("name_birth", family_name, birth_date))
+    if name:
+        grams = name_query_grams(name)
+        if not grams:
+            raise InvalidInput(_("Type at least two letters of the name."))
+        having_all = (
+            PatientNameGram.objects.filter(digest__in=sorted(grams))
+            .values("patient_id")
+            .annotate(n=Count("digest"))
+            .filter(n=len(grams))
+            .values("patient_id")
+        )
+        qs = qs.filter(pk__in=having_all)
+    if birth_date:
+        qs = qs.filter(birth_bidx=blind_index("birth", birth_date))
     if phone:
         qs = qs.filter(phone_bidx=blind_index("phone", phone))
     if email:
         qs = qs.filter(email_bidx=blind_index("email", email))
     found = list(qs.order_by("pk")[: max(1, min(limit, 100))])
+    if name:
+        found = [p for p in found if name_matches(name, p.family_name, p.given_name)]
     return sorted(found, key=lambda p: (normalize.name(p.family_name), normalize.name(p.given_name)))

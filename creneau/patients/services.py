@@ -16,15 +16,23 @@ from django.utils.translation import ngettext
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock, ratelimit
-from creneau.core.actors import Actor, ActorKind
+from creneau.core.actors import Actor, ActorKind, AgendaRight
 from creneau.core.crypto.blind import blind_index
 from creneau.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied, PolicyViolation
 from creneau.core.events import emit
 from creneau.core.suspension import ensure_not_suspended
 
 from . import events
-from .models import IDENTITY_FIELDS, Patient, PhoneVerification, Relationship
-from .selectors import access_patient
+from .models import (
+    IDENTITY_FIELDS,
+    NOTE_MAX_LENGTH,
+    BookingBlock,
+    Patient,
+    PatientNote,
+    PhoneVerification,
+    Relationship,
+)
+from .selectors import access_patient, access_patient_for_organization
 
 
 def _audit(actor: Actor, action: str, patient: Patient) -> None:
@@ -194,3 +202,101 @@ def patient_phone_confirm(*, actor: Actor, patient_id: uuid.UUID | str, code: st
             _audit(actor, Action.UPDATE, patient)
             return patient
     raise error  # after the commit: the wrong try is counted
+
+
+# --- the practice's patient file: notes and online-booking blocks ----------------------------------
+
+
+def _file_audit(
+    actor: Actor, action: str, object_type: str, object_id: uuid.UUID, via: str, patient: Patient, org: uuid.UUID
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        via=via,
+        touched=[Touched(patient_id=patient.pk, organization_id=org)],
+    )
+
+
+@transaction.atomic
+def patient_note_add(
+    *, actor: Actor, patient_id: uuid.UUID | str, organization_id: uuid.UUID, text: str
+) -> PatientNote:
+    """A note on a patient known to the organization, for that organization's staff only (encrypted
+    at rest, audited). A patient the organization does not know is a NotFound like a made-up id."""
+    ensure_not_suspended(actor)
+    patient = access_patient_for_organization(actor, patient_id, organization_id=organization_id)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput(_("Write the note first."))
+    if len(text) > NOTE_MAX_LENGTH:
+        raise InvalidInput(_("A note has at most %(n)d characters.") % {"n": NOTE_MAX_LENGTH})
+    if "\x00" in text:
+        raise InvalidInput(_("The note contains characters that are not allowed."))
+    note = PatientNote(patient=patient, organization_id=organization_id, author=actor.user, text=text)
+    note.save(force_insert=True)
+    _file_audit(actor, Action.CREATE, "patient_note", note.pk, "patient_note_add", patient, organization_id)
+    return note
+
+
+def may_block_online_booking(actor: Actor, organization_id: uuid.UUID) -> bool:
+    """Organization admins, and staff who may book in one of the organization's agendas."""
+    if actor.kind != ActorKind.STAFF or organization_id not in actor.organization_ids:
+        return False
+    if actor.is_org_admin(organization_id):
+        return True
+    return any(a.organization_id == organization_id and AgendaRight.BOOK in a.rights for a in actor.agendas)
+
+
+BLOCK_REASON_MAX = 500
+
+
+@transaction.atomic
+def patient_booking_block(
+    *, actor: Actor, patient_id: uuid.UUID | str, organization_id: uuid.UUID, reason: str = ""
+) -> BookingBlock:
+    """Stop a patient (who keeps missing appointments) from booking with this organization online; the
+    practice can still book for them. The patient is told by message (event `patient.booking_blocked`,
+    queued in this transaction)."""
+    ensure_not_suspended(actor)
+    patient = access_patient_for_organization(actor, patient_id, organization_id=organization_id)
+    if not may_block_online_booking(actor, organization_id):
+        raise PermissionDenied(_("Blocking online booking needs the right to book in one of the practice's agendas."))
+    reason = (reason or "").strip()
+    if len(reason) > BLOCK_REASON_MAX:
+        raise InvalidInput(_("The reason has at most %(n)d characters.") % {"n": BLOCK_REASON_MAX})
+    if "\x00" in reason:
+        raise InvalidInput(_("The reason contains characters that are not allowed."))
+    block = BookingBlock(patient=patient, organization_id=organization_id, blocked_by=actor.user, reason=reason)
+    try:
+        with transaction.atomic():
+            block.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(_("Online booking is already blocked for this patient.")) from exc
+    _file_audit(actor, Action.UPDATE, "booking_block", block.pk, "patient_booking_block", patient, organization_id)
+    emit(events.BOOKING_BLOCKED, patient_id=patient.pk, organization_id=organization_id, block_id=block.pk)
+    return block
+
+
+@transaction.atomic
+def patient_booking_unblock(*, actor: Actor, patient_id: uuid.UUID | str, organization_id: uuid.UUID) -> BookingBlock:
+    """Let the patient book online with this organization again (they are told)."""
+    ensure_not_suspended(actor)
+    patient = access_patient_for_organization(actor, patient_id, organization_id=organization_id)
+    if not may_block_online_booking(actor, organization_id):
+        raise PermissionDenied(_("Blocking online booking needs the right to book in one of the practice's agendas."))
+    block = (
+        BookingBlock.objects.select_for_update()
+        .filter(patient=patient, organization_id=organization_id, lifted_at__isnull=True)
+        .first()
+    )
+    if block is None:
+        raise Conflict(_("Online booking is not blocked for this patient."))
+    block.lifted_at = clock.now()
+    block.lifted_by = actor.user
+    block.save(update_fields=["lifted_at", "lifted_by", "updated_at"])
+    _file_audit(actor, Action.UPDATE, "booking_block", block.pk, "patient_booking_unblock", patient, organization_id)
+    emit(events.BOOKING_UNBLOCKED, patient_id=patient.pk, organization_id=organization_id, block_id=block.pk)
+    return block

@@ -87,19 +87,19 @@ class WhoForm(forms.Form):
 
 
 class StaffPatientSearchForm(forms.Form):
-    family_name = forms.CharField(
-        label=_("Family name"),
+    name = forms.CharField(
+        label=_("Name"),
         max_length=100,
         required=False,
-        help_text=_("With the date of birth; or search by phone number alone."),
+        help_text=_("Any part of the family or given name, two letters or more."),
     )
     birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DateInput())
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not (data.get("family_name") or data.get("birth_date") or data.get("phone")):
-            raise forms.ValidationError(_("Enter a family name, a date of birth or a phone number."))
+        if not (data.get("name") or data.get("birth_date") or data.get("phone")):
+            raise forms.ValidationError(_("Enter part of the name, a date of birth or a phone number."))
         return data
 
 

@@ -22,7 +22,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from creneau.booking.models import Status
-from creneau.booking.selectors import access_appointment, booked_between, patient_history
+from creneau.booking.selectors import access_appointment, booked_between
 from creneau.booking.services import (
     SlotRef,
     absence_create_over_appointments,
@@ -234,7 +234,7 @@ def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
             if search_form.is_valid():
                 found = patient_search_for_organization(
                     actor,
-                    family_name=search_form.cleaned_data["family_name"],
+                    name=search_form.cleaned_data["name"],
                     birth_date=search_form.cleaned_data["birth_date"],
                     phone=search_form.cleaned_data["phone"],
                 )
@@ -302,8 +302,10 @@ def appointment_view(request: HttpRequest, appointment_id: str) -> HttpResponse:
             if action == "cancel":
                 appointment_cancel(actor=actor, appointment_id=a.pk)
                 messages.success(request, _("Appointment cancelled."))
-            elif action in (Status.FULFILLED, Status.NO_SHOW):
-                appointment_mark(actor=actor, appointment_id=a.pk, status=action)
+            elif action in (Status.FULFILLED, Status.NO_SHOW, "no_show_excused"):
+                excused = action == "no_show_excused"
+                marked = Status.NO_SHOW if excused else action
+                appointment_mark(actor=actor, appointment_id=a.pk, status=marked, excused=excused)
                 messages.success(request, _("Saved."))
             elif action == "move":
                 a = appointment_reschedule(
@@ -378,28 +380,6 @@ def appointment_move(request: HttpRequest, appointment_id: str) -> HttpResponse:
         "agenda_id": agenda_id_of(organization_id=a.organization_id, practitioner_id=a.practitioner_id),
     }
     return render(request, "web/staff/move.html", context, status=error.http_status if error else 200)
-
-
-@login_required
-@domain_errors
-def patient_file(request: HttpRequest, patient_id: str) -> HttpResponse:
-    """A patient known to the user's organizations (an audited read, a 404 for anyone else): identity,
-    upcoming and past appointments in the agendas the user may see, and the missed ones counted."""
-    actor = staff_actor(request)
-    patient = access_patient(actor, patient_id)
-    rows = patient_history(actor, patient_id=patient.pk)
-    now = clock.now()
-    upcoming = sorted((a for a in rows if a.status == Status.BOOKED and a.end_at > now), key=lambda a: a.start_at)
-    past = [a for a in rows if a not in upcoming]
-    context = {
-        "patient": patient,
-        "upcoming": upcoming,
-        "past": past,
-        "no_shows": sum(1 for a in rows if a.status == Status.NO_SHOW),
-        "cancelled": sum(1 for a in rows if a.status == Status.CANCELLED),
-        "tz": zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE),
-    }
-    return render(request, "web/staff/patient.html", context)
 
 
 def _rule_sites(agenda: Agenda) -> list[tuple[str, str]]:

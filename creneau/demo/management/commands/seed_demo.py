@@ -26,7 +26,7 @@ from creneau.directory.models import (
     practitioner_name_key,
 )
 from creneau.directory.validators import rpps_with_check_digit
-from creneau.patients.models import Patient, Relationship, Sex
+from creneau.patients.models import Patient, Relationship, Sex, store_name_grams
 from creneau.scheduling import engine
 from creneau.scheduling.models import Absence, Motif, OpeningRule
 from creneau.scheduling.services import availability_refresh
@@ -306,6 +306,7 @@ class Seeder:
         )
         patients += [me, child]
         Patient.objects.bulk_create(patients)
+        store_name_grams(patients, new=True)  # bulk_create bypasses save(): the name search index
         return patients
 
     def appointments(
