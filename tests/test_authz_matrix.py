@@ -306,6 +306,8 @@ TABLE: dict[str, Row] = {
     "web:suggest_places": {"GET": everyone(OK), "POST": everyone(OK)},
     "web:suggest_what": {"GET": everyone(OK), "POST": everyone(OK)},
     "web:practitioner": {"GET": everyone(OK), "POST": everyone(OK)},
+    # The practitioner's public photo: Dr One has none (404 for everyone); read-only.
+    "web:practitioner_photo": {"GET": everyone(NOT_FOUND), "POST": everyone(METHOD_NOT_ALLOWED)},
     "web:book_start": {"GET": everyone(OK), "POST": everyone(OK)},
     # Holding a slot: without a session, sign in first (the slot is kept); the patient and the relative's
     # account already hold two slots each in the world, so a third is refused (422) past every check.
@@ -355,6 +357,9 @@ TABLE: dict[str, Row] = {
     },
     "web:staff_settings": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # deletes X's Monday hours
     "web:staff_motif": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},  # renames X's visit reason
+    # X's practitioner's practice profile (fees) and photo (removes it): the right to manage X.
+    "web:staff_profile": {"GET": staff_on_x(OK), "POST": staff_on_x(REDIRECT)},
+    "web:staff_photo": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": staff_on_x(REDIRECT)},
     # --- team management: A's admin (the secretary's membership, a pending invitation) ---
     "web:team": {"GET": signed_in(NOT_FOUND, (ADMIN_A, OK)), "POST": signed_in(NOT_FOUND, (ADMIN_A, OK))},
     "web:team_invite": {
@@ -435,6 +440,8 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
             "max_horizon_days": 90,
             "bookable_online": "on",
         },
+        "web:staff_profile": {"action": "practitioner", "convention_sector": "1", "fees": "30 €"},
+        "web:staff_photo": {"action": "remove"},
         "web:book_hold": query_for(world, route),
         "notifications:waitlist": {"entry": str(offer.entry_id)},
         "notifications:waitlist_join": {"appointment_id": str(appointment.pk)},

@@ -273,6 +273,32 @@ def _passkeys_require(w: W) -> Call:
     return lambda: directory.organization_passkeys_require(actor=admin, organization_id=w.org.pk, required=True)
 
 
+def _practitioner_profile(w: W) -> Call:
+    return lambda: directory.practitioner_profile_update(actor=w.secretary, agenda_id=w.agenda.pk, fees="30 €")
+
+
+def _site_profile(w: W) -> Call:
+    return lambda: directory.site_profile_update(
+        actor=w.secretary, agenda_id=w.agenda.pk, site_id=w.site.pk, phone="04 78 12 34 56"
+    )
+
+
+_PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+    b"\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def _photo_set(w: W) -> Call:
+    return lambda: directory.practitioner_photo_set(actor=w.secretary, agenda_id=w.agenda.pk, data=_PNG)
+
+
+def _photo_remove(w: W) -> Call:
+    directory.practitioner_photo_set(actor=w.secretary, agenda_id=w.agenda.pk, data=_PNG)
+    return lambda: directory.practitioner_photo_remove(actor=w.secretary, agenda_id=w.agenda.pk)
+
+
 def _feed_create(w: W) -> Call:
     user, actor = holder()
     return lambda: notifications.calendar_feed_create(actor=actor, user=fresh(User, user.pk))
@@ -725,6 +751,10 @@ WRITES: dict[str, Case] = {
     "accounts.services.passkey_remove": Case("passkey_remove", _passkey_remove),
     "accounts.services.passkey_sign_in_record": Case("passkey_sign_in", _passkey_sign_in),
     "directory.services.organization_passkeys_require": Case("organization_passkeys_require", _passkeys_require),
+    "directory.services.practitioner_profile_update": Case("practitioner_profile_update", _practitioner_profile),
+    "directory.services.site_profile_update": Case("site_profile_update", _site_profile),
+    "directory.services.practitioner_photo_set": Case("practitioner_photo_set", _photo_set),
+    "directory.services.practitioner_photo_remove": Case("practitioner_photo_remove", _photo_remove),
     "notifications.services.calendar_feed_create": Case("calendar_feed_create", _feed_create),
     "notifications.services.calendar_feed_stop": Case("calendar_feed_stop", _feed_stop),
     "accounts.team.invitation_create": Case("invitation_create", _invitation_create),

@@ -206,6 +206,9 @@ CRENEAU_METRICS_TOKEN = os.environ.get("CRENEAU_METRICS_TOKEN", "")
 CRENEAU_MAX_BODY_BYTES = int(os.environ.get("CRENEAU_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = CRENEAU_MAX_BODY_BYTES
 CRENEAU_MAX_JSON_DEPTH = 32
+# A practitioner's photo (directory.services.practitioner_photo_set): its upload path alone may carry a
+# body up to this size (plus the form around it); the proxy allows the same on that path.
+CRENEAU_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 CRENEAU_DEFAULT_TIME_ZONE = "Europe/Paris"
 # How long a slot stays held while a patient fills in the booking form.
 CRENEAU_HOLD_MINUTES = 10

@@ -43,6 +43,15 @@ def max_body_bytes() -> int:
     return int(getattr(settings, "CRENEAU_MAX_BODY_BYTES", 1024 * 1024))
 
 
+# The one upload: a practitioner's photo (web:staff_photo), allowed CRENEAU_PHOTO_MAX_BYTES plus the form.
+PHOTO_UPLOAD_PATH = re.compile(r"^/(?:[a-z]{2}/)?practice/agenda/[^/]+/photo/$")
+FORM_OVERHEAD = 64 * 1024
+
+
+def _photo_upload(request: HttpRequest) -> bool:
+    return request.method == "POST" and bool(PHOTO_UPLOAD_PATH.match(request.path))
+
+
 def max_json_depth() -> int:
     return int(getattr(settings, "CRENEAU_MAX_JSON_DEPTH", 32))
 
@@ -92,7 +101,13 @@ def check(request: HttpRequest) -> None:
     except ValueError:
         raise Refused(400, _("The Content-Length header is not a number.")) from None
     limit = max_body_bytes()
-    if length > limit:
+    if _photo_upload(request):
+        photo = int(getattr(settings, "CRENEAU_PHOTO_MAX_BYTES", limit))
+        if length > photo + FORM_OVERHEAD:
+            raise Refused(
+                413, _("This file is too large: a photo has at most %(mb)d MB.") % {"mb": photo // (1024 * 1024)}
+            )
+    elif length > limit:
         raise Refused(413, _("The request body is too large (at most %(kb)s KB).") % {"kb": limit // 1024})
     for name in request.GET:
         _control_in(name, request.GET.getlist(name), "parameter")

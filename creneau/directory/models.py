@@ -73,9 +73,24 @@ class Site(PublicModel):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default=settings.CRENEAU_DEFAULT_TIME_ZONE, validators=[validate_time_zone]
     )
+    # Practice profile: how to reach it and get in (public, shown on the practitioner's page; the door
+    # code only to patients with an appointment there).
+    phone = models.CharField(_("phone number"), max_length=20, blank=True)  # E.164, checked by phonenumbers
+    wheelchair_access = models.BooleanField(_("wheelchair access"), default=False)
+    floor = models.CharField(_("floor"), max_length=60, blank=True)
+    door_code = models.CharField(_("door code"), max_length=20, blank=True)
+    transport = models.CharField(_("public transport"), max_length=300, blank=True)
+    parking = models.CharField(_("parking"), max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["postcode"]), models.Index(fields=["city"])]
+
+    @property
+    def phone_display(self) -> str:
+        """The phone number as French people write it (01 23 45 67 89), or the international form abroad."""
+        from .validators import phone_display
+
+        return phone_display(self.phone)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city})"
@@ -91,6 +106,13 @@ class ConventionSector(models.TextChoices):
     SECTOR_1 = "1", _("Sector 1 (contracted fees)")
     SECTOR_2 = "2", _("Sector 2 (fees above the contracted rate)")
     NOT_CONTRACTED = "3", _("Not contracted with the health insurance")
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Bank card")
+    CASH = "cash", _("Cash")
+    CHEQUE = "cheque", _("Cheque")
+    TRANSFER = "transfer", _("Bank transfer")
 
 
 def practitioner_name_key(given_name: str, family_name: str) -> str:
@@ -113,6 +135,12 @@ class Practitioner(PublicModel):
     convention_sector = models.CharField(
         _("convention sector"), max_length=1, choices=ConventionSector.choices, blank=True, default=""
     )
+    # Practice profile (public): OPTAM is an option of sector 2 (fees above the rate, within limits).
+    optam = models.BooleanField(_("OPTAM signatory"), default=False)
+    fees = models.CharField(_("fees"), max_length=300, blank=True)
+    accepts_carte_vitale = models.BooleanField(_("Carte Vitale accepted"), default=True)
+    tiers_payant = models.BooleanField(_("tiers payant"), default=False)
+    payment_methods = models.JSONField(_("payment methods"), default=list, blank=True)
     # Folded "given family" for name search (kept in step by save(); bulk inserts set it themselves).
     name_key = models.CharField(max_length=220, blank=True, default="", db_index=True, editable=False)
     # Patients may not cancel or move online within this many hours before the appointment.
@@ -136,6 +164,23 @@ class Practitioner(PublicModel):
     @property
     def display_name(self) -> str:
         return f"{self.title} {self.given_name} {self.family_name}".strip()
+
+
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+class PractitionerPhoto(PublicModel):
+    """The practitioner's photo, checked by content (directory/images.py) and stored in the database
+    with the type found there: served only with that type, never as the uploader named it."""
+
+    practitioner = models.OneToOneField(Practitioner, on_delete=models.CASCADE, related_name="photo")
+    content_type = models.CharField(max_length=20, choices=[(k, k) for k in PHOTO_TYPES])
+    data = models.BinaryField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"photo of {self.practitioner_id}"
 
 
 class PractitionerSite(models.Model):

@@ -29,3 +29,37 @@ def rpps_with_check_digit(first_ten: str) -> str:
 def national_id(rpps: str) -> str:
     """The national professional identifier (IdNat_PS) of an RPPS holder: '8' + RPPS."""
     return "8" + rpps
+
+
+def normalize_practice_phone(value: str) -> str:
+    """A practice's phone number in E.164 (French numbers by default, +.. for others); '' stays ''.
+    Raises ValidationError with a clear message when it is not a valid number."""
+    import phonenumbers
+
+    text = (value or "").strip()
+    if not text:
+        return ""
+    try:
+        number = phonenumbers.parse(text, "FR")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("This phone number is not valid (e.g. 01 23 45 67 89)."), code="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_display(e164: str) -> str:
+    import phonenumbers
+
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return e164
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 33
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, fmt)

@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from creneau.core.errors import InvalidInput
+from creneau.directory.models import ConventionSector, PaymentMethod
+from creneau.directory.validators import normalize_practice_phone
 from creneau.patients.models import Patient, Relationship, Sex
 from creneau.patients.phones import normalize_phone
 from creneau.scheduling.models import Audience, VisitChannel, Weekday
@@ -215,4 +217,52 @@ class PhoneCodeForm(forms.Form):
         label=_("Code received by SMS"),
         max_length=12,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}),
+    )
+
+
+class PractitionerProfileForm(forms.Form):
+    convention_sector = forms.ChoiceField(
+        label=_("Convention sector"), choices=[("", _("Not stated")), *ConventionSector.choices], required=False
+    )
+    optam = forms.BooleanField(label=_("OPTAM signatory (sector 2)"), required=False)
+    fees = forms.CharField(
+        label=_("Fees"), max_length=300, required=False, help_text=_("e.g. Consultation 30 €, follow-up 25 €.")
+    )
+    accepts_carte_vitale = forms.BooleanField(label=_("Carte Vitale accepted"), required=False)
+    tiers_payant = forms.BooleanField(label=_("Tiers payant"), required=False)
+    payment_methods = forms.MultipleChoiceField(
+        label=_("Payment methods"), choices=PaymentMethod.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("optam") and data.get("convention_sector") != ConventionSector.SECTOR_2:
+            self.add_error("optam", _("OPTAM is an option of sector 2 only."))
+        return data
+
+
+class SiteProfileForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Phone number"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    wheelchair_access = forms.BooleanField(label=_("Wheelchair accessible"), required=False)
+    floor = forms.CharField(label=_("Floor"), max_length=60, required=False, help_text=_("e.g. 2nd floor, lift"))
+    door_code = forms.CharField(
+        label=_("Door code"), max_length=20, required=False, help_text=_("Shown only to patients with an appointment.")
+    )
+    transport = forms.CharField(label=_("Public transport"), max_length=300, required=False)
+    parking = forms.CharField(label=_("Parking"), max_length=300, required=False)
+
+    def clean_phone(self) -> str:
+        return normalize_practice_phone(self.cleaned_data.get("phone", ""))  # a clear ValidationError if not
+
+
+class PhotoForm(forms.Form):
+    photo = forms.FileField(
+        label=_("Photo"),
+        help_text=_("JPEG, PNG or WebP, at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )

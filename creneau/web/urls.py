@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, booking, calendar_feed, my_data, patient_file, staff, team, views
+from . import account, booking, calendar_feed, my_data, patient_file, profile, staff, team, views
 
 app_name = "web"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("suggest/places/", views.suggest_places, name="suggest_places"),
     path("suggest/what/", views.suggest_what, name="suggest_what"),
     path("practitioners/<str:practitioner_id>/", views.practitioner, name="practitioner"),
+    path("practitioners/<str:practitioner_id>/photo/", profile.practitioner_photo, name="practitioner_photo"),
     # Booking flow
     path("book/", booking.book_start, name="book_start"),
     path("book/hold/", booking.book_hold, name="book_hold"),
@@ -50,6 +51,9 @@ urlpatterns = [
     path("practice/organizations/<str:organization_id>/day/", staff.group_day_view, name="staff_group_day"),
     path("practice/agenda/<str:agenda_id>/settings/", staff.settings_view, name="staff_settings"),
     path("practice/motifs/<str:motif_id>/", staff.motif_edit, name="staff_motif"),
+    path("practice/agenda/<str:agenda_id>/profile/", profile.practice_profile, name="staff_profile"),
+    # The one upload (core/inputlimits.PHOTO_UPLOAD_PATH allows its larger body).
+    path("practice/agenda/<str:agenda_id>/photo/", profile.practice_photo, name="staff_photo"),
     # Organization admins run their team (web/team.py); the e-mailed invitation link.
     path("practice/team/", team.team_home, name="team"),
     path("practice/team/<str:organization_id>/invite/", team.team_invite, name="team_invite"),

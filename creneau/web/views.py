@@ -18,7 +18,7 @@ from creneau.core import clock
 from creneau.core.errors import NotFound
 from creneau.core.ids import parse_id
 from creneau.directory import vocabulary
-from creneau.directory.models import ConventionSector, Practitioner, Specialty
+from creneau.directory.models import ConventionSector, PaymentMethod, Practitioner, PractitionerPhoto, Specialty
 from creneau.directory.selectors import practitioner_sites
 from creneau.scheduling.models import Audience, Motif, OpeningRule
 from creneau.scheduling.selectors import free_slots, practitioner_or_404
@@ -265,6 +265,8 @@ def practitioner(request: HttpRequest, practitioner_id: str) -> HttpResponse:
         "motifs": motifs,
         "all_motifs": all_motifs,
         "listed_motifs": listed,
+        "photo": PractitionerPhoto.objects.filter(practitioner=doc).only("pk", "updated_at").first(),
+        "payment_methods": [PaymentMethod(m).label for m in doc.payment_methods if m in PaymentMethod.values],
         "motif": motif,
         "seen": seen,
         "must_ask": must_ask,
