@@ -303,7 +303,7 @@ def settle(
 
 def _appointments_by_key(world: World, keys: list[str]) -> dict[str, uuid.UUID]:
     """Appointment id per idempotency key, for this world's client (keys are stored hashed per actor)."""
-    from creneau.booking.services import _idempotency_hash
+    from creneau.booking.rows import _idempotency_hash
     from creneau.core.actors import Actor, ActorKind, Channel
 
     actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=world.client_id)
