@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -132,6 +133,12 @@ def fhir_public_instance() -> Row:
     return fhir(cells(OK, (API_B, NOT_FOUND), (SUSPENDED_API, SUSPENDED)))
 
 
+def fhir_search(post: Cells) -> Row:
+    """`POST [type]/_search` (form body): the search's cells; the other methods are not allowed."""
+    m405 = cells(METHOD_NOT_ALLOWED)
+    return {"GET": m405, "POST": post, "PUT": m405, "DELETE": m405}
+
+
 def fhir_private(get: Cells, post: Cells | None = None, put: Cells | None = None) -> Row:
     return fhir(get, post, put)
 
@@ -225,6 +232,9 @@ TABLE: dict[str, Row] = {
     },
     **{f"fhir:{t}-type": fhir_public_type() for t in aw.PUBLIC_FHIR_TYPES},
     **{f"fhir:{t}-instance": fhir_public_instance() for t in aw.PUBLIC_FHIR_TYPES},
+    **{f"fhir:{t}-search": fhir_search(cells(OK, (SUSPENDED_API, SUSPENDED))) for t in aw.PUBLIC_FHIR_TYPES},
+    "fhir:Appointment-search": fhir_search(private(OK, OK)),
+    "fhir:Patient-search": fhir_search(private(OK, OK)),
     "fhir:Appointment-type": fhir(
         private(OK, OK),  # search: B's bundle is empty
         post=private(OK, NOT_FOUND),  # booking A's slot for A's patient
@@ -413,9 +423,9 @@ def query_for(world: w.World, route: aw.Route) -> dict[str, str]:
         return slot
     if route.key in ("web:book_start", "web:book_hold"):
         return {**slot, "practitioner": str(world.agenda_x.practitioner_id)}
-    if route.key == "fhir:Slot-type":
+    if route.key in ("fhir:Slot-type", "fhir:Slot-search"):
         return {"schedule": aw.fhir_ids(world)["Schedule"]}
-    if route.key == "fhir:Patient-type":
+    if route.key in ("fhir:Patient-type", "fhir:Patient-search"):
         return {"phone": world.patient.phone}
     return {}
 
@@ -490,6 +500,8 @@ def send(world: w.World, persona: str, route: aw.Route, method: str, values: dic
     query = query_for(world, route)
     if method == "GET":
         return client.get(path, query)
+    if is_fhir(route) and route.key.endswith("-search") and method == "POST":
+        return client.post(path, urlencode(query), content_type="application/x-www-form-urlencoded")
     if is_fhir(route):
         body = fhir_body(world, route, values)
         if method == "POST":

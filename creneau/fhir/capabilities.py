@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class ResourceSpec(TypedDict):
     interactions: list[str]  # read, search-type, create, update
     public: bool  # readable without a token (rate limited)
     search: dict[str, tuple[str, str]]  # name -> (FHIR search type, description)
+    chains: NotRequired[dict[str, str]]  # chained parameter (with its type modifier) -> description
+    include: NotRequired[list[str]]  # _include values
+    include_iterate: NotRequired[list[str]]  # _include:iterate values
+    revinclude: NotRequired[list[str]]  # _revinclude values
+    sort: NotRequired[list[str]]  # _sort values (a leading - sorts descending)
+
+
+# The SAS slot search names up to 25 practitioners in one chained parameter.
+MAX_CHAINED_IDENTIFIERS = 25
 
 
 RESOURCES: dict[str, ResourceSpec] = {
@@ -33,8 +42,12 @@ RESOURCES: dict[str, ResourceSpec] = {
         "search": {
             "_id": ("token", "Practitioner id"),
             "identifier": ("token", "National id: urn:oid:1.2.250.1.71.4.2.1|8<RPPS>"),
-            "name": ("string", "Part of the given or family name"),
+            "name": (
+                "string",
+                "Start of a given or family name, case and accent insensitive; comma-separated values OR",
+            ),
         },
+        "revinclude": ["PractitionerRole:practitioner"],
     },
     "PractitionerRole": {
         "interactions": ["read", "search-type"],
@@ -65,17 +78,29 @@ RESOURCES: dict[str, ResourceSpec] = {
             "actor": ("reference", "Practitioner or Location"),
             "specialty": ("token", "Specialty code"),
         },
+        "include": ["Schedule:actor"],
     },
     "Slot": {
         "interactions": ["read", "search-type"],
         "public": True,
         "search": {
-            "schedule": ("reference", "Schedule"),
+            "schedule": (
+                "reference",
+                "Schedule; also chained as schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|8<RPPS>"
+                " (1 to 25 comma-separated practitioners, the SAS slot search)",
+            ),
             "start": ("date", "Start (ge/gt/le/lt/eq prefixes)"),
             "status": ("token", "Only free slots are listed"),
             "specialty": ("token", "Specialty code"),
             "service-type": ("token", "Visit reason (HealthcareService id)"),
+            "appointment-type": ("token", "v2-0276: ROUTINE (every listed slot is bookable)"),
         },
+        "chains": {
+            "schedule.actor:Practitioner.identifier": "National id of the Schedule's practitioner (1 to 25 values)"
+        },
+        "include": ["Slot:schedule"],
+        "include_iterate": ["Schedule:actor"],
+        "sort": ["start"],
     },
     "Appointment": {
         "interactions": ["read", "search-type", "create", "update"],
@@ -84,10 +109,13 @@ RESOURCES: dict[str, ResourceSpec] = {
             "_id": ("token", "Appointment id"),
             "date": ("date", "Start (prefixes)"),
             "status": ("token", "booked, cancelled, fulfilled, noshow"),
+            "actor": ("reference", "Any participant: Patient, Practitioner, PractitionerRole or Location"),
             "practitioner": ("reference", "Practitioner"),
             "patient": ("reference", "Patient"),
+            "location": ("reference", "Location"),
             "_lastUpdated": ("date", "Last change (prefixes)"),
         },
+        "sort": ["date", "-date", "_lastUpdated", "-_lastUpdated"],
     },
     "Patient": {
         "interactions": ["read", "search-type", "create"],
@@ -101,4 +129,10 @@ RESOURCES: dict[str, ResourceSpec] = {
         },
     },
 }
-COMMON_SEARCH = {"_count": "Page size (capped by the server)", "_offset": "Index of the first result"}
+COMMON_SEARCH = {
+    "_count": "Page size (capped by the server)",
+    "_offset": "Index of the first result",
+    "_summary": "count: the total only, no entries",
+    "_total": "none, estimate or accurate (the total is always exact)",
+    "_elements": "Top-level elements to return (the others are left out, meta.tag SUBSETTED)",
+}

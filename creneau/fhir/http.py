@@ -208,8 +208,12 @@ def read_body(request: HttpRequest, resource_type: str) -> dict[str, Any]:
 Handler = Callable[..., HttpResponse]
 
 
-def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
-    """A URL's view: dispatch on method, and turn every failure into an OperationOutcome."""
+FORM = "application/x-www-form-urlencoded"
+
+
+def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callable[..., HttpResponse]:
+    """A URL's view: dispatch on method, and turn every failure into an OperationOutcome. `form_post`:
+    POST carries a form (`_search`), not a resource."""
     allowed = ", ".join(sorted(methods))
 
     @functools.wraps(next(iter(methods.values())))
@@ -218,7 +222,11 @@ def endpoint(methods: dict[str, Handler]) -> Callable[..., HttpResponse]:
         if handler is None:
             return outcome(405, _("This method is not supported here."), {"Allow": allowed})
         try:
-            if request.method in ("POST", "PUT"):
+            if form_post and request.method == "POST":
+                ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+                if ctype != FORM and (ctype or request.META.get("CONTENT_LENGTH", "0") not in ("", "0")):
+                    raise FhirError(415, _("Send the search parameters as application/x-www-form-urlencoded."))
+            elif request.method in ("POST", "PUT", "PATCH"):
                 # Before authentication: the token check reads form bodies, and a malformed one
                 # must be a 415, not a parser error.
                 _check_body_type(request)

@@ -15,15 +15,19 @@ FHIR_JSON = "application/fhir+json"
 def capability_statement(base: str) -> dict[str, Any]:
     resources = []
     for rtype, spec in RESOURCES.items():
-        resources.append(
-            {
-                "type": rtype,
-                "interaction": [{"code": code} for code in spec["interactions"]],
-                "searchParam": [
-                    {"name": name, "type": kind, "documentation": doc} for name, (kind, doc) in spec["search"].items()
-                ],
-            }
-        )
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "interaction": [{"code": code} for code in spec["interactions"]],
+            "searchParam": [
+                {"name": name, "type": kind, "documentation": doc} for name, (kind, doc) in spec["search"].items()
+            ],
+        }
+        includes = [*spec.get("include", []), *spec.get("include_iterate", [])]
+        if includes:
+            entry["searchInclude"] = includes
+        if spec.get("revinclude"):
+            entry["searchRevInclude"] = spec["revinclude"]
+        resources.append(entry)
     return validated(
         {
             "resourceType": "CapabilityStatement",
@@ -64,6 +68,23 @@ def capability_statement(base: str) -> dict[str, Any]:
             ],
         }
     )
+
+
+def _query_parameters(rtype: str) -> dict[str, str]:
+    """Search parameters of a type besides the common ones: its own, chains, include/sort controls."""
+    spec = RESOURCES[rtype]
+    out = {name: doc for name, (_kind, doc) in spec["search"].items()}
+    out.update(spec.get("chains", {}))
+    controls = {
+        "_include": spec.get("include", []),
+        "_include:iterate": spec.get("include_iterate", []),
+        "_revinclude": spec.get("revinclude", []),
+        "_sort": spec.get("sort", []),
+    }
+    for name, values in controls.items():
+        if values:
+            out[name] = "One of: " + ", ".join(values)
+    return out
 
 
 def _resource_schema(rtype: str) -> dict[str, Any]:
@@ -205,8 +226,15 @@ def document(base: str) -> dict[str, Any]:
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["fullUrl", "resource"],
-                        "properties": {"resource": {"$ref": f"#/components/schemas/{rtype}"}},
+                        "required": ["resource"],  # the search outcome entry has no fullUrl
+                        # Matches are of this type; _include entries and the search outcome are others.
+                        "properties": {
+                            "resource": {
+                                "type": "object",
+                                "required": ["resourceType"],
+                                "properties": {"resourceType": {"type": "string"}},
+                            }
+                        },
                     },
                 },
             },
@@ -214,14 +242,14 @@ def document(base: str) -> dict[str, Any]:
         security = _PUBLIC_SECURITY if spec["public"] else _SECURITY
         search_params = [
             {"name": name, "in": "query", "required": False, "description": doc, "schema": {"type": "string"}}
-            for name, (_kind, doc) in spec["search"].items()
+            for name, doc in _query_parameters(rtype).items()
         ] + [
             {
                 "name": name,
                 "in": "query",
                 "required": False,
                 "description": doc,
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0} if name in ("_count", "_offset") else {"type": "string"},
             }
             for name, doc in COMMON_SEARCH.items()
         ]
@@ -251,6 +279,20 @@ def document(base: str) -> dict[str, Any]:
                 "responses": _responses(_ok("201", resource_ref, "Created")),
             }
         paths[f"/{rtype}"] = type_path
+        paths[f"/{rtype}/_search"] = {
+            "post": {
+                "operationId": f"searchPost{rtype}",
+                "summary": f"Search {rtype} with a form body (the same parameters as GET)",
+                "security": security,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+                },
+                "responses": _responses(
+                    _ok("200", {"$ref": f"#/components/schemas/{rtype}Bundle"}, "A searchset Bundle")
+                ),
+            }
+        }
         id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
         instance_path: dict[str, Any] = {
             "get": {

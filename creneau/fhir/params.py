@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 
+from . import search
 from .http import FhirError
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -131,6 +132,31 @@ def reference_ids(query: QueryDict, name: str, resource_type: str) -> list[str]:
     return out
 
 
+def typed_references(query: QueryDict, name: str) -> list[tuple[str | None, str]]:
+    """`Type/id`, a full URL ending in it, or a bare id → (type or None, id), comma values flattened."""
+    out: list[tuple[str | None, str]] = []
+    for v in query.getlist(name):
+        for part in v.split(","):
+            segments = part.rstrip("/").split("/")
+            if len(segments) >= 2:
+                out.append((segments[-2], segments[-1]))
+            elif part:
+                out.append((None, part))
+    return out
+
+
+def sort_fields(query: QueryDict, fields: dict[str, str]) -> list[str]:
+    """`_sort=a,-b` → ORM order_by terms, given FHIR name → model field."""
+    out: list[str] = []
+    for v in query.getlist("_sort"):
+        for part in v.split(","):
+            desc = part.startswith("-")
+            field = fields.get(part.lstrip("-"))
+            if field:
+                out.append(("-" if desc else "") + field)
+    return out
+
+
 def _int(query: QueryDict, name: str, default: int) -> int:
     raw = query.get(name)
     if raw in (None, ""):
@@ -162,9 +188,17 @@ def base_url(request: HttpRequest) -> str:
 
 
 def bundle(
-    request: HttpRequest, resource_type: str, resources: list[dict[str, Any]], *, total: int, pg: Page
+    request: HttpRequest,
+    resource_type: str,
+    resources: list[dict[str, Any]],
+    *,
+    total: int,
+    pg: Page,
+    included: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A searchset Bundle with self/first/next/previous links that keep the other parameters."""
+    """A searchset Bundle with self/first/next/previous links that keep the applied parameters (the
+    query the handler saw: see `search.restrict`), `included` resources (search mode include), an
+    OperationOutcome entry for what was not applied, `_summary=count` and `_elements` honoured."""
     base = base_url(request)
     query = request.GET.copy()
 
@@ -174,18 +208,30 @@ def bundle(
         q["_offset"] = str(offset)
         return {"relation": relation, "url": f"{base}{resource_type}?{q.urlencode()}"}
 
-    links = [link("self", pg.offset), link("first", 0)]
-    if pg.offset + pg.count < total and pg.count > 0:
-        links.append(link("next", pg.offset + pg.count))
-    if pg.offset > 0:
-        links.append(link("previous", max(0, pg.offset - pg.count)))
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": [
-            {"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-            for r in resources
-        ],
-    }
+    count_only = query.get("_summary") == "count"
+    links = [link("self", pg.offset)]
+    if not count_only:
+        links.append(link("first", 0))
+        if pg.offset + pg.count < total and pg.count > 0:
+            links.append(link("next", pg.offset + pg.count))
+        if pg.offset > 0:
+            links.append(link("previous", max(0, pg.offset - pg.count)))
+    keep = search.elements(query)
+    entries: list[dict[str, Any]] = []
+    if not count_only:
+        seen: set[tuple[str, str]] = set()
+        for mode, group in (("match", resources), ("include", included or [])):
+            for r in group:
+                if (r["resourceType"], r["id"]) in seen:
+                    continue
+                seen.add((r["resourceType"], r["id"]))
+                shown = search.subset(r, keep) if keep is not None and mode == "match" else r
+                entries.append(
+                    {"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": shown, "search": {"mode": mode}}
+                )
+    if (warning := search.outcome_entry(request)) is not None:
+        entries.append(warning)
+    body: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if entries:
+        body["entry"] = entries
+    return body

@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern] = [
 for _rtype in RESOURCES:
     urlpatterns += [
         path(f"{_rtype}", views.type_view(_rtype), name=f"{_rtype}-type"),
+        path(f"{_rtype}/_search", views.search_view(_rtype), name=f"{_rtype}-search"),
         re_path(rf"^{_rtype}/(?P<rid>[^/]+)$", views.instance_view(_rtype), name=f"{_rtype}-instance"),
     ]
 # Anything else under /fhir/R4/ is an unknown resource type: an OperationOutcome, not an HTML page.

@@ -21,6 +21,10 @@ def to_fhir(motif: Motif, site_id: Any, start: dt.datetime, *, free: bool = True
             "id": slot_id(motif.pk, site_id, start),
             "serviceType": [motif_concept(motif.pk, motif.name)],
             "specialty": [specialty_concept(p.specialty_id, p.specialty.label)],
+            # Every slot we list is bookable with an appointment (v2-0276 ROUTINE), as the SAS expects.
+            "appointmentType": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0276", "code": "ROUTINE"}]
+            },
             "schedule": ref("Schedule", pair_id(p.pk, site_id)),
             "status": "free" if free else "busy",
             "start": instant(start),

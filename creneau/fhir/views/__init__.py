@@ -3,12 +3,13 @@ map, answer. This package maps each resource type's interactions to its handlers
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
 
-from .. import capabilities
+from .. import capabilities, search
 from ..http import FhirError, endpoint
 from . import (
     appointment,
@@ -23,7 +24,16 @@ from . import (
 )
 from .metadata import metadata, openapi_document, smart_configuration
 
-__all__ = ["ROUTES", "instance_view", "metadata", "openapi_document", "smart_configuration", "type_view", "unknown"]
+__all__ = [
+    "ROUTES",
+    "instance_view",
+    "metadata",
+    "openapi_document",
+    "search_view",
+    "smart_configuration",
+    "type_view",
+    "unknown",
+]
 
 ROUTES: dict[str, dict[str, Any]] = {
     "Organization": {"search": organization.organization_search, "read": organization.organization_read},
@@ -49,9 +59,33 @@ ROUTES: dict[str, dict[str, Any]] = {
 }
 
 
+def searching(resource_type: str, handler: Any, *, form: bool = False) -> Any:
+    """The search handler behind exact search (`search.restrict`); `form`: the parameters of
+    `POST [type]/_search` come from the form body (and the URL)."""
+
+    @functools.wraps(handler)
+    def run(request: HttpRequest) -> HttpResponse:
+        source: QueryDict = request.GET
+        if form:
+            source = QueryDict(mutable=True)
+            source.update(request.GET)
+            for name in request.POST:
+                for value in request.POST.getlist(name):
+                    source.appendlist(name, value)
+        search.restrict(request, resource_type, source)
+        return handler(request)
+
+    return run
+
+
+def search_view(resource_type: str) -> Any:
+    """`POST [type]/_search`: a form-encoded search, the same as GET."""
+    return endpoint({"POST": searching(resource_type, ROUTES[resource_type]["search"], form=True)}, form_post=True)
+
+
 def type_view(resource_type: str) -> Any:
     handlers = ROUTES[resource_type]
-    methods = {"GET": handlers["search"]}
+    methods = {"GET": searching(resource_type, handlers["search"])}
     if "create" in handlers:
         methods["POST"] = handlers["create"]
     return endpoint(methods)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
 
 from creneau.booking import selectors as booking_selectors
 from creneau.booking import services as booking_services
 from creneau.booking.models import Appointment
+from creneau.core.errors import NotFound
 from creneau.core.failures import is_unavailable
 
-from .. import params
+from .. import ids, params
 from .. import selectors as scoped
 from ..http import Caller, FhirError, authenticate, fhir_response, read_body
 from ..mappers import appointment as appointment_map
@@ -49,7 +51,40 @@ def appointment_search(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(practitioner_id__in=valid_uuids(params.reference_ids(q, "practitioner", "Practitioner")))
     if q.getlist("patient"):
         qs = qs.filter(patient_id__in=valid_uuids(params.reference_ids(q, "patient", "Patient")))
-    return paged(request, "Appointment", qs.order_by("start_at", "pk"), lambda a: _appointment_resource(caller, a))
+    if q.getlist("location"):
+        qs = qs.filter(site_id__in=valid_uuids(params.reference_ids(q, "location", "Location")))
+    for value in q.getlist("actor"):
+        qs = qs.filter(_actor_filter(value))
+    order = params.sort_fields(q, _SORT) or ["start_at"]
+    tiebreak = "-pk" if order[-1].startswith("-") else "pk"
+    return paged(request, "Appointment", qs.order_by(*order, tiebreak), lambda a: _appointment_resource(caller, a))
+
+
+_SORT = {"date": "start_at", "_lastUpdated": "updated_at"}
+
+
+def _actor_filter(value: str) -> Q:
+    """One `actor` value (comma values OR): any participant, typed or not. A PractitionerRole is a
+    practitioner at a site; an unknown type matches nothing."""
+    q = QueryDict(mutable=True)
+    q["actor"] = value
+    cond = Q(pk__in=[])
+    for kind, rid in params.typed_references(q, "actor"):
+        if kind == "PractitionerRole":
+            try:
+                pid, sid = ids.parse_pair_id(rid)
+            except NotFound:
+                continue
+            cond |= Q(practitioner_id=pid, site_id=sid)
+            continue
+        found = valid_uuids([rid])
+        if kind in (None, "Patient"):
+            cond |= Q(patient_id__in=found)
+        if kind in (None, "Practitioner"):
+            cond |= Q(practitioner_id__in=found)
+        if kind in (None, "Location"):
+            cond |= Q(site_id__in=found)
+    return cond
 
 
 def appointment_create(request: HttpRequest) -> HttpResponse:

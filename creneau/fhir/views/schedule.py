@@ -16,6 +16,9 @@ from creneau.scheduling.models import Motif
 from .. import ids, params
 from .. import selectors as scoped
 from ..http import fhir_response
+from ..mappers import location as location_map
+from ..mappers import practitioner as practitioner_map
+from ..mappers import practitioner_role as practitioner_role_map
 from ..mappers import schedule as schedule_map
 from .common import caller_orgs, valid_uuids
 from .practitioner_role import roles_query
@@ -68,4 +71,29 @@ def schedule_search(request: HttpRequest) -> HttpResponse:
     rows = list(qs[pg.offset : pg.offset + pg.count]) if pg.count else []
     motifs = _online_motifs([r.practitioner_id for r in rows])
     resources = [_schedule(r, motifs) for r in rows]
-    return fhir_response(params.bundle(request, "Schedule", resources, total=total, pg=pg))
+    included = actors_of(rows) if "Schedule:actor" in request.GET.getlist("_include") else []
+    return fhir_response(params.bundle(request, "Schedule", resources, total=total, pg=pg, included=included))
+
+
+def schedules_of(orgs: scoped.Orgs, pairs: set[tuple[uuid.UUID, uuid.UUID]]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The visible (practitioner, site) links among `pairs` and their Schedules (`_include=Slot:schedule`)."""
+    if not pairs:
+        return [], []
+    cond = Q(pk__in=[])
+    for pid, sid in sorted(pairs):
+        cond |= Q(practitioner_id=pid, site_id=sid)
+    links = list(scoped.roles(orgs).filter(cond).order_by("practitioner_id", "site_id"))
+    motifs = _online_motifs([link.practitioner_id for link in links])
+    return links, [_schedule(link, motifs) for link in links]
+
+
+def actors_of(links: list[Any]) -> list[dict[str, Any]]:
+    """The actors of these Schedules: Practitioner, PractitionerRole and Location (`Schedule:actor`)."""
+    out: list[dict[str, Any]] = []
+    for link in links:
+        out += [
+            practitioner_map.to_fhir(link.practitioner),
+            practitioner_role_map.to_fhir(link.practitioner, link.site),
+            location_map.to_fhir(link.site),
+        ]
+    return out

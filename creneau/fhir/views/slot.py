@@ -9,10 +9,11 @@ import heapq
 import itertools
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -22,12 +23,17 @@ from creneau.scheduling import selectors as slot_selectors
 from creneau.scheduling import versions as index_versions
 from creneau.scheduling.models import AvailabilityIndex, Motif
 
-from .. import ids, params
+from .. import capabilities, ids, params, search
 from .. import selectors as scoped
 from ..http import FhirError, fhir_body_response, fhir_json, fhir_response
 from ..mappers import common
+from ..mappers import practitioner as practitioner_map
 from ..mappers import slot as slot_map
 from .common import caller_orgs, token_codes, valid_uuids
+from .schedule import actors_of, schedules_of
+
+CHAIN = "schedule.actor:Practitioner.identifier"
+APPOINTMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0276"
 
 
 def slot_read(request: HttpRequest, rid: str) -> HttpResponse:
@@ -158,6 +164,7 @@ def _slot_cache_key(request: HttpRequest, orgs: scoped.Orgs, now: dt.datetime) -
         "&".join(sorted(f"{k}={v}" for k in request.GET for v in request.GET.getlist(k))),
         "public" if orgs is None else ",".join(sorted(str(o) for o in orgs)),
         translation.get_language() or "",
+        ",".join(sorted(str(n) for n in getattr(request, search.IGNORED_ATTR, None) or [])),
         str(int(now.timestamp()) // settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS),
     ]
     return "fhir:slot-search:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -172,10 +179,17 @@ def slot_search(request: HttpRequest) -> HttpResponse:
     _c, orgs = caller_orgs(request, "Slot", "s")
     q = request.GET
     schedules = q.getlist("schedule")
+    chained = q.getlist(CHAIN)
     specialties = token_codes(q, "specialty", common.SPECIALTY_SYSTEM)
     services = token_codes(q, "service-type", common.MOTIF_SYSTEM)
-    if not (schedules or q.getlist("specialty") or q.getlist("service-type")):
-        raise FhirError(400, _("Search slots by schedule, specialty or service-type."))
+    if not (schedules or chained or q.getlist("specialty") or q.getlist("service-type")):
+        raise FhirError(400, _("Search slots by schedule, practitioner identifier, specialty or service-type."))
+    for value in chained:
+        if len([v for v in value.split(",") if v]) > capabilities.MAX_CHAINED_IDENTIFIERS:
+            raise FhirError(
+                400,
+                _("At most %(n)d practitioners per slot search.") % {"n": capabilities.MAX_CHAINED_IDENTIFIERS},
+            )
     statuses = [c for _s, c in params.tokens(q, "status")]
     bounds = params.dates(q, "start")
     pg = params.page(q)
@@ -204,6 +218,20 @@ def slot_search(request: HttpRequest) -> HttpResponse:
                 continue
             cond |= Q(practitioner_id=pid, site_id=sid)
         index = index.filter(cond)
+    for value in chained:
+        sub = QueryDict(mutable=True)
+        sub[CHAIN] = value
+        rpps = [
+            practitioner_map.rpps_from_identifier(v)
+            for s, v in params.tokens(sub, CHAIN)
+            if s in (None, "", common.RPPS_SYSTEM)
+        ]
+        index = index.filter(practitioner__rpps__in=rpps)
+    if q.getlist("appointment-type") and not any(
+        code == "ROUTINE" and s in (None, "", APPOINTMENT_TYPE_SYSTEM)
+        for s, code in params.tokens(q, "appointment-type")
+    ):
+        index = index.none()
     if q.getlist("specialty"):
         index = index.filter(practitioner__specialty_id__in=specialties)
     if q.getlist("service-type"):
@@ -225,7 +253,12 @@ def slot_search(request: HttpRequest) -> HttpResponse:
         m.pk: m for m in Motif.objects.select_related("practitioner__specialty").filter(pk__in={r[1] for r in rows})
     }
     resources = [slot_map.to_fhir(motifs[m], s, start) for start, m, s in rows]
-    body = fhir_json(params.bundle(request, "Slot", resources, total=total, pg=pg))
+    included: list[dict[str, Any]] = []
+    if "Slot:schedule" in q.getlist("_include"):
+        links, included = schedules_of(orgs, {(motifs[m].practitioner_id, s) for _start, m, s in rows})
+        if "Schedule:actor" in q.getlist("_include:iterate"):
+            included += actors_of(links)
+    body = fhir_json(params.bundle(request, "Slot", resources, total=total, pg=pg, included=included))
     if key:
         index_versions.versioned_set(key, versions, body, settings.CRENEAU_FHIR_SLOT_CACHE_SECONDS)
     return fhir_body_response(body)
