@@ -207,6 +207,8 @@ def _pages(practice: dict, s: dict) -> dict[str, list[tuple[str, str]]]:
             ("web:staff_appointment", f"/practice/appointments/{theirs}/"),
             ("web:staff_appointment", f"/practice/appointments/{mine}/"),  # with its video link
             ("web:staff_move", f"/practice/appointments/{theirs}/move/"),
+            ("web:staff_patients", "/practice/patients/"),
+            ("web:staff_patients", "/practice/patients/?q=Appelant"),
             ("web:staff_patient", f"/practice/patients/{practice['caller'].pk}/"),
             ("web:staff_group_day", f"/practice/organizations/{org.pk}/day/"),
             ("web:staff_settings", f"/practice/agenda/{agenda.pk}/settings/"),
@@ -261,6 +263,12 @@ def test_every_page_fits_a_phone_and_its_targets_are_big_enough(
                     most = {"width": measured, "url": path[:80]}
                 if measured > width:
                     problems.append(f"{width}px {persona} {path[:80]}: {measured}px wide")
+                if path == "/account/":  # rows as cards: a status is one line, not a letter per line
+                    tall = page.evaluate(
+                        "Math.max(...Array.from(document.querySelectorAll('td .badge'), b => b.offsetHeight))"
+                    )
+                    if tall > 40:
+                        problems.append(f"{width}px {path}: a status badge is {tall}px tall")
                 if page.evaluate("typeof axe") == "undefined":
                     page.add_script_tag(content=axe)
                 problems += [f"{width}px {persona} {path[:80]}: target-size {t}" for t in page.evaluate(TARGET_SIZE)]
