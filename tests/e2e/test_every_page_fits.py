@@ -43,6 +43,8 @@ NOT_PAGES = {
     "web:book_resume": "a redirect back into the booking",
     "web:book_release": "POST only",
     "web:appointment_ics": "a calendar file",
+    "web:practitioner_photo": "an image",
+    "web:staff_photo": "POST only (the photo's upload)",
     "web:data_export": "a download (JSON or FHIR bundle)",
     "web:account_cancel": "POST only",
     "web:calendar_feed_ics": "a calendar file",
@@ -212,6 +214,7 @@ def _pages(practice: dict, s: dict) -> dict[str, list[tuple[str, str]]]:
             ("web:staff_patient", f"/practice/patients/{practice['caller'].pk}/"),
             ("web:staff_group_day", f"/practice/organizations/{org.pk}/day/"),
             ("web:staff_settings", f"/practice/agenda/{agenda.pk}/settings/"),
+            ("web:staff_profile", f"/practice/agenda/{agenda.pk}/profile/"),
             ("web:staff_motif", f"/practice/motifs/{motif.pk}/"),
         ],
         "admin": [
