@@ -242,3 +242,24 @@ def test_english_messages_and_pages_say_it_in_english(tele: dict) -> None:
     assert "Video consultation: join the video call" in mail.outbox[-1].body
     page = signed_in(tele["user"]).get(f"/en/account/appointments/{appointment.pk}/").content.decode()  # type: ignore[attr-defined]
     assert "Join the video call" in page and room_url(appointment.pk) in page  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("base", "production", "found"),
+    [
+        ("https://visio.cabinet.example/", False, []),
+        ("https://visio.cabinet.example/", True, ["creneau.W108"]),  # the placeholder domain in production
+        ("https://meet.cabinet-lumiere.fr/rooms/", True, []),
+        ("http://127.0.0.1:8443/", False, []),
+        ("http://visio.cabinet-lumiere.fr/", False, ["creneau.E108"]),  # not encrypted
+        ("https://visio.cabinet-lumiere.fr/?room=", False, ["creneau.E108"]),
+        ("visio.cabinet-lumiere.fr", False, ["creneau.E108"]),
+        ("", False, ["creneau.E108"]),
+    ],
+)
+def test_the_video_service_setting_is_checked_at_start(settings, base: str, production: bool, found: list) -> None:  # type: ignore[no-untyped-def]
+    from creneau.core.checks import check_video_service
+
+    settings.CRENEAU_VIDEO_BASE_URL = base
+    settings.CRENEAU_REQUIRE_REAL_KEYS = production
+    assert [e.id for e in check_video_service()] == found

@@ -1,11 +1,11 @@
-"""System checks for the security configuration. Stable ids: creneau.E101–E107."""
+"""System checks for the security configuration. Stable ids: creneau.E101–E108, creneau.W108."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -96,3 +96,31 @@ def check_required_providers(app_configs: Any = None, **kwargs: Any) -> list[Che
         for name in REQUIRED_PROVIDERS
         if not getattr(settings, name, "")
     ]
+
+
+@register(Tags.security)
+def check_video_service(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Teleconsultation rooms (booking.video) are links to `CRENEAU_VIDEO_BASE_URL`: an absolute HTTPS
+    URL (HTTP only on this machine), with no query or fragment the room name would be appended to; in
+    production not the documentation's placeholder domain, or every e-mailed room would lead nowhere."""
+    from urllib.parse import urlsplit
+
+    base = str(getattr(settings, "CRENEAU_VIDEO_BASE_URL", ""))
+    parts = urlsplit(base)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    problem = ""
+    if not parts.hostname or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not local):
+        problem = "must be an absolute https:// URL"
+    elif parts.query or parts.fragment:
+        problem = "must not have a query or a fragment (the room name is appended to it)"
+    elif settings.CRENEAU_REQUIRE_REAL_KEYS and (parts.hostname or "").endswith(".example"):
+        return [
+            Warning(
+                "CRENEAU_VIDEO_BASE_URL is still the placeholder domain: teleconsultation links lead nowhere.",
+                hint="Set it to the video service (e.g. a self-hosted Jitsi); README, CRENEAU_VIDEO_BASE_URL.",
+                id="creneau.W108",
+            )
+        ]
+    if not problem:
+        return []
+    return [Error(f"CRENEAU_VIDEO_BASE_URL {problem}.", hint="README, CRENEAU_VIDEO_BASE_URL.", id="creneau.E108")]
