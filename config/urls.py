@@ -23,8 +23,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += i18n_patterns(
     path("practice/api-access/", include("creneau.fhir.web_urls")), prefix_default_language=False
 )
-urlpatterns += i18n_patterns(path("accounts/", include("creneau.accounts.urls")), prefix_default_language=False)
-urlpatterns += i18n_patterns(path("", include("creneau.notifications.urls")), prefix_default_language=False)
-urlpatterns += i18n_patterns(path("", include("creneau.privacy.urls")), prefix_default_language=False)
+urlpatterns += i18n_patterns(path("accounts/", include("creneau.web.accounts_urls")), prefix_default_language=False)
+urlpatterns += i18n_patterns(path("", include("creneau.web.notification_urls")), prefix_default_language=False)
+urlpatterns += i18n_patterns(path("", include("creneau.web.privacy_urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.web.exports_urls")), prefix_default_language=False)
 urlpatterns += i18n_patterns(path("", include("creneau.web.urls")), prefix_default_language=False)

@@ -16,8 +16,8 @@ from django.utils import translation
 
 from creneau.accounts.mfa import MFADevice, RecoveryCode
 from creneau.accounts.models import User
-from creneau.accounts.security_views import PENDING_SECRET
 from creneau.core import clock
+from creneau.web.security_views import PENDING_SECRET
 
 from . import factories as f
 

@@ -11,9 +11,8 @@ from django.views.decorators.http import require_POST
 
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError
-
-from . import selectors, waitlist
-from .models import OfferStatus
+from creneau.notifications import selectors, waitlist
+from creneau.notifications.models import OfferStatus
 
 
 @login_required

@@ -18,10 +18,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import devices, services
-from .actors import account_actor, anonymous_actor
-from .forms import ConfirmPasswordForm, LoginForm, SignupForm
-from .models import User
+from creneau.accounts import devices, services
+from creneau.accounts.actors import account_actor, anonymous_actor
+from creneau.accounts.forms import ConfirmPasswordForm, LoginForm, SignupForm
+from creneau.accounts.models import User
 
 NEXT_KEY = "accounts_next"
 

@@ -8,8 +8,7 @@ from django.shortcuts import render
 
 from creneau.core.actors import Actor
 from creneau.incidents.selectors import incidents_affecting_account
-
-from .selectors import access_journal
+from creneau.privacy.selectors import access_journal
 
 
 @login_required

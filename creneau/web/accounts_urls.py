@@ -1,10 +1,11 @@
-"""Account pages: /accounts/…"""
+"""Account pages: /accounts/… (namespace `accounts`, unchanged since they lived in the accounts app)."""
 
 from django.urls import path
 
 from creneau.core.ratelimit import ratelimit
 
-from . import passkey_views, password_views, security_views, views
+from . import accounts_views as views
+from . import passkey_views, password_views, security_views
 
 app_name = "accounts"
 urlpatterns = [

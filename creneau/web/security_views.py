@@ -19,12 +19,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from creneau.accounts import mfa, passkeys, services, throttle
+from creneau.accounts.actors import account_actor
+from creneau.accounts.middleware import SESSION_ENROLLED
+from creneau.accounts.reauth import mark_authenticated_now, recent_auth_required
 from creneau.core.errors import DomainError
-
-from . import mfa, passkeys, services, throttle
-from .actors import account_actor
-from .middleware import SESSION_ENROLLED
-from .reauth import mark_authenticated_now, recent_auth_required
 
 PENDING_SECRET = "mfa_pending_secret"
 

@@ -21,16 +21,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from creneau.accounts import devices, mfa, passkeys, services
+from creneau.accounts.actors import account_actor
+from creneau.accounts.middleware import SESSION_ENROLLED, SESSION_PASSKEYS_REQUIRED
+from creneau.accounts.models import User
+from creneau.accounts.reauth import mark_authenticated_now, recent_auth_required, recently_authenticated
+from creneau.accounts.selectors import passkeys_of
 from creneau.core.errors import DomainError
 from creneau.core.ratelimit import ratelimit
 
-from . import devices, mfa, passkeys, services
-from .actors import account_actor
-from .middleware import SESSION_ENROLLED, SESSION_PASSKEYS_REQUIRED
-from .models import User
-from .reauth import mark_authenticated_now, recent_auth_required, recently_authenticated
 from .security_views import _next
-from .selectors import passkeys_of
 
 JsonView = Callable[..., HttpResponseBase]
 

@@ -17,11 +17,10 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 
+from creneau.accounts import services, throttle
+from creneau.accounts.actors import account_actor, anonymous_actor
+from creneau.accounts.reauth import recent_auth_required
 from creneau.core import ratelimit
-
-from . import services, throttle
-from .actors import account_actor, anonymous_actor
-from .reauth import recent_auth_required
 
 
 class PasswordResetView(auth_views.PasswordResetView):
