@@ -147,9 +147,11 @@ def patient_account(email: str | None = None, *, given_name: str = "Alice") -> t
     return user, patient, Actor.for_patient(user)
 
 
-def grant(user: User, agenda: Agenda, *, book: bool = True, manage: bool = True) -> AgendaAccess:
+def grant(user: User, agenda: Agenda, *, book: bool = True, manage: bool = True, force: bool = False) -> AgendaAccess:
     """Give a staff member rights on one agenda (what an organization admin does from the team page)."""
-    return AgendaAccess.objects.create(user=user, agenda=agenda, can_view=True, can_book=book, can_manage=manage)
+    return AgendaAccess.objects.create(
+        user=user, agenda=agenda, can_view=True, can_book=book, can_manage=manage, can_force=force
+    )
 
 
 def staff(
@@ -165,7 +167,7 @@ def staff(
     Membership.objects.create(user=user, organization=org, role=role, practitioner=practitioner)
     if role == Role.SECRETARY and all_agendas:
         AgendaAccess.objects.bulk_create(
-            AgendaAccess(user=user, agenda=a, can_view=True, can_book=True, can_manage=True)
+            AgendaAccess(user=user, agenda=a, can_view=True, can_book=True, can_manage=True, can_force=True)
             for a in Agenda.objects.filter(organization=org)
         )
     return staff_actor(user)

@@ -1,6 +1,7 @@
-"""Forced bookings: staff with the right to manage an agenda book on top of another appointment or
-outside opening hours, with a reason kept in the audit trail; everything not forced is still kept
-from overlapping by the database, and patients never see forced time as free. Both databases."""
+"""Forced bookings: staff with the right to force bookings (its own right, granted by admins) book on
+top of another appointment or outside opening hours, with a reason kept in the audit trail; everything
+not forced is still kept from overlapping by the database, and patients never see forced time as free.
+Both databases."""
 
 from __future__ import annotations
 

@@ -160,7 +160,10 @@ def test_invited_secretary_creates_an_account_must_enrol_totp_and_sees_only_gran
     created, joined = team_audit()
     assert (created.object_type, created.action, created.principal) == ("invitation", "create", t.admin_a.key)
     assert created.changes["role"] == [None, "secretary"]
-    assert created.changes["rights"] == [None, {str(t.agenda1.pk): {"view": True, "book": True, "manage": False}}]
+    assert created.changes["rights"] == [
+        None,
+        {str(t.agenda1.pk): {"view": True, "book": True, "manage": False, "force": False}},
+    ]
     assert (joined.object_type, joined.action, joined.principal) == ("membership", "create", f"user:{user.pk}")
     assert joined.changes["invitation"] == str(invitation.pk) and joined.changes["account_created"] is True
     assert "nouvelle" not in str(created.changes) + str(joined.changes)  # no address in the trail
@@ -588,7 +591,7 @@ def test_invite_on_the_web_then_accept_the_link_and_land_on_the_authenticator_se
     )
     assert response.status_code == 302 and response["Location"] == reverse("web:team")
     invitation = Invitation.objects.get()
-    assert invitation.rights == {str(t.agenda2.pk): {"view": True, "book": True, "manage": False}}
+    assert invitation.rights == {str(t.agenda2.pk): {"view": True, "book": True, "manage": False, "force": False}}
     token = token_from_outbox("web.invite@example.invalid")
 
     visitor = Client()

@@ -97,13 +97,16 @@ class AgendaAccess(PublicModel):
     can_view = models.BooleanField(_("see the agenda"), default=True)
     can_book = models.BooleanField(_("book, move, cancel, mark"), default=False)
     can_manage = models.BooleanField(_("manage visit reasons, hours and absences"), default=False)
+    # Forcing a booking over another or outside hours is its own right, granted by the admins.
+    can_force = models.BooleanField(_("force bookings"), default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "agenda"], name="agenda_access_unique"),
             # Booking or managing an agenda one cannot see makes no sense.
             models.CheckConstraint(
-                condition=models.Q(can_view=True) | (models.Q(can_book=False) & models.Q(can_manage=False)),
+                condition=models.Q(can_view=True)
+                | (models.Q(can_book=False) & models.Q(can_manage=False) & models.Q(can_force=False)),
                 name="agenda_access_view_first",
             ),
         ]

@@ -31,6 +31,8 @@ def access_rights(access: AgendaAccess) -> frozenset[AgendaRight]:
         rights.add(AgendaRight.BOOK)
     if access.can_view and access.can_manage:
         rights.add(AgendaRight.MANAGE)
+    if access.can_view and access.can_book and access.can_force:
+        rights.add(AgendaRight.FORCE)
     return frozenset(rights)
 
 

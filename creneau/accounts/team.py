@@ -52,26 +52,31 @@ class AgendaRights:
     view: bool = False
     book: bool = False
     manage: bool = False
+    force: bool = False  # forcing is booking: only with `book`
 
     def normalized(self) -> AgendaRights:
-        return self if self.view else AgendaRights()
+        if not self.view:
+            return AgendaRights()
+        return self if self.book or not self.force else dataclasses.replace(self, force=False)
 
     @property
     def none(self) -> bool:
         return not self.view
 
     def as_dict(self) -> dict[str, bool]:
-        return {"view": self.view, "book": self.book, "manage": self.manage}
+        return {"view": self.view, "book": self.book, "manage": self.manage, "force": self.force}
 
     @classmethod
     def of(cls, access: AgendaAccess | None) -> AgendaRights:
         if access is None:
             return cls()
-        return cls(access.can_view, access.can_book, access.can_manage).normalized()
+        return cls(access.can_view, access.can_book, access.can_manage, access.can_force).normalized()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AgendaRights:
-        return cls(bool(data.get("view")), bool(data.get("book")), bool(data.get("manage"))).normalized()
+        return cls(
+            bool(data.get("view")), bool(data.get("book")), bool(data.get("manage")), bool(data.get("force"))
+        ).normalized()
 
 
 # --- checks shared by the services ------------------------------------------------------------------------
@@ -335,7 +340,12 @@ def invitation_accept(*, actor: Actor, token: str, password: str | None = None) 
         wanted = AgendaRights.from_dict(data)
         if agenda_id in agendas and not wanted.none:  # an agenda closed since the invitation is skipped
             AgendaAccess.objects.create(
-                user=user, agenda_id=agenda_id, can_view=True, can_book=wanted.book, can_manage=wanted.manage
+                user=user,
+                agenda_id=agenda_id,
+                can_view=True,
+                can_book=wanted.book,
+                can_manage=wanted.manage,
+                can_force=wanted.force,
             )
             granted[raw_id] = wanted.as_dict()
     invitation.accepted_at = clock.now()
@@ -482,11 +492,21 @@ def _apply_rights(user_id: uuid.UUID, agenda_id: uuid.UUID, wanted: AgendaRights
             access.delete()
     elif access is None:
         AgendaAccess.objects.create(
-            user_id=user_id, agenda_id=agenda_id, can_view=True, can_book=after.book, can_manage=after.manage
+            user_id=user_id,
+            agenda_id=agenda_id,
+            can_view=True,
+            can_book=after.book,
+            can_manage=after.manage,
+            can_force=after.force,
         )
     else:
-        access.can_view, access.can_book, access.can_manage = True, after.book, after.manage
-        access.save(update_fields=["can_view", "can_book", "can_manage", "updated_at"])
+        access.can_view, access.can_book, access.can_manage, access.can_force = (
+            True,
+            after.book,
+            after.manage,
+            after.force,
+        )
+        access.save(update_fields=["can_view", "can_book", "can_manage", "can_force", "updated_at"])
     return RightsChange(agenda_id, before, after)
 
 

@@ -33,9 +33,10 @@ FORCE_REASON_MAX = 200
 @metrics.booking_operation("book")
 def appointment_force(*, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | str, reason: str) -> Appointment:
     """Book on purpose on top of another appointment or outside opening hours (an urgent case). Staff
-    with the right to manage the agenda only; the reason is required and kept in the audit trail. The
-    row is marked forced: the no-overlap rule leaves it out, the slot engine still counts its time as
-    taken, so patients never see it as free."""
+    with the right to force bookings on this agenda only (`AgendaRight.FORCE`, granted by the
+    organization's admins; a practitioner on their own agenda and admins hold it); the reason is
+    required and kept in the audit trail. The row is marked forced: the no-overlap rule leaves it out,
+    the slot engine still counts its time as taken, so patients never see it as free."""
     if actor.kind != ActorKind.STAFF:
         raise PermissionDenied(_("Only the practice can force a booking."))
     reason = (reason or "").strip()
@@ -49,8 +50,13 @@ def appointment_force(*, actor: Actor, slot: SlotRef, patient_id: uuid.UUID | st
     rights = actor.agenda_rights(organization_id=site.organization_id, practitioner_id=motif.practitioner_id)
     if AgendaRight.VIEW not in rights:
         raise NotFound(_("This practitioner, visit reason or place does not exist."))
-    if AgendaRight.MANAGE not in rights:
-        raise PermissionDenied(_("You may not force a booking in this agenda (it needs the right to manage it)."))
+    if AgendaRight.FORCE not in rights:
+        raise PermissionDenied(
+            _(
+                "You may not force a booking in this agenda: it needs the right to force bookings, "
+                "given by an administrator."
+            )
+        )
     start = slot.start.astimezone(dt.UTC)
     if start < clock.now():
         raise PolicyViolation(_("This time has already passed."), code="past")

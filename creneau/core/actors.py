@@ -26,6 +26,7 @@ class AgendaRight(enum.StrEnum):
     VIEW = "view"  # see the agenda, its appointments and their patients
     BOOK = "book"  # book, move, cancel, mark arrived or no-show
     MANAGE = "manage"  # visit reasons, opening hours, absences
+    FORCE = "force"  # book on top of another appointment or outside opening hours (urgent cases)
 
 
 ALL_AGENDA_RIGHTS = frozenset(AgendaRight)

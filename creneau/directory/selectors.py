@@ -34,6 +34,9 @@ _RIGHT_REFUSED = {
     AgendaRight.VIEW: gettext_lazy("You may not see this agenda."),
     AgendaRight.BOOK: gettext_lazy("You may not book, move or cancel appointments in this agenda."),
     AgendaRight.MANAGE: gettext_lazy("You may not change the visit reasons, hours or absences of this agenda."),
+    AgendaRight.FORCE: gettext_lazy(
+        "You may not force a booking in this agenda: it needs the right to force bookings, given by an administrator."
+    ),
 }
 
 

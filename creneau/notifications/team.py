@@ -41,6 +41,8 @@ def rights_label(rights: Rights) -> str:
         parts.append(_("book, move, cancel, mark"))
     if rights.get("manage"):
         parts.append(_("manage visit reasons, hours and absences"))
+    if rights.get("force"):
+        parts.append(_("force bookings"))
     return ", ".join(parts)
 
 

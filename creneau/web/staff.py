@@ -136,6 +136,7 @@ def agenda_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
         "agenda": ag,
         "doc": doc,
         "can_manage": grid.can(actor, AgendaRight.MANAGE, ag),
+        "can_force": grid.can(actor, AgendaRight.FORCE, ag),
         "mode": mode,
         "day": day,
         "grid": grid.place(columns),
@@ -221,7 +222,7 @@ def book_for_caller(request: HttpRequest, agenda_id: str) -> HttpResponse:
     else:
         start = parse_slot_start(data.get("start"))
     ref = SlotRef(doc.pk, motif.pk, site.pk, start)
-    can_force = grid.can(actor, AgendaRight.MANAGE, ag)
+    can_force = grid.can(actor, AgendaRight.FORCE, ag)
     chosen: Any = None
     action = request.POST.get("action", "")
     search_form = StaffPatientSearchForm(request.POST if action == "search" else None, prefix="s")

@@ -17,7 +17,7 @@ from creneau.accounts.team import AgendaRights
 from creneau.directory.models import Agenda
 
 LANGUAGE_CHOICES = [("fr", "Français"), ("en", "English")]
-RIGHT_FIELD = re.compile(r"^(view|book|manage)_(.+)$")
+RIGHT_FIELD = re.compile(r"^(view|book|manage|force)_(.+)$")
 
 
 def practitioner_choices(agendas: list[Agenda]) -> list[tuple[str, Any]]:
@@ -107,7 +107,9 @@ def rights_from_post(data: Mapping[str, Any], agendas: list[Agenda]) -> dict[str
         if match:
             flags.setdefault(match.group(2), set()).add(match.group(1))
     return {
-        aid: AgendaRights(view="view" in got or bool(got), book="book" in got, manage="manage" in got)
+        aid: AgendaRights(
+            view="view" in got or bool(got), book="book" in got, manage="manage" in got, force="force" in got
+        )
         for aid, got in flags.items()
     }
 
@@ -127,6 +129,7 @@ def rights_rows(
                 "view": rights.view,
                 "book": rights.book,
                 "manage": rights.manage,
+                "force": rights.force,
             }
         )
     return rows

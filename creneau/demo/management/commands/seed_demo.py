@@ -420,7 +420,7 @@ class Seeder:
             if role == Role.SECRETARY:
                 # The demo secretary works for every agenda of the practice.
                 AgendaAccess.objects.bulk_create(
-                    AgendaAccess(user=user, agenda=ag, can_view=True, can_book=True, can_manage=True)
+                    AgendaAccess(user=user, agenda=ag, can_view=True, can_book=True, can_manage=True, can_force=True)
                     for ag in Agenda.objects.filter(organization=org)
                 )
         User.objects.create_superuser("operateur@creneau.test", data.DEMO_PASSWORD)
