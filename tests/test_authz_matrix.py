@@ -389,6 +389,10 @@ TABLE: dict[str, Row] = {
     # made-up token is a 404 for everyone.
     "web:calendar_feed": {"GET": signed_in(OK), "POST": signed_in(OK)},
     "web:calendar_feed_ics": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},
+    # Agenda X's calendar link: staff who manage X make one (POST), others a 404 like a made-up agenda;
+    # the feed's made-up token is a 404 for everyone.
+    "web:staff_agenda_feed": {"GET": staff_on_x(OK), "POST": staff_on_x(OK)},
+    "web:agenda_feed_ics": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},
     # A's admin requires passkeys for A's staff (nothing sent: requires it, audited).
     "web:team_passkeys": {"GET": everyone(METHOD_NOT_ALLOWED), "POST": signed_in(NOT_FOUND, (ADMIN_A, REDIRECT))},
     "web:team_invitation": {"GET": everyone(NOT_FOUND), "POST": everyone(NOT_FOUND)},  # a forged link

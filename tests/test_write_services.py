@@ -49,8 +49,8 @@ from creneau.directory import services as directory
 from creneau.exports import services as exports
 from creneau.fhir import services as fhir
 from creneau.incidents import services as incidents
+from creneau.notifications import agenda_feed, waitlist
 from creneau.notifications import services as notifications
-from creneau.notifications import waitlist
 from creneau.notifications.models import MessageChannel, OutboundMessage, WaitingListEntry, WaitingListOffer
 from creneau.patients import services as patients
 from creneau.patients.models import Patient
@@ -73,6 +73,7 @@ OTHER_SERVICE_MODULES = (
     "creneau.booking.staff",
     "creneau.booking.erasure",
     "creneau.notifications.waitlist",
+    "creneau.notifications.agenda_feed",
     "creneau.privacy.retention",
     "creneau.privacy.rights",
 )
@@ -307,6 +308,15 @@ def _photo_remove(w: W) -> Call:
 def _feed_create(w: W) -> Call:
     user, actor = holder()
     return lambda: notifications.calendar_feed_create(actor=actor, user=fresh(User, user.pk))
+
+
+def _agenda_feed_create(w: W) -> Call:
+    return lambda: agenda_feed.agenda_feed_create(actor=w.secretary, agenda_id=w.agenda.pk)
+
+
+def _agenda_feed_stop(w: W) -> Call:
+    agenda_feed.agenda_feed_create(actor=w.secretary, agenda_id=w.agenda.pk)
+    return lambda: agenda_feed.agenda_feed_stop(actor=w.secretary, agenda_id=w.agenda.pk)
 
 
 def _feed_stop(w: W) -> Call:
@@ -762,6 +772,8 @@ WRITES: dict[str, Case] = {
     "directory.services.practitioner_photo_remove": Case("practitioner_photo_remove", _photo_remove),
     "notifications.services.calendar_feed_create": Case("calendar_feed_create", _feed_create),
     "notifications.services.calendar_feed_stop": Case("calendar_feed_stop", _feed_stop),
+    "notifications.agenda_feed.agenda_feed_create": Case("agenda_feed_create", _agenda_feed_create),
+    "notifications.agenda_feed.agenda_feed_stop": Case("agenda_feed_stop", _agenda_feed_stop),
     "accounts.team.invitation_create": Case("invitation_create", _invitation_create),
     "accounts.team.invitation_revoke": Case("invitation_revoke", _invitation_revoke),
     "accounts.team.invitation_accept": Case("invitation_accept", _invitation_accept),
@@ -859,6 +871,9 @@ NOT_WRITES: dict[str, str] = {
     "incidents.services.authority_report": "renders text",
     "incidents.services.on_alert_raised": "detection's listener: incident_open with the system actor",
     "notifications.services.recipient_for_patient": "read",
+    "notifications.agenda_feed.is_own_agenda": "read",
+    "notifications.agenda_feed.agenda_feed_of": "read (the link's existence and settings)",
+    "notifications.agenda_feed.agenda_feed_calendar": "read: the feed (audited as a read when it shows names)",
     "notifications.services.recipient_for_user": "read",
     "notifications.services.booking_messages": "renders messages",
     "notifications.services.on_appointment_booked": "queues messages inside the booking's audited transaction",

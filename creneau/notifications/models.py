@@ -167,3 +167,19 @@ class CalendarFeed(PublicModel):
 
     def __str__(self) -> str:
         return f"calendar feed {self.pk}"
+
+
+class AgendaCalendarFeed(PublicModel):
+    """A practitioner agenda's private calendar link (`/agenda-calendar/<token>.ics`): its appointments
+    for the practitioner's own calendar application. Only the token's SHA-256 is stored (shown once);
+    a new link or stopping it kills the previous one. Events say only "appointment" unless the
+    practitioner chose to show patients' names and visit reasons (`with_details`)."""
+
+    agenda = models.OneToOneField("directory.Agenda", on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    with_details = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"agenda calendar feed {self.pk}"

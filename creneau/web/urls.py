@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, booking, calendar_feed, my_data, patient_file, profile, staff, team, views
+from . import account, agenda_feed, booking, calendar_feed, my_data, patient_file, profile, staff, team, views
 
 app_name = "web"
 urlpatterns = [
@@ -46,6 +46,8 @@ urlpatterns = [
     path("practice/agenda/<str:agenda_id>/book/", staff.book_for_caller, name="staff_book"),
     path("practice/appointments/<str:appointment_id>/", staff.appointment_view, name="staff_appointment"),
     path("practice/appointments/<str:appointment_id>/move/", staff.appointment_move, name="staff_move"),
+    path("practice/agenda/<str:agenda_id>/calendar/", agenda_feed.staff_agenda_feed, name="staff_agenda_feed"),
+    path("agenda-calendar/<str:token>.ics", agenda_feed.agenda_feed_ics, name="agenda_feed_ics"),
     path("practice/patients/", patient_file.patient_search, name="staff_patients"),
     path("practice/patients/<str:patient_id>/", patient_file.patient_file, name="staff_patient"),
     path("practice/organizations/<str:organization_id>/day/", staff.group_day_view, name="staff_group_day"),
