@@ -41,8 +41,10 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
     statements = [s for s in sql if not s.startswith(TRANSACTION_CONTROL)]
     # Slot check (motif, site, rules, absences + taken), the agenda lock, the check that no forced
     # booking covers the time (forced rows are outside the no-overlap constraint), the row, the audited
-    # patient read (one statement with its detection count on PostgreSQL), the messages, the audit event;
-    # then the delivery tasks and the index update (under the practitioner's index lock).
+    # patient read (one statement with its detection count on PostgreSQL), whether reminders are switched
+    # off (agenda, visit reason, patient: one query), the messages, the audit event; then the delivery
+    # tasks (one now, one for the day-before reminder) and the index update (under the practitioner's
+    # index lock).
     expected = 19 if connection.vendor == "postgresql" else 22
     assert len(statements) == expected, f"{len(statements)}: " + "\n".join(statements)
     if connection.vendor == "postgresql":
@@ -50,7 +52,7 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
     # Everything the booking promises is there.
     assert Appointment.objects.get(pk=booked.pk).status == Status.BOOKED
     kinds = sorted(OutboundMessage.objects.filter(appointment_id=booked.pk).values_list("kind", flat=True))
-    assert kinds == [Kind.BOOKING_CONFIRMATION, Kind.REMINDER, Kind.REMINDER]
+    assert kinds == [Kind.BOOKING_CONFIRMATION, Kind.REMINDER]  # the SMS the day before (no e-mail on file)
     starts = AvailabilityIndex.objects.get(practitioner=world.doc, motif=world.motif).starts
     assert free not in starts
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.audit.models import AuditEvent
 from creneau.booking import services as booking
@@ -29,6 +31,14 @@ from . import factories as f
 from .web_support import refresh, signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _french() -> Iterator[None]:
+    """Service messages in the default language, whatever an earlier test left active."""
+    with translation.override("fr"):
+        yield
+
 
 SLOT = f.paris(2026, 3, 3, 9, 0)  # Tuesday 09:00, the day after the frozen Monday morning
 

@@ -141,15 +141,15 @@ def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: World, s
 
 @pytest.mark.django_db
 def test_a_reminder_is_not_sent_before_its_time(world: World) -> None:
-    appt = book(world, f.paris(2026, 3, 5, 10, 0))
+    appt = book(world, f.paris(2026, 3, 20, 10, 0))  # e-mails 7 days and 1 day before, the SMS 2 days before
     outbox.deliver_due()
     reminders = pending(appointment=appt, kind=Kind.REMINDER)
-    assert len(reminders) == 4
+    assert len(reminders) == 3
     first = min(r.send_after for r in reminders)
     with clock.frozen_at(first - dt.timedelta(seconds=1)):
         assert outbox.deliver_due() == 0
     with clock.frozen_at(first):
-        assert outbox.deliver_due() == 2
+        assert outbox.deliver_due() == 1
     assert len(pending(appointment=appt, kind=Kind.REMINDER)) == 2
 
 
@@ -157,14 +157,14 @@ def test_a_reminder_is_not_sent_before_its_time(world: World) -> None:
 def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: World) -> None:
     from django_tasks_db.models import DBTaskResult
 
-    book(world, f.paris(2026, 3, 2, 10, 0))
+    book(world, f.paris(2026, 3, 3, 10, 0))
     tasks = DBTaskResult.objects.filter(task_path__endswith="deliver_messages")
-    # Confirmation now; the 2-hour reminder's task waits for its time.
-    assert tasks.count() == 2 and tasks.filter(run_after=f.paris(2026, 3, 2, 8, 0)).count() == 1
+    # Confirmation now; the day-before reminders' task waits for its time (Monday 10:00).
+    assert tasks.count() == 2 and tasks.filter(run_after=f.paris(2026, 3, 2, 10, 0)).count() == 1
     call_command("notifications_worker", "--once")
     assert _confirmation(MessageChannel.EMAIL).status == MessageStatus.SENT
     assert _confirmation(MessageChannel.SMS).status == MessageStatus.SENT
-    immediate = tasks.exclude(run_after=f.paris(2026, 3, 2, 8, 0)).get()
+    immediate = tasks.exclude(run_after=f.paris(2026, 3, 2, 10, 0)).get()
     assert immediate.status == "SUCCESSFUL" and immediate.return_value == 2
     assert len(mail.outbox) == 1
 
@@ -251,14 +251,14 @@ def test_finished_messages_are_forgotten_after_the_retention_period(world: World
     settings.CRENEAU_OUTBOX_RETENTION_DAYS = 30
     book(world, f.paris(2026, 3, 5, 10, 0))
     outbox.deliver_due()
-    assert OutboundMessage.objects.count() == 6
+    assert OutboundMessage.objects.count() == 4  # confirmation e-mail and SMS, the day-before e-mail and SMS
     with clock.frozen_at(clock.now() + dt.timedelta(days=31)):
         OutboundMessage.objects.update(created_at=f.paris(2026, 3, 2, 7, 0))  # auto_now_add used the real clock
         outbox.deliver_due()  # the reminders are long overdue: withdrawn, not sent after the visit
         assert set(OutboundMessage.objects.filter(kind=Kind.REMINDER).values_list("status", flat=True)) == {
             MessageStatus.CANCELLED
         }
-        assert outbox.prune() == 6
+        assert outbox.prune() == 4
     assert not OutboundMessage.objects.exists()
 
 

@@ -32,19 +32,18 @@ def locmem_sms(settings):  # type: ignore[no-untyped-def]
     LocmemSmsBackend.reset()
 
 
-def test_booking_queues_confirmation_and_both_reminders(world: World) -> None:
-    appt = book(world, f.paris(2026, 3, 5, 10, 0))
+def test_booking_queues_confirmation_and_its_reminders(world: World) -> None:
+    appt = book(world, f.paris(2026, 3, 20, 10, 0))  # a Friday, booked 18 days ahead
     rows = messages(appointment=appt)
     kinds = sorted((m.kind, m.channel, m.send_after) for m in rows)
-    start = appt.start_at
+    utc = dt.UTC
     assert kinds == sorted(
         [
             (Kind.BOOKING_CONFIRMATION, MessageChannel.EMAIL, clock.now()),
             (Kind.BOOKING_CONFIRMATION, MessageChannel.SMS, clock.now()),
-            (Kind.REMINDER, MessageChannel.EMAIL, start - dt.timedelta(hours=48)),
-            (Kind.REMINDER, MessageChannel.SMS, start - dt.timedelta(hours=48)),
-            (Kind.REMINDER, MessageChannel.EMAIL, start - dt.timedelta(hours=2)),
-            (Kind.REMINDER, MessageChannel.SMS, start - dt.timedelta(hours=2)),
+            (Kind.REMINDER, MessageChannel.EMAIL, dt.datetime(2026, 3, 13, 9, 0, tzinfo=utc)),  # 7 days before
+            (Kind.REMINDER, MessageChannel.EMAIL, dt.datetime(2026, 3, 19, 9, 0, tzinfo=utc)),  # the day before
+            (Kind.REMINDER, MessageChannel.SMS, dt.datetime(2026, 3, 18, 9, 0, tzinfo=utc)),  # 2 days before
         ]
     )
     confirmation = [m for m in rows if m.kind == Kind.BOOKING_CONFIRMATION]
@@ -53,9 +52,13 @@ def test_booking_queues_confirmation_and_both_reminders(world: World) -> None:
 
 
 def test_reminders_already_past_are_not_scheduled(world: World) -> None:
-    appt = book(world, f.paris(2026, 3, 2, 10, 0))  # 3 hours ahead: only the 2-hour reminder fits
-    reminders = messages(appointment=appt, kind=Kind.REMINDER)
-    assert {m.send_after for m in reminders} == {appt.start_at - dt.timedelta(hours=2)}
+    appt = book(world, f.paris(2026, 3, 2, 10, 0))  # 3 hours ahead: even the day before has gone by
+    assert not messages(appointment=appt, kind=Kind.REMINDER)
+    soon = book(world, f.paris(2026, 3, 3, 10, 0))  # tomorrow: the day-before e-mail and SMS only
+    assert {(m.channel, m.send_after) for m in messages(appointment=soon, kind=Kind.REMINDER)} == {
+        (MessageChannel.EMAIL, f.paris(2026, 3, 2, 10, 0)),
+        (MessageChannel.SMS, f.paris(2026, 3, 2, 10, 0)),
+    }
 
 
 def test_a_refused_booking_leaves_no_message(world: World) -> None:
@@ -173,8 +176,7 @@ def test_moving_sends_one_move_message_and_reminders_follow_the_new_time(world: 
     )
     assert not pending(appointment=appt, kind=Kind.REMINDER)
     assert {m.send_after for m in pending(appointment=new, kind=Kind.REMINDER)} == {
-        new.start_at - dt.timedelta(hours=48),
-        new.start_at - dt.timedelta(hours=2),
+        new.start_at - dt.timedelta(days=1),  # the day before at the same time (no DST change here)
     }
     outbox.deliver_due()
     moved = [m for m in mail.outbox if "déplacé" in m.subject]

@@ -8,12 +8,14 @@ import datetime as dt
 import struct
 import types
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from creneau.audit.models import AuditEvent
 from creneau.booking import services as booking
@@ -28,6 +30,13 @@ from . import factories as f
 from .web_support import signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _french() -> Iterator[None]:
+    """Service messages in the default language, whatever an earlier test left active."""
+    with translation.override("fr"):
+        yield
 
 
 def _get(world: Any, name: str) -> Any:

@@ -305,6 +305,10 @@ def _photo_remove(w: W) -> Call:
     return lambda: directory.practitioner_photo_remove(actor=w.secretary, agenda_id=w.agenda.pk)
 
 
+def _reminders_switch(w: W) -> Call:
+    return lambda: notifications.reminders_switch(actor=w.secretary, agenda_id=w.agenda.pk, enabled=False)
+
+
 def _feed_create(w: W) -> Call:
     user, actor = holder()
     return lambda: notifications.calendar_feed_create(actor=actor, user=fresh(User, user.pk))
@@ -770,6 +774,7 @@ WRITES: dict[str, Case] = {
     "directory.services.site_profile_update": Case("site_profile_update", _site_profile),
     "directory.services.practitioner_photo_set": Case("practitioner_photo_set", _photo_set),
     "directory.services.practitioner_photo_remove": Case("practitioner_photo_remove", _photo_remove),
+    "notifications.services.reminders_switch": Case("reminders_switch", _reminders_switch),
     "notifications.services.calendar_feed_create": Case("calendar_feed_create", _feed_create),
     "notifications.services.calendar_feed_stop": Case("calendar_feed_stop", _feed_stop),
     "notifications.agenda_feed.agenda_feed_create": Case("agenda_feed_create", _agenda_feed_create),
@@ -876,6 +881,10 @@ NOT_WRITES: dict[str, str] = {
     "notifications.agenda_feed.agenda_feed_calendar": "read: the feed (audited as a read when it shows names)",
     "notifications.services.recipient_for_user": "read",
     "notifications.services.booking_messages": "renders messages",
+    "notifications.services.days_before": "pure function (reminder times)",
+    "notifications.services.reminder_plan": "pure function (reminder times)",
+    "notifications.services.reminders_enabled": "read",
+    "notifications.services.reminders_off_for": "read",
     "notifications.services.on_appointment_booked": "queues messages inside the booking's audited transaction",
     "notifications.services.on_appointment_cancelled": "queues messages inside the cancellation's transaction",
     "notifications.services.on_appointment_moved": "queues messages inside the move's transaction",

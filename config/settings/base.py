@@ -325,8 +325,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # Every link in a message points here and nowhere else (anti-phishing).
 CRENEAU_PUBLIC_URL = os.environ.get("CRENEAU_PUBLIC_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "creneau <ne-pas-repondre@creneau.example>")
-# Reminders: real hours before the appointment's (UTC) start.
-CRENEAU_REMINDER_HOURS = (48, 2)
+# Reminders (notifications.services.reminder_plan), at the appointment's wall-clock time so many
+# calendar days before in the site's time zone: e-mails 7 days and 1 day before; one SMS 2 days before
+# when the booking was made more than CRENEAU_REMINDER_SMS_EARLY_IF_BOOKED_DAYS ahead, else 1 day before.
+CRENEAU_REMINDER_EMAIL_DAYS = (7, 1)
+CRENEAU_REMINDER_SMS_DAYS = (2, 1)
+CRENEAU_REMINDER_SMS_EARLY_IF_BOOKED_DAYS = 7
 # How long a freed slot is held for one waiting patient before passing to the next.
 CRENEAU_WAITLIST_OFFER_MINUTES = 30
 # Outbox delivery: a claim's lease (must exceed the slowest send), retries with exponential backoff.

@@ -50,6 +50,8 @@ def _answers(actor: Actor, motif: Motif, answers: Mapping[str, str] | None) -> s
     """The answers to the visit reason's questions as stored (JSON, the question as asked), checked:
     each at most ANSWER_MAX characters; online, a required question must be answered (the practice
     taking a call may leave one for later). None when nothing was asked or answered."""
+    if not answers and not _online(actor):
+        return None  # the practice taking a call answered nothing: nothing to read or store
     questions = slots.motif_questions(motif.pk)
     if not questions:
         return None

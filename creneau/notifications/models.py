@@ -183,3 +183,37 @@ class AgendaCalendarFeed(PublicModel):
 
     def __str__(self) -> str:
         return f"agenda calendar feed {self.pk}"
+
+
+class RemindersOff(PublicModel):
+    """Reminders switched off for one agenda, one visit reason or one patient (a row per target;
+    no row: reminders on). Confirmations, cancellations and moves are always sent: the patient must
+    know what was booked or changed."""
+
+    agenda = models.ForeignKey("directory.Agenda", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    motif = models.ForeignKey("scheduling.Motif", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(agenda__isnull=False, motif__isnull=True, patient__isnull=True)
+                    | models.Q(agenda__isnull=True, motif__isnull=False, patient__isnull=True)
+                    | models.Q(agenda__isnull=True, motif__isnull=True, patient__isnull=False)
+                ),
+                name="reminders_off_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["agenda"], condition=models.Q(agenda__isnull=False), name="reminders_off_agenda"
+            ),
+            models.UniqueConstraint(
+                fields=["motif"], condition=models.Q(motif__isnull=False), name="reminders_off_motif"
+            ),
+            models.UniqueConstraint(
+                fields=["patient"], condition=models.Q(patient__isnull=False), name="reminders_off_patient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminders off {self.pk}"

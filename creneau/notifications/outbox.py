@@ -38,7 +38,7 @@ from creneau.core import clock
 
 from . import ics as ics_module
 from .models import Kind, MessageChannel, MessageStatus, OutboundMessage
-from .rendering import new_code, render
+from .rendering import new_code, render, render_sms_lines
 from .sms import SendError, sms_backend
 
 logger = logging.getLogger("creneau.notifications")
@@ -279,6 +279,7 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
     if _obsolete(message):
         _finish(message_id, token, status=MessageStatus.CANCELLED)
         return False
+    merge_same_day_sms(message)
     _fault("before_send", message)
     try:
         with _lease_kept(message_id, token):
@@ -293,6 +294,51 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
     _finish(message_id, token, status=MessageStatus.SENT, sent_at=clock.now(), provider_id=provider_id, last_error="")
     logger.info("outbox: sent %s (%s, %s)", message_id, message.kind, message.channel)
     return True
+
+
+def merge_same_day_sms(message: OutboundMessage) -> int:
+    """One reminder SMS for several appointments of the same account on the same day (in the site's
+    time zone): the first one due lists every time of that day, the other pending reminder SMS of that
+    day are withdrawn. Like every SMS, it names no visit reason and no specialty. Returns how many
+    were merged into this one."""
+    from zoneinfo import ZoneInfo
+
+    from creneau.booking.models import Appointment, Status
+
+    if message.kind != Kind.REMINDER or message.channel != MessageChannel.SMS or message.user_id is None:
+        return 0
+    appointment = Appointment.objects.select_related("site").filter(pk=message.appointment_id).first()
+    if appointment is None:
+        return 0
+    zone = ZoneInfo(appointment.site.time_zone)
+    local = appointment.start_at.astimezone(zone)
+    day_start = dt.datetime.combine(local.date(), dt.time(), tzinfo=zone)
+    day_end = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    others = list(
+        OutboundMessage.objects.filter(
+            kind=Kind.REMINDER,
+            channel=MessageChannel.SMS,
+            status=MessageStatus.PENDING,
+            user_id=message.user_id,
+            appointment__status=Status.BOOKED,
+            appointment__start_at__gte=day_start,
+            appointment__start_at__lt=day_end,
+        )
+        .exclude(pk=message.pk)
+        .select_related("appointment")
+    )
+    if not others:
+        return 0
+    starts = sorted({appointment.start_at, *(o.appointment.start_at for o in others if o.appointment)})
+    text = render_sms_lines(
+        "reminder_several", message.language, {"starts": starts, "code": message.code}, time_zone=str(zone)
+    )
+    message.body_text = text
+    message.save(update_fields=["body_text", "updated_at"])
+    OutboundMessage.objects.filter(pk__in=[o.pk for o in others], status=MessageStatus.PENDING).update(
+        status=MessageStatus.CANCELLED, last_error="merged into one SMS", updated_at=clock.now()
+    )
+    return len(others)
 
 
 def renew_lease(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:

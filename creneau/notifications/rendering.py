@@ -139,3 +139,19 @@ def render(kind: str, language: str, context: dict[str, Any], *, time_zone: str 
         )
     check_links(text, html, sms or "")
     return Rendered(subject=subject.strip(), text=text, html=html, sms=sms)
+
+
+def render_sms_lines(name: str, language: str, context: dict[str, Any], *, time_zone: str | None = None) -> str:
+    """An SMS-only template (`<lang>/<name>.sms.txt`), rendered like the others (links checked)."""
+    lang = language_of(language)
+    tz = zoneinfo.ZoneInfo(time_zone or settings.CRENEAU_DEFAULT_TIME_ZONE)
+    with translation.override(lang), timezone.override(tz):
+        ctx = {**context, "account_url": context.get("account_url") or page_url("web:account", fallback="/")}
+        text = (
+            _text_engine()
+            .get_template(f"notifications/messages/{lang}/{name}.sms.txt")
+            .render(Context(ctx, autoescape=False))
+            .strip()
+        )
+    check_links(text)
+    return " ".join(text.split())

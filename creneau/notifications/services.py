@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from creneau.accounts.models import User
 from creneau.booking.models import Appointment
@@ -22,7 +24,7 @@ from creneau.core.actors import Actor
 from creneau.patients.models import Patient, Relationship
 
 from . import ics, outbox, waitlist
-from .models import Kind, MessageChannel, OutboundMessage
+from .models import Kind, MessageChannel, MessageStatus, OutboundMessage, RemindersOff
 from .rendering import language_of, page_url
 
 
@@ -79,23 +81,60 @@ def _ics(appointment: Appointment, *, cancelled: bool = False) -> str:
     return ics.appointment_calendar(appointment, url=url, cancelled=cancelled, video_url=video_url)
 
 
+def days_before(start: dt.datetime, days: int, time_zone: str) -> dt.datetime:
+    """The same wall-clock time `days` calendar days before `start` in the site's time zone, as UTC: the
+    day-before reminder of a Monday 10:00 visit leaves on Sunday at 10:00 local time, whether or not the
+    clocks changed in between (23 or 25 real hours then). A time the spring-forward gap skips is taken
+    one hour later, as the clocks show it."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    local = start.astimezone(zone)
+    wall = dt.datetime.combine(local.date() - dt.timedelta(days=days), local.time())
+    return wall.replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+def reminder_plan(appointment: Appointment, *, booked_at: dt.datetime) -> list[tuple[MessageChannel, str, dt.datetime]]:
+    """When each reminder leaves, like the large booking platforms: e-mails 7 days before and the day
+    before; one SMS, 2 days before when the booking was made more than 7 days ahead, else the day before.
+    Times are wall-clock times in the site's zone (DST-correct); those already past are dropped."""
+    zone = appointment.site.time_zone
+    plan = [
+        (MessageChannel.EMAIL, f"d{days}", days_before(appointment.start_at, days, zone))
+        for days in settings.CRENEAU_REMINDER_EMAIL_DAYS
+    ]
+    early = appointment.start_at - booked_at > dt.timedelta(days=settings.CRENEAU_REMINDER_SMS_EARLY_IF_BOOKED_DAYS)
+    sms_days = settings.CRENEAU_REMINDER_SMS_DAYS[0] if early else settings.CRENEAU_REMINDER_SMS_DAYS[1]
+    plan.append((MessageChannel.SMS, "sms", days_before(appointment.start_at, sms_days, zone)))
+    return [(channel, label, at) for channel, label, at in plan if at > booked_at]
+
+
+def reminders_enabled(appointment: Appointment) -> bool:
+    """Off when switched off for the appointment's agenda, visit reason or patient (one query)."""
+    off = RemindersOff.objects.filter(
+        Q(agenda__organization_id=appointment.organization_id, agenda__practitioner_id=appointment.practitioner_id)
+        | Q(motif_id=appointment.motif_id)
+        | Q(patient_id=appointment.patient_id)
+    )
+    return not off.exists()
+
+
 def _reminders(appointment: Appointment, recipient: outbox.Recipient) -> list[OutboundMessage]:
-    """One reminder per `CRENEAU_REMINDER_HOURS` offset: real elapsed hours before the UTC start, so
-    a DST change in between neither shifts nor drops it. Offsets already past are skipped."""
-    now = clock.now()
+    """The reminders of `reminder_plan`, unless switched off (`reminders_switch`). The SMS carries no
+    health information (no visit reason, no specialty: see the templates), and the worker sends one
+    SMS for several appointments of the same person the same day (outbox.merge_same_day_sms)."""
+    if appointment.patient_id is None or not reminders_enabled(appointment):
+        return []
     rows: list[OutboundMessage] = []
-    for hours in settings.CRENEAU_REMINDER_HOURS:
-        at = appointment.start_at - dt.timedelta(hours=hours)
-        if at <= now:
-            continue
+    context = _context(appointment)
+    for channel, label, at in reminder_plan(appointment, booked_at=clock.now()):
         rows += outbox.compose(
             kind=Kind.REMINDER,
             recipient=recipient,
-            context=_context(appointment),
-            dedup=f"reminder:{appointment.pk}:{hours}h",
+            context=context,
+            dedup=f"reminder:{appointment.pk}:{label}",
             time_zone=appointment.site.time_zone,
             send_after=at,
             appointment_id=appointment.pk,
+            channels=(channel,),
         )
     return rows
 
@@ -264,3 +303,84 @@ def calendar_feed_stop(*, actor: Actor, user: User) -> bool:
             actor=actor, action=Action.DELETE, object_type="calendar_feed", object_id=feed_pk, via="calendar_feed_stop"
         )
     return True
+
+
+# --- reminder switches ---------------------------------------------------------------------------
+
+
+def reminders_switch(
+    *,
+    actor: Actor,
+    enabled: bool,
+    agenda_id: uuid.UUID | str | None = None,
+    motif_id: uuid.UUID | str | None = None,
+    patient_id: uuid.UUID | str | None = None,
+) -> bool:
+    """Switch reminders on or off for one agenda or visit reason (staff who may manage it) or one
+    patient (the account holder for a person on their account, or the practice for a patient it knows).
+    Off withdraws the pending reminders of that scope in the same transaction; on applies to the
+    reminders of bookings made from then on. Confirmations and changes are always sent. Audited; returns
+    whether anything changed."""
+    from django.utils.translation import gettext as _
+
+    from creneau.audit.models import Action
+    from creneau.audit.services import Touched, audit_record
+    from creneau.core.actors import AgendaRight
+    from creneau.core.errors import InvalidInput
+    from creneau.directory.selectors import access_agenda
+    from creneau.patients.selectors import access_patient
+    from creneau.scheduling.selectors import access_motif
+
+    if sum(x is not None for x in (agenda_id, motif_id, patient_id)) != 1:
+        raise InvalidInput(_("Choose one agenda, visit reason or patient."))
+    with transaction.atomic():
+        if agenda_id is not None:
+            agenda = access_agenda(actor, agenda_id, AgendaRight.MANAGE)
+            target: dict[str, object] = {"agenda": agenda}
+            scope = Q(
+                appointment__organization_id=agenda.organization_id, appointment__practitioner_id=agenda.practitioner_id
+            )
+            touched = Touched(organization_id=agenda.organization_id)
+            object_type, object_id = "agenda", agenda.pk
+        elif motif_id is not None:
+            motif = access_motif(actor, motif_id, AgendaRight.MANAGE)
+            target = {"motif": motif}
+            scope = Q(appointment__motif_id=motif.pk)
+            touched = Touched(organization_id=motif.agenda.organization_id)
+            object_type, object_id = "motif", motif.pk
+        else:
+            patient = access_patient(actor, patient_id)  # type: ignore[arg-type]
+            target = {"patient": patient}
+            scope = Q(appointment__patient_id=patient.pk)
+            touched = Touched(patient_id=patient.pk)
+            object_type, object_id = "patient", patient.pk
+        rows = RemindersOff.objects.filter(**target)
+        if enabled == (not rows.exists()):
+            return False
+        if enabled:
+            rows.delete()
+        else:
+            RemindersOff.objects.create(**target)
+            OutboundMessage.objects.filter(scope, kind=Kind.REMINDER, status=MessageStatus.PENDING).update(
+                status=MessageStatus.CANCELLED, updated_at=clock.now()
+            )
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type=object_type,
+            object_id=object_id,
+            via="reminders_switch",
+            changes={"reminders": [not enabled, enabled]},
+            touched=[touched],
+        )
+    return True
+
+
+def reminders_off_for(
+    *, agenda_ids: Iterable[uuid.UUID] = (), motif_ids: Iterable[uuid.UUID] = (), patient_ids: Iterable[uuid.UUID] = ()
+) -> set[uuid.UUID]:
+    """Which of these agendas, visit reasons or patients have reminders switched off (read, for pages)."""
+    rows = RemindersOff.objects.filter(
+        Q(agenda_id__in=list(agenda_ids)) | Q(motif_id__in=list(motif_ids)) | Q(patient_id__in=list(patient_ids))
+    ).values_list("agenda_id", "motif_id", "patient_id")
+    return {x for row in rows for x in row if x is not None}

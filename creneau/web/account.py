@@ -18,6 +18,7 @@ from creneau.booking.video import video_link_for
 from creneau.core import clock
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, PolicyViolation
+from creneau.notifications.services import reminders_off_for, reminders_switch
 from creneau.patients.models import Patient, Relationship
 from creneau.patients.phones import display_phone
 from creneau.patients.selectors import patients_of_account
@@ -36,6 +37,11 @@ from .views import week_calendar
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     actor = patient_actor(request)
+    if request.method == "POST" and request.POST.get("action") == "reminders":
+        # A person on the account asks for no reminders (or for them again): notifications' switch.
+        reminders_switch(actor=actor, patient_id=request.POST.get("patient", ""), enabled=request.POST.get("on") == "1")
+        messages.success(request, _("Saved."))
+        return redirect("web:account")
     upcoming = account_appointments(actor, upcoming=True)
     past = account_appointments(actor, upcoming=False)[:20]
     people = patients_of_account(actor)
@@ -53,6 +59,7 @@ def account(request: HttpRequest) -> HttpResponse:
         "past": [a for a in past if a.pk not in moved_ids],
         "moved_ids": moved_ids,
         "people": people,
+        "reminders_off": reminders_off_for(patient_ids=[p.pk for p in people]),
         "me": next((p for p in people if p.relationship == Relationship.SELF), None),
     }
     return render(request, "web/account/home.html", context)

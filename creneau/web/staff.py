@@ -46,6 +46,7 @@ from creneau.directory.selectors import (
     agenda_sites,
     agendas_for,
 )
+from creneau.notifications.services import reminders_off_for, reminders_switch
 from creneau.patients.selectors import access_patient, patient_search_for_organization
 from creneau.patients.services import patient_create_for_organization
 from creneau.scheduling import services as scheduling
@@ -429,6 +430,7 @@ def settings_view(request: HttpRequest, agenda_id: str) -> HttpResponse:
         "motif_form": motif_form,
         "rule_form": rule_form,
         "absence_form": absence_form,
+        "reminders_off": bool(reminders_off_for(agenda_ids=[ag.pk])),
         "error": error,
         "tz": tz,
     }
@@ -520,6 +522,8 @@ def _apply_setting(
         )
     elif action == "absence_delete":
         scheduling.absence_delete(actor=actor, absence_id=post.get("absence", ""))
+    elif action == "reminders":
+        reminders_switch(actor=actor, agenda_id=ag.pk, enabled=post.get("on") == "1")
     else:
         raise InvalidInput(_("Unknown action."))
     return True
@@ -571,6 +575,10 @@ def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
                 )
                 messages.success(request, _("Question added."))
                 return redirect("web:staff_motif", motif_id=motif.pk)
+        elif action == "reminders":
+            reminders_switch(actor=actor, motif_id=motif.pk, enabled=request.POST.get("on") == "1")
+            messages.success(request, _("Saved."))
+            return redirect("web:staff_motif", motif_id=motif.pk)
         elif action == "question_delete":
             scheduling.motif_question_delete(actor=actor, question_id=request.POST.get("question", ""))
             messages.success(request, _("Question removed."))
@@ -591,6 +599,7 @@ def motif_edit(request: HttpRequest, motif_id: str) -> HttpResponse:
         "form": form,
         "question_form": question_form,
         "questions": motif_questions(motif.pk),
+        "reminders_off": bool(reminders_off_for(motif_ids=[motif.pk])),
         "error": error,
     }
     return render(request, "web/staff/motif.html", context, status=status)
