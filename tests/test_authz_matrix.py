@@ -354,6 +354,9 @@ TABLE: dict[str, Row] = {
     },
     # Patient search of the user's organizations (POST: the criteria never reach a URL); a name is
     # searched, B's staff find nothing of A's.
+    # Counts over the agendas the user may see (no personal data); non-staff get a 404.
+    "web:staff_statistics": {"GET": signed_in(NOT_FOUND, (STAFF, OK)), "POST": signed_in(NOT_FOUND, (STAFF, OK))},
+    "web:staff_statistics_csv": {"GET": signed_in(NOT_FOUND, (STAFF, OK)), "POST": signed_in(NOT_FOUND, (STAFF, OK))},
     "web:staff_patients": {
         "GET": signed_in(NOT_FOUND, (STAFF, OK)),
         "POST": signed_in(NOT_FOUND, (STAFF, OK)),

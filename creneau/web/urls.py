@@ -6,7 +6,19 @@ from django.views.generic import RedirectView
 from creneau.accounts.reauth import recent_auth_required
 from creneau.core.ratelimit import ratelimit
 
-from . import account, agenda_feed, booking, calendar_feed, my_data, patient_file, profile, staff, team, views
+from . import (
+    account,
+    agenda_feed,
+    booking,
+    calendar_feed,
+    my_data,
+    patient_file,
+    practice_stats,
+    profile,
+    staff,
+    team,
+    views,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -49,6 +61,8 @@ urlpatterns = [
     path("practice/agenda/<str:agenda_id>/calendar/", agenda_feed.staff_agenda_feed, name="staff_agenda_feed"),
     path("agenda-calendar/<str:token>.ics", agenda_feed.agenda_feed_ics, name="agenda_feed_ics"),
     path("practice/patients/", patient_file.patient_search, name="staff_patients"),
+    path("practice/statistics/", practice_stats.statistics, name="staff_statistics"),
+    path("practice/statistics.csv", practice_stats.statistics_csv, name="staff_statistics_csv"),
     path("practice/patients/<str:patient_id>/", patient_file.patient_file, name="staff_patient"),
     path("practice/organizations/<str:organization_id>/day/", staff.group_day_view, name="staff_group_day"),
     path("practice/agenda/<str:agenda_id>/settings/", staff.settings_view, name="staff_settings"),
