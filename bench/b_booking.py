@@ -102,8 +102,8 @@ def _service_client(job: dict[str, Any]) -> dict[str, int | float]:
 RAW_INSERT = (
     "INSERT INTO booking_appointment (id, created_at, updated_at, practitioner_id, site_id, organization_id, "
     "motif_id, patient_id, start_at, end_at, busy_until, status, source, actor_key, booked_at, cancelled_by, "
-    "is_forced, forced_reason) "
-    "VALUES (%s, now(), now(), %s, %s, %s, %s, %s, %s, %s, %s, 'booked', 'phone', %s, now(), '', false, '')"
+    "is_forced, forced_reason, no_show_excused) "
+    "VALUES (%s, now(), now(), %s, %s, %s, %s, %s, %s, %s, %s, 'booked', 'phone', %s, now(), '', false, '', false)"
 )
 
 
@@ -156,9 +156,9 @@ RAW_EQUIVALENT = """
 WITH appt AS (
     INSERT INTO booking_appointment (id, created_at, updated_at, practitioner_id, site_id, organization_id,
         motif_id, patient_id, start_at, end_at, busy_until, status, source, actor_key, booked_at, cancelled_by,
-        is_forced, forced_reason, idempotency_key, booked_by_id)
+        is_forced, forced_reason, no_show_excused, idempotency_key, booked_by_id)
     VALUES (%(id)s, now(), now(), %(pr)s, %(site)s, %(org)s, %(motif)s, %(patient)s, %(start)s, %(end)s, %(end)s,
-        'booked', 'phone', %(actor_key)s, now(), '', false, '', NULL, %(user)s)
+        'booked', 'phone', %(actor_key)s, now(), '', false, '', false, NULL, %(user)s)
     RETURNING id
 ), ev_read AS (
     INSERT INTO audit_auditevent (at, principal, actor_kind, actor_role, channel, api_client_id, ip, action,

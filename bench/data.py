@@ -239,7 +239,8 @@ def build_world(rng: random.Random) -> World:
 
 COLUMNS = (
     "id, created_at, updated_at, practitioner_id, site_id, organization_id, motif_id, patient_id, start_at, end_at, "
-    "busy_until, status, source, actor_key, booked_at, cancelled_by, is_forced, forced_reason"
+    "busy_until, status, source, actor_key, booked_at, cancelled_by, is_forced, forced_reason, "
+    "no_show_excused"
 )
 
 
@@ -248,7 +249,7 @@ def _row(buf: io.StringIO, w: World, pid: uuid.UUID, patient: uuid.UUID, start: 
     end = start + SLOT
     s, e = start.isoformat(), end.isoformat()
     buf.write(
-        f"{uuid.uuid4()}\t{s}\t{s}\t{pid}\t{site}\t{org}\t{motif}\t{patient}\t{s}\t{e}\t{e}\t{status}\tweb\tbench\t{s}\t\tf\t\n"
+        f"{uuid.uuid4()}\t{s}\t{s}\t{pid}\t{site}\t{org}\t{motif}\t{patient}\t{s}\t{e}\t{e}\t{status}\tweb\tbench\t{s}\t\tf\t\tf\n"
     )
 
 
