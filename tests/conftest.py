@@ -113,6 +113,19 @@ def _fresh_audit_anchor(settings: Any) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the site's default language (French), as a fresh request does: a request served
+    in English by an earlier test leaves English active in its thread, and messages rendered outside a
+    request (services, e-mails, the worker) would then come out in English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     """Rate-limit counters and lockouts live in the cache: each test starts with none."""
     from django.core.cache import cache

@@ -457,7 +457,7 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
             "max_horizon_days": 90,
             "bookable_online": "on",
         },
-        "web:staff_profile": {"action": "practitioner", "convention_sector": "1", "fees": "30 €"},
+        "web:staff_profile": {"action": "doc", "convention_sector": "1", "fees": "30 €"},
         "web:staff_photo": {"action": "remove"},
         "web:book_hold": query_for(world, route),
         "notifications:waitlist": {"entry": str(offer.entry_id)},

@@ -241,7 +241,5 @@ def test_staff_edit_the_profile_page_and_a_bad_phone_changes_nothing(w: types.Si
     assert Site.objects.get(pk=w.site.pk).phone == ""
     ok = client.post(url, {"action": "site", "site": str(w.site.pk), "s0-phone": "04 78 12 34 56", "s0-floor": "RDC"})
     assert ok.status_code == 302 and Site.objects.get(pk=w.site.pk).phone == "+33478123456"
-    fees = client.post(
-        url, {"action": "practitioner", "convention_sector": "1", "fees": "25 €", "payment_methods": ["card"]}
-    )
+    fees = client.post(url, {"action": "doc", "convention_sector": "1", "fees": "25 €", "payment_methods": ["card"]})
     assert fees.status_code == 302 and Practitioner.objects.get(pk=w.doc.pk).fees == "25 €"

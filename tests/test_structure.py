@@ -51,6 +51,7 @@ ALLOWED_UNTRANSLATED: dict[str, str] = {
     "scheduling/services.py": "joins ValidationError messages, which Django and our validators translate",
     "patients/services.py": "joins ValidationError messages, which Django and our validators translate",
     "accounts/team.py": "joins the password validators' messages, which Django translates",
+    "directory/services.py": "joins the practice phone validator's ValidationError messages, which are translated",
 }
 
 

@@ -198,3 +198,16 @@ def access_passkey(actor: Actor, user: User, passkey_id: object, *, for_update: 
     if found is None:
         raise NotFound(_("Unknown passkey."))
     return found
+
+
+def is_agenda_practitioner(actor: Actor, agenda: Agenda) -> bool:
+    """Whether the actor is, in the agenda's organization, the practitioner whose agenda it is (only they may
+    choose what their own calendar feed shows)."""
+    if actor.kind != ActorKind.STAFF or actor.user is None:
+        return False
+    return Membership.objects.filter(
+        user=actor.user,
+        organization_id=agenda.organization_id,
+        role=Role.PRACTITIONER,
+        practitioner_id=agenda.practitioner_id,
+    ).exists()

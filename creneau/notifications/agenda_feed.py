@@ -16,12 +16,12 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from creneau.accounts.models import Membership, Role
+from creneau.accounts.selectors import is_agenda_practitioner
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
 from creneau.core import clock
-from creneau.core.actors import Actor, ActorKind, AgendaRight, Channel
+from creneau.core.actors import Actor, AgendaRight, Channel
 from creneau.core.errors import PermissionDenied
 from creneau.directory.models import Agenda
 from creneau.directory.selectors import access_agenda
@@ -37,14 +37,7 @@ FEED_MAX_EVENTS = 2000
 
 def is_own_agenda(actor: Actor, agenda: Agenda) -> bool:
     """Whether the actor is the agenda's practitioner (the one who may show patients' names)."""
-    if actor.kind != ActorKind.STAFF or actor.user is None:
-        return False
-    return Membership.objects.filter(
-        user=actor.user,
-        organization_id=agenda.organization_id,
-        role=Role.PRACTITIONER,
-        practitioner_id=agenda.practitioner_id,
-    ).exists()
+    return is_agenda_practitioner(actor, agenda)
 
 
 def agenda_feed_create(*, actor: Actor, agenda_id: uuid.UUID | str, with_details: bool = False) -> str:

@@ -36,7 +36,7 @@ def practice_profile(request: HttpRequest, agenda_id: str) -> HttpResponse:
     sites = agenda_sites(ag)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     doc_form = PractitionerProfileForm(
-        request.POST if action == "practitioner" else None, initial={k: getattr(doc, k) for k in DOC_FIELDS}
+        request.POST if action == "doc" else None, initial={k: getattr(doc, k) for k in DOC_FIELDS}
     )
     posted_site = request.POST.get("site", "") if action == "site" else ""
     site_forms = [
@@ -53,7 +53,7 @@ def practice_profile(request: HttpRequest, agenda_id: str) -> HttpResponse:
     error: DomainError | None = None
     status = 200
     try:
-        if action == "practitioner":
+        if action == "doc":
             if doc_form.is_valid():
                 directory.practitioner_profile_update(actor=actor, agenda_id=ag.pk, **doc_form.cleaned_data)
                 messages.success(request, _("Saved."))
