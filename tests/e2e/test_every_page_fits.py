@@ -48,6 +48,8 @@ NOT_PAGES = {
     "web:data_export": "a download (JSON or FHIR bundle)",
     "web:account_cancel": "POST only",
     "web:calendar_feed_ics": "a calendar file",
+    "web:agenda_feed_ics": "a calendar file (an agenda's feed)",
+    "web:staff_statistics_csv": "a CSV download",
     "web:team_revoke": "POST only",
     "web:team_passkeys": "POST only",
     "notifications:waitlist_join": "POST only",
@@ -216,6 +218,8 @@ def _pages(practice: dict, s: dict) -> dict[str, list[tuple[str, str]]]:
             ("web:staff_settings", f"/practice/agenda/{agenda.pk}/settings/"),
             ("web:staff_profile", f"/practice/agenda/{agenda.pk}/profile/"),
             ("web:staff_motif", f"/practice/motifs/{motif.pk}/"),
+            ("web:staff_agenda_feed", f"/practice/agenda/{agenda.pk}/calendar/"),
+            ("web:staff_statistics", "/practice/statistics/"),
         ],
         "admin": [
             ("web:team", "/practice/team/"),
