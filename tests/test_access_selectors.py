@@ -360,6 +360,8 @@ def test_domain_errors_speak_french_by_default(grants: dict) -> None:
             "Vous ne pouvez pas voir cet agenda.",
             "Vous ne pouvez pas prendre, déplacer ni annuler de rendez-vous dans cet agenda.",
             "Vous ne pouvez pas modifier les motifs, les horaires ni les absences de cet agenda.",
+            "Vous ne pouvez pas forcer un rendez-vous dans cet agenda : il faut le droit de forcer des rendez-vous, "
+            "donné par un administrateur.",
         ]
         assert translation.gettext("Busy") == "Occupé"
 

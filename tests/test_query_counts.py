@@ -26,7 +26,7 @@ PINS: dict[str, tuple[int, int]] = {
     "practitioner page": (12, 12),
     "agenda week": (28, 25),
     "agenda day": (28, 25),
-    "account": (18, 12),
+    "account": (19, 13),
     "fhir slot search": (3, 3),
     "fhir patient read": (9, 6),
     "fhir appointment search": (10, 7),

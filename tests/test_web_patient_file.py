@@ -163,6 +163,7 @@ def test_the_block_message_is_in_french_for_a_french_patient(world: World) -> No
 
 
 def test_blocking_twice_or_unblocking_an_unblocked_patient_is_a_clear_conflict(world: World) -> None:
+    translation.activate("en")  # the messages in English here (French is checked elsewhere)
     patient_booking_block(actor=world.secretary, patient_id=world.caller.pk, organization_id=world.org.pk)
     with pytest.raises(Conflict, match="already blocked"):
         patient_booking_block(actor=world.secretary, patient_id=world.caller.pk, organization_id=world.org.pk)
