@@ -3,7 +3,9 @@ organizations, and every answer as `application/fhir+json`, errors as OperationO
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import json
 import logging
@@ -14,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
@@ -69,8 +72,61 @@ def fhir_body_response(text: str, status: int = 200) -> HttpResponse:
     return HttpResponse(text, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
 
 
+def version_headers(body: dict[str, Any]) -> dict[str, str]:
+    """ETag (weak, the versionId) and Last-Modified of a single versioned resource."""
+    meta = body.get("meta") or {}
+    if body.get("resourceType") == "Bundle" or "versionId" not in meta:
+        return {}
+    out = {"ETag": f'W/"{meta["versionId"]}"'}
+    with contextlib.suppress(ValueError, KeyError):
+        moment = dt.datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00"))
+        out["Last-Modified"] = http_date(moment.timestamp())
+    return out
+
+
+def prefer_minimal(request: HttpRequest) -> bool:
+    """`Prefer: return=minimal`: a write answers without a body (headers only)."""
+    prefer = request.META.get("HTTP_PREFER", "")
+    return any(part.strip().lower() == "return=minimal" for part in prefer.split(","))
+
+
+def write_response(
+    request: HttpRequest, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    """The answer to a create or update, honouring `Prefer: return=minimal|representation`."""
+    if prefer_minimal(request):
+        response = HttpResponse(status=status)
+        for k, v in {**version_headers(body), **(headers or {})}.items():
+            response[k] = v
+        return response
+    return fhir_response(body, status, headers)
+
+
+def if_match(request: HttpRequest, current_version: str) -> None:
+    """`If-Match: W/"<versionId>"`: 412 when the resource has changed since."""
+    wanted = request.META.get("HTTP_IF_MATCH", "").strip()
+    if not wanted or wanted == "*":
+        return
+    values = {v.strip().removeprefix("W/").strip('"') for v in wanted.split(",")}
+    if current_version not in values:
+        raise FhirError(412, _("The resource has changed since that version; read it again."))
+
+
+def _not_acceptable(request: HttpRequest) -> bool:
+    """XML (or any other non-JSON format) asked for by `_format` or by an Accept without JSON."""
+    fmt = request.GET.get("_format", "").lower()
+    if fmt and "json" not in fmt:
+        return True
+    accept = request.META.get("HTTP_ACCEPT", "").lower()
+    if not accept:
+        return False
+    return not any(token in media for media in accept.split(",") for token in ("json", "*/*", "application/*"))
+
+
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     response = fhir_body_response(fhir_json(body), status)
+    for k, v in version_headers(body).items():
+        response[k] = v
     for k, v in (headers or {}).items():
         response[k] = v
     return response
@@ -222,6 +278,8 @@ def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callabl
         if handler is None:
             return outcome(405, _("This method is not supported here."), {"Allow": allowed})
         try:
+            if _not_acceptable(request):
+                raise FhirError(406, _("Only application/fhir+json is served."))
             if form_post and request.method == "POST":
                 ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
                 if ctype != FORM and (ctype or request.META.get("CONTENT_LENGTH", "0") not in ("", "0")):

@@ -104,6 +104,7 @@ _ERRORS = {
     "405": "Method not allowed",
     "406": "Not acceptable",
     "409": "Conflict (the slot was taken meanwhile)",
+    "412": "Precondition failed (If-Match names an old version; If-None-Exist matches several)",
     "413": "Request too large",
     "415": "Unsupported media type",
     "422": "Business rule violated",
@@ -306,7 +307,7 @@ def document(base: str) -> dict[str, Any]:
         if "update" in spec["interactions"]:
             instance_path["put"] = {
                 "operationId": f"update{rtype}",
-                "summary": "Cancel an appointment (status=cancelled)",
+                "summary": "Cancel (status=cancelled) or move (new start and end) an appointment",
                 "security": _SECURITY,
                 "parameters": [id_param],
                 "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},

@@ -87,6 +87,17 @@ def restrict(request: HttpRequest, rtype: str, source: QueryDict) -> None:
     setattr(request, IGNORED_ATTR, dropped)
 
 
+def restrict_to_supported(query: QueryDict, rtype: str) -> None:
+    """A condition (`If-None-Exist`) must use supported search parameters only: 400 otherwise."""
+    keys = accepted_keys(rtype)
+    for name in query:
+        for value in query.getlist(name):
+            if _CONTROL.search(name) or _CONTROL.search(value):
+                raise FhirError(400, _("A search parameter contains control characters."))
+            if name not in keys or not _value_ok(rtype, name, value):
+                raise FhirError(400, unsupported_message([safe_name(name)]))
+
+
 def unsupported_message(names: list[str | None]) -> str:
     shown = sorted({n for n in names if n})
     if shown:

@@ -68,8 +68,13 @@ def ref(resource_type: str, rid: object, display: str | None = None) -> dict[str
     return out
 
 
+def version_id(updated_at: dt.datetime) -> str:
+    """A row's version: its last change in microseconds (every write moves `updated_at`)."""
+    return str(int(updated_at.timestamp() * 1_000_000))
+
+
 def meta(updated_at: dt.datetime | None) -> dict[str, str]:
-    return {"lastUpdated": instant(updated_at)} if updated_at else {}
+    return {"versionId": version_id(updated_at), "lastUpdated": instant(updated_at)} if updated_at else {}
 
 
 def specialty_concept(code: str, label: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -17,8 +18,9 @@ from creneau.core.failures import is_unavailable
 
 from .. import ids, params
 from .. import selectors as scoped
-from ..http import Caller, FhirError, authenticate, fhir_response, read_body
+from ..http import Caller, FhirError, authenticate, fhir_response, if_match, read_body, write_response
 from ..mappers import appointment as appointment_map
+from ..mappers.common import version_id
 from .common import paged, valid_uuids
 
 logger = logging.getLogger("creneau.fhir")
@@ -111,18 +113,77 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         # the Location to read it from later), never a 503 the client would take for a failed booking.
         logger.warning("fhir: booking %s committed, representation unavailable (%s)", a.pk, type(exc).__name__)
         return HttpResponse(status=201, headers={**location, "Cache-Control": "no-store"})
-    return fhir_response(resource, 201, location)
+    return write_response(request, resource, 201, location)
 
 
 def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
-    """An update changes the status only: `cancelled` cancels; sending the current status is a no-op."""
+    """An update changes the status or the time: `cancelled` cancels; a new `start` (with its `end`)
+    moves the appointment through the reschedule service (the answer is the new appointment, its
+    Location in Content-Location). Sending the current values is a no-op; a change to any other
+    element (patient, practitioner, visit reason, slot) is refused with a 422, never ignored.
+    `If-Match` must name the current version (412 otherwise)."""
     caller = authenticate(request, anonymous_ok=False)
     actor = caller.actor("Appointment", "u")
     current = booking_selectors.access_appointment(actor, rid)
-    wanted = appointment_map.status_from_fhir(read_body(request, "Appointment"), str(current.pk))
-    if wanted != current.status:
+    if_match(request, version_id(current.updated_at))
+    data = read_body(request, "Appointment")
+    wanted = appointment_map.status_from_fhir(data, str(current.pk))
+    now_fhir = _appointment_resource(caller, current)
+    moved = _requested_move(data, now_fhir)
+    _refuse_immutable_changes(data, now_fhir)
+    headers: dict[str, str] = {}
+    if moved is not None:
+        if wanted != current.status:
+            raise FhirError(422, _("Change either the status or the time of an appointment, not both."))
+        new = booking_services.appointment_reschedule(actor=actor, appointment_id=current.pk, new_start=moved)
+        current = new
+        headers["Content-Location"] = f"{params.base_url(request)}Appointment/{new.pk}"
+    elif wanted != current.status:
         if wanted != "cancelled":
-            raise FhirError(422, _("An update can only cancel an appointment."))
+            raise FhirError(422, _("An update can only cancel or move an appointment."))
         booking_services.appointment_cancel(actor=actor, appointment_id=current.pk)
     a = booking_selectors.access_appointment(actor, current.pk)
-    return fhir_response(_appointment_resource(caller, a))
+    return write_response(request, _appointment_resource(caller, a), 200, headers)
+
+
+def _requested_move(data: dict[str, Any], current: dict[str, Any]) -> dt.datetime | None:
+    """The new start asked for, or None when start and end are unchanged. The duration is the visit
+    reason's: an end that does not match it is a 422."""
+    start, end = data.get("start", current["start"]), data.get("end", current["end"])
+    if start == current["start"] and end == current["end"]:
+        return None
+    try:
+        new_start = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        new_end = dt.datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except ValueError:
+        raise FhirError(400, _("Invalid start or end.")) from None
+    if new_start.tzinfo is None or new_end.tzinfo is None:
+        raise FhirError(400, _("Give start and end with a time zone."))
+    duration = dt.datetime.fromisoformat(current["end"].replace("Z", "+00:00")) - dt.datetime.fromisoformat(
+        current["start"].replace("Z", "+00:00")
+    )
+    if new_end - new_start != duration:
+        raise FhirError(422, _("The duration of an appointment is that of its visit reason."))
+    return new_start
+
+
+# Elements an update may not change (only status, start, end and minutesDuration may).
+_IMMUTABLE = ("serviceType", "specialty", "slot", "participant", "appointmentType", "created")
+
+
+def _refuse_immutable_changes(data: dict[str, Any], current: dict[str, Any]) -> None:
+    for element in _IMMUTABLE:
+        if element not in data or element not in current:
+            continue
+        if element == "participant":
+            sent = sorted(str((p.get("actor") or {}).get("reference")) for p in data[element] if isinstance(p, dict))
+            have = sorted(str((p.get("actor") or {}).get("reference")) for p in current[element])
+            if not set(sent) <= set(have):
+                raise FhirError(422, _("The participants of an appointment cannot be changed."))
+            continue
+        if element in ("slot", "created"):
+            continue  # follows the time; set by the server
+        if data[element] != current[element]:
+            raise FhirError(
+                422, _("This element of an appointment cannot be changed: %(element)s.") % {"element": element}
+            )
