@@ -382,7 +382,7 @@ def test_the_migration_turns_per_field_tokens_into_one_record_and_back(migration
                 [db_pk, now, now, *sealed, *indexes],
             )
     finally:
-        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("patients"))
+        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     p = Patient.objects.get(pk=pk)
     assert [getattr(p, f) for f in IDENTITY_FIELDS] == [
         dt.date(1961, 2, 3) if f == "birth_date" else v for f, v in identity.items()
@@ -397,4 +397,4 @@ def test_the_migration_turns_per_field_tokens_into_one_record_and_back(migration
             unseal(t, aad=associated_data("patients_patient", pk, f)) for f, t in zip(identity, row, strict=True)
         ] == list(identity.values())
     finally:
-        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("patients"))
+        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
