@@ -96,9 +96,10 @@ def appointment_reschedule(
 def appointment_mark(
     *, actor: Actor, appointment_id: uuid.UUID | str, status: str, excused: bool = False
 ) -> Appointment:
-    """Staff record what happened: fulfilled or no-show (`excused` when the patient had a good reason),
-    once the appointment has started."""
-    if actor.kind not in (ActorKind.STAFF, ActorKind.SYSTEM):
+    """Staff (or the practice's software, an API client acting for the organization) record what
+    happened: fulfilled or no-show (`excused` when the patient had a good reason), once the appointment
+    has started."""
+    if actor.kind not in (ActorKind.STAFF, ActorKind.SYSTEM, ActorKind.API_CLIENT):
         raise PermissionDenied(_("Only the practice can record this."))
     if status not in (Status.FULFILLED, Status.NO_SHOW):
         raise InvalidInput(_("An appointment can be marked fulfilled or no-show."))

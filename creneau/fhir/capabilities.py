@@ -6,7 +6,7 @@ from typing import NotRequired, TypedDict
 
 
 class ResourceSpec(TypedDict):
-    interactions: list[str]  # read, search-type, create, update
+    interactions: list[str]  # read, search-type, create, update, patch
     public: bool  # readable without a token (rate limited)
     search: dict[str, tuple[str, str]]  # name -> (FHIR search type, description)
     chains: NotRequired[dict[str, str]]  # chained parameter (with its type modifier) -> description
@@ -103,7 +103,7 @@ RESOURCES: dict[str, ResourceSpec] = {
         "sort": ["start"],
     },
     "Appointment": {
-        "interactions": ["read", "search-type", "create", "update"],
+        "interactions": ["read", "search-type", "create", "update", "patch"],
         "public": False,
         "search": {
             "_id": ("token", "Appointment id"),

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_BODY_TYPES = ("application/fhir+json", "application/json")
+JSON_PATCH = "application/json-patch+json"
 
 _ISSUE_CODES = {
     400: "invalid",
@@ -284,7 +285,10 @@ def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callabl
                 ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
                 if ctype != FORM and (ctype or request.META.get("CONTENT_LENGTH", "0") not in ("", "0")):
                     raise FhirError(415, _("Send the search parameters as application/x-www-form-urlencoded."))
-            elif request.method in ("POST", "PUT", "PATCH"):
+            elif request.method == "PATCH":
+                if request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != JSON_PATCH:
+                    raise FhirError(415, _("Send the patch as application/json-patch+json."))
+            elif request.method in ("POST", "PUT"):
                 # Before authentication: the token check reads form bodies, and a malformed one
                 # must be a 415, not a parser error.
                 _check_body_type(request)

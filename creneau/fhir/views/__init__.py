@@ -54,6 +54,7 @@ ROUTES: dict[str, dict[str, Any]] = {
         "read": appointment.appointment_read,
         "create": appointment.appointment_create,
         "update": appointment.appointment_update,
+        "patch": appointment.appointment_patch,
     },
     "Patient": {"search": patient.patient_search, "read": patient.patient_read, "create": patient.patient_create},
 }
@@ -96,6 +97,8 @@ def instance_view(resource_type: str) -> Any:
     methods = {"GET": handlers["read"]}
     if "update" in handlers:
         methods["PUT"] = handlers["update"]
+    if "patch" in handlers:
+        methods["PATCH"] = handlers["patch"]
     return endpoint(methods)
 
 

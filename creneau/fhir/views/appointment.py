@@ -1,4 +1,4 @@
-"""Appointment: read, search, create (book) and update (cancel)."""
+"""Appointment: read, search, create (book), update and patch (cancel, mark, move)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 
 from creneau.booking import selectors as booking_selectors
 from creneau.booking import services as booking_services
-from creneau.booking.models import Appointment
+from creneau.booking.models import Appointment, Status
 from creneau.core.errors import NotFound
 from creneau.core.failures import is_unavailable
 
-from .. import ids, params
+from .. import ids, params, patch
 from .. import selectors as scoped
 from ..http import Caller, FhirError, authenticate, fhir_response, if_match, read_body, write_response
 from ..mappers import appointment as appointment_map
@@ -117,16 +117,58 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
 
 
 def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
-    """An update changes the status or the time: `cancelled` cancels; a new `start` (with its `end`)
-    moves the appointment through the reschedule service (the answer is the new appointment, its
-    Location in Content-Location). Sending the current values is a no-op; a change to any other
-    element (patient, practitioner, visit reason, slot) is refused with a 422, never ignored.
-    `If-Match` must name the current version (412 otherwise)."""
+    """An update changes the status or the time: `cancelled` cancels, `noshow` or `fulfilled` records
+    what happened (once the appointment has started); a new `start` (with its `end`) moves the
+    appointment through the reschedule service (the answer is the new appointment, its Location in
+    Content-Location). Sending the current values is a no-op; a change to any other element (patient,
+    practitioner, visit reason, slot) is refused with a 422, never ignored. `If-Match` must name the
+    current version (412 otherwise)."""
     caller = authenticate(request, anonymous_ok=False)
     actor = caller.actor("Appointment", "u")
     current = booking_selectors.access_appointment(actor, rid)
     if_match(request, version_id(current.updated_at))
     data = read_body(request, "Appointment")
+    return _change(request, caller, actor, current, data)
+
+
+# What a JSON Patch may change on an Appointment (`test` may look anywhere).
+PATCHABLE = {"/status", "/start", "/end", "/minutesDuration"}
+
+
+def appointment_patch(request: HttpRequest, rid: str) -> HttpResponse:
+    """`PATCH Appointment/{id}` (application/json-patch+json): `replace /status` cancels or records a
+    no-show or a visit, `replace /start` (and `/end`, or the end follows) moves it through the
+    reschedule service; any other path is a 422. `If-Match` is honoured as for PUT."""
+    caller = authenticate(request, anonymous_ok=False)
+    actor = caller.actor("Appointment", "u")
+    operations = patch.read_patch(request.body)
+    current = booking_selectors.access_appointment(actor, rid)
+    if_match(request, version_id(current.updated_at))
+    now_fhir = _appointment_resource(caller, current)
+    data = patch.apply(now_fhir, operations, PATCHABLE)
+    if data.get("minutesDuration") != now_fhir["minutesDuration"] and data.get("end") == now_fhir["end"]:
+        raise FhirError(422, _("The duration of an appointment is that of its visit reason."))
+    if data.get("start") != now_fhir["start"] and data.get("end") == now_fhir["end"]:
+        data["end"] = _end_following(data.get("start"), now_fhir)
+    return _change(request, caller, actor, current, data)
+
+
+def _end_following(start: Any, current: dict[str, Any]) -> str:
+    """The end that keeps the visit reason's duration after `start` (a patch moving only the start)."""
+    try:
+        new_start = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    except ValueError:
+        raise FhirError(400, _("Invalid start or end.")) from None
+    if new_start.tzinfo is None:
+        raise FhirError(400, _("Give start and end with a time zone."))
+    end = new_start + dt.timedelta(minutes=int(current["minutesDuration"]))
+    return end.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _change(
+    request: HttpRequest, caller: Caller, actor: Any, current: Appointment, data: dict[str, Any]
+) -> HttpResponse:
+    """Apply an updated representation (a PUT body, or the resource with a patch applied)."""
     wanted = appointment_map.status_from_fhir(data, str(current.pk))
     now_fhir = _appointment_resource(caller, current)
     moved = _requested_move(data, now_fhir)
@@ -139,9 +181,12 @@ def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
         current = new
         headers["Content-Location"] = f"{params.base_url(request)}Appointment/{new.pk}"
     elif wanted != current.status:
-        if wanted != "cancelled":
-            raise FhirError(422, _("An update can only cancel or move an appointment."))
-        booking_services.appointment_cancel(actor=actor, appointment_id=current.pk)
+        if wanted == Status.CANCELLED:
+            booking_services.appointment_cancel(actor=actor, appointment_id=current.pk)
+        elif wanted in (Status.NO_SHOW, Status.FULFILLED):
+            booking_services.appointment_mark(actor=actor, appointment_id=current.pk, status=wanted)
+        else:
+            raise FhirError(422, _("An update can only cancel, move or mark an appointment noshow or fulfilled."))
     a = booking_selectors.access_appointment(actor, current.pk)
     return write_response(request, _appointment_resource(caller, a), 200, headers)
 
