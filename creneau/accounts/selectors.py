@@ -21,6 +21,7 @@ from creneau.directory.models import Agenda
 from .errors import InvitationUnusable
 from .models import AgendaAccess, Invitation, InvitationState, Membership, Role, User
 from .passkeys import Passkey
+from .principals import acting_user
 
 
 def access_rights(access: AgendaAccess) -> frozenset[AgendaRight]:
@@ -203,10 +204,11 @@ def access_passkey(actor: Actor, user: User, passkey_id: object, *, for_update: 
 def is_agenda_practitioner(actor: Actor, agenda: Agenda) -> bool:
     """Whether the actor is, in the agenda's organization, the practitioner whose agenda it is (only they may
     choose what their own calendar feed shows)."""
-    if actor.kind != ActorKind.STAFF or actor.user is None:
+    user = acting_user(actor)
+    if actor.kind != ActorKind.STAFF or user is None:
         return False
     return Membership.objects.filter(
-        user=actor.user,
+        user=user,
         organization_id=agenda.organization_id,
         role=Role.PRACTITIONER,
         practitioner_id=agenda.practitioner_id,

@@ -33,6 +33,7 @@ from creneau.directory.selectors import access_organization_as_admin
 
 from . import events as names
 from .models import AgendaAccess, Invitation, Membership, Role, User
+from .principals import acting_user
 from .selectors import (
     access_invitation,
     access_membership,
@@ -237,7 +238,7 @@ def invitation_create(
         rights={str(k): v.as_dict() for k, v in checked.items() if not v.none},
         language=language if language in ("fr", "en") else "fr",
         token_hash=invitation_token_hash(invitation_token(invitation_id)),
-        invited_by=actor.user,
+        invited_by=acting_user(actor),
         expires_at=now + dt.timedelta(days=days),
     )
     audit_record(

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
 from creneau.core.errors import InvalidInput, PolicyViolation
@@ -189,7 +190,7 @@ def _check_future_appointments_cap(actor: Actor) -> None:
         return
     _serialize_account(actor)
     upcoming = Appointment.objects.filter(
-        patient__account=actor.user, status=Status.BOOKED, start_at__gt=clock.now()
+        patient__account=acting_user(actor), status=Status.BOOKED, start_at__gt=clock.now()
     ).count()
     if upcoming >= settings.CRENEAU_MAX_FUTURE_APPOINTMENTS:
         raise PolicyViolation(

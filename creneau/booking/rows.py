@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
@@ -302,6 +303,6 @@ def _new_row(
         end_at=end,
         busy_until=end + dt.timedelta(minutes=motif.buffer_minutes),
         actor_key=actor.key,
-        booked_by=actor.user,
+        booked_by=acting_user(actor),
         **fields,
     )

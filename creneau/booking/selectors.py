@@ -9,6 +9,7 @@ import uuid
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.detection import refuse_if_suspended
 from creneau.audit.services import record_not_found
 from creneau.core import clock
@@ -125,7 +126,7 @@ def practitioners_seen_by_account(actor: Actor) -> set[uuid.UUID]:
         return set()
     rows = (
         Appointment.objects.filter(
-            patient__account=actor.user, status__in=[Status.BOOKED, Status.FULFILLED], start_at__lt=clock.now()
+            patient__account=acting_user(actor), status__in=[Status.BOOKED, Status.FULFILLED], start_at__lt=clock.now()
         )
         .values_list("practitioner_id", flat=True)
         .distinct()

@@ -5,10 +5,22 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from typing import TYPE_CHECKING
+from typing import Any, Literal, Protocol
 
-if TYPE_CHECKING:
-    from creneau.accounts.models import User
+
+class Principal(Protocol):
+    """A signed-in person as core sees one (core imports no app): a primary key, signed in (an anonymous
+    visitor is not one), and whether the platform runs them. accounts' `User` is one;
+    `accounts.principals.acting_user` gives the model back to the apps above accounts."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def is_authenticated(self) -> Literal[True]: ...
+
+    @property
+    def is_staff(self) -> bool: ...
 
 
 class ActorKind(enum.StrEnum):
@@ -56,7 +68,7 @@ class Actor:
 
     kind: ActorKind
     channel: Channel
-    user: User | None = None
+    user: Principal | None = None
     api_client_id: str | None = None
     # Organizations this actor may act for (staff memberships, API grants). Empty for patients.
     organization_ids: frozenset[uuid.UUID] = frozenset()
@@ -83,11 +95,11 @@ class Actor:
         return cls(kind=ActorKind.SYSTEM, channel=channel)
 
     @classmethod
-    def for_operator(cls, user: User, *, ip: str | None = None) -> Actor:
+    def for_operator(cls, user: Principal, *, ip: str | None = None) -> Actor:
         return cls(kind=ActorKind.OPERATOR, channel=Channel.ADMIN, user=user, ip=ip, role="operator")
 
     @classmethod
-    def for_patient(cls, user: User, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:
+    def for_patient(cls, user: Principal, *, channel: Channel = Channel.WEB, ip: str | None = None) -> Actor:
         return cls(kind=ActorKind.PATIENT, channel=channel, user=user, ip=ip)
 
     def can_act_for_organization(self, organization_id: uuid.UUID) -> bool:

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from creneau.accounts import mfa
+from creneau.accounts.principals import acting_user
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
@@ -67,7 +68,7 @@ def export_request(
         raise InvalidInput(_("Give the reason for the export and who receives it."))
     _public_key(public_key_pem)
     _require_step_up(actor, mfa_code)
-    user = actor.user
+    user = acting_user(actor)
     assert user is not None  # _require_admin checked it
     with transaction.atomic():
         export = BulkExport.objects.create(

@@ -16,6 +16,7 @@ from jwcrypto import jwk
 from jwcrypto.common import JWException
 from oauth2_provider.models import get_application_model
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock
@@ -106,7 +107,7 @@ def api_grant_create(
     try:
         with transaction.atomic():
             grant = ApiGrant.objects.create(
-                application=app, organization_id=org.pk, scopes=scope_text, granted_by=actor.user
+                application=app, organization_id=org.pk, scopes=scope_text, granted_by=acting_user(actor)
             )
     except IntegrityError as exc:
         raise Conflict(_("This client's access changed meanwhile; please reload.")) from exc

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.accounts.selectors import is_agenda_practitioner
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
@@ -50,7 +51,10 @@ def agenda_feed_create(*, actor: Actor, agenda_id: uuid.UUID | str, with_details
     with transaction.atomic():
         replaced = AgendaCalendarFeed.objects.filter(agenda=agenda).delete()[0] > 0
         feed = AgendaCalendarFeed.objects.create(
-            agenda=agenda, token_hash=calendar_token_hash(token), with_details=with_details, created_by=actor.user
+            agenda=agenda,
+            token_hash=calendar_token_hash(token),
+            with_details=with_details,
+            created_by=acting_user(actor),
         )
         audit_record(
             actor=actor,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.detection import refuse_if_suspended
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record, record_not_found
@@ -31,10 +32,11 @@ VISIBLE = (MessageStatus.SENT, MessageStatus.SENDING)
 
 def messages_sent_to_account(actor: Actor, *, limit: int = 100) -> list[OutboundMessage]:
     """The account's own messages that left (or are leaving) our servers, newest first."""
-    if actor.user is None:
+    user = acting_user(actor)
+    if user is None:
         return []
     return list(
-        OutboundMessage.objects.filter(user=actor.user, status__in=VISIBLE)
+        OutboundMessage.objects.filter(user=user, status__in=VISIBLE)
         .only("id", "kind", "channel", "subject", "code", "sent_at", "created_at", "status")
         .order_by("-created_at")[:limit]
     )
@@ -42,18 +44,17 @@ def messages_sent_to_account(actor: Actor, *, limit: int = 100) -> list[Outbound
 
 def message_verify(actor: Actor, code: str) -> list[OutboundMessage]:
     """Messages of this account carrying `code` (empty: we did not send a message with this code)."""
-    if actor.user is None:
+    user = acting_user(actor)
+    if user is None:
         return []
     return list(
-        OutboundMessage.objects.filter(user=actor.user, status__in=VISIBLE, code=normalize_code(code)).order_by(
-            "-created_at"
-        )
+        OutboundMessage.objects.filter(user=user, status__in=VISIBLE, code=normalize_code(code)).order_by("-created_at")
     )
 
 
 def _account_of(actor: Actor) -> User | None:
     """The patient account whose waiting lists the actor may see (only its own)."""
-    return actor.user if actor.kind == ActorKind.PATIENT else None
+    return acting_user(actor) if actor.kind == ActorKind.PATIENT else None
 
 
 def waitlist_entries_of_account(actor: Actor) -> list[WaitingListEntry]:

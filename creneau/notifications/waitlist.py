@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.booking.models import Appointment, Status
@@ -45,7 +46,8 @@ def waitlist_join(
     before: dt.datetime | None = None,
 ) -> WaitingListEntry:
     """Put a patient of the actor's account on a practitioner's waiting list for a visit reason."""
-    if actor.kind != ActorKind.PATIENT or actor.user is None:
+    account = acting_user(actor)
+    if actor.kind != ActorKind.PATIENT or account is None:
         raise PolicyViolation(_("Only a patient account can join a waiting list."))
     patient = access_patient(actor, patient_id)
     motif = online_motif(motif_id)
@@ -61,7 +63,7 @@ def waitlist_join(
         return existing
     with transaction.atomic():
         entry = WaitingListEntry.objects.create(
-            account=actor.user,
+            account=account,
             patient=patient,
             practitioner_id=motif.practitioner_id,
             motif=motif,

@@ -13,6 +13,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from creneau.accounts.principals import acting_user
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
 from creneau.core import clock, ratelimit
@@ -70,11 +71,12 @@ def _identity(fields: dict[str, Any]) -> dict[str, Any]:
 def patient_create_for_account(*, actor: Actor, relationship: str = Relationship.SELF, **identity: Any) -> Patient:
     """The account holder's own record, or a relative they manage."""
     ensure_not_suspended(actor)
-    if actor.kind != ActorKind.PATIENT or actor.user is None:
+    account = acting_user(actor)
+    if actor.kind != ActorKind.PATIENT or account is None:
         raise PermissionDenied(_("Only a signed-in patient can add people to their account."))
     if relationship not in Relationship.values:
         raise InvalidInput(_("Unknown relationship."))
-    patient = _validated(Patient(account=actor.user, relationship=relationship, **_identity(identity)))
+    patient = _validated(Patient(account=account, relationship=relationship, **_identity(identity)))
     try:
         with transaction.atomic():
             patient.save(force_insert=True)
@@ -235,7 +237,7 @@ def patient_note_add(
         raise InvalidInput(_("A note has at most %(n)d characters.") % {"n": NOTE_MAX_LENGTH})
     if "\x00" in text:
         raise InvalidInput(_("The note contains characters that are not allowed."))
-    note = PatientNote(patient=patient, organization_id=organization_id, author=actor.user, text=text)
+    note = PatientNote(patient=patient, organization_id=organization_id, author=acting_user(actor), text=text)
     note.save(force_insert=True)
     _file_audit(actor, Action.CREATE, "patient_note", note.pk, "patient_note_add", patient, organization_id)
     return note
@@ -269,7 +271,7 @@ def patient_booking_block(
         raise InvalidInput(_("The reason has at most %(n)d characters.") % {"n": BLOCK_REASON_MAX})
     if "\x00" in reason:
         raise InvalidInput(_("The reason contains characters that are not allowed."))
-    block = BookingBlock(patient=patient, organization_id=organization_id, blocked_by=actor.user, reason=reason)
+    block = BookingBlock(patient=patient, organization_id=organization_id, blocked_by=acting_user(actor), reason=reason)
     try:
         with transaction.atomic():
             block.save(force_insert=True)
@@ -295,7 +297,7 @@ def patient_booking_unblock(*, actor: Actor, patient_id: uuid.UUID | str, organi
     if block is None:
         raise Conflict(_("Online booking is not blocked for this patient."))
     block.lifted_at = clock.now()
-    block.lifted_by = actor.user
+    block.lifted_by = acting_user(actor)
     block.save(update_fields=["lifted_at", "lifted_by", "updated_at"])
     _file_audit(actor, Action.UPDATE, "booking_block", block.pk, "patient_booking_unblock", patient, organization_id)
     emit(events.BOOKING_UNBLOCKED, patient_id=patient.pk, organization_id=organization_id, block_id=block.pk)

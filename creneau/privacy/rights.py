@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from creneau.accounts.models import Membership
+from creneau.accounts.principals import acting_user
 from creneau.accounts.services import account_close
 from creneau.audit.models import Action
 from creneau.audit.services import Touched, audit_record
@@ -113,7 +114,7 @@ def account_erase(*, actor: Actor) -> dict[str, int]:
     refresh), and booking sits above patients: each patient's cancellations are asked for with the
     `patient.erasing` event, handled synchronously in this transaction by `booking.erasure`. If a future
     booking is still there afterwards (no handler configured), the erasure fails and nothing changes."""
-    user = actor.user
+    user = acting_user(actor)
     if actor.kind != ActorKind.PATIENT or user is None:
         raise PermissionDenied(_("Only the account holder can erase their account."))
     if Membership.objects.filter(user=user).exists():
