@@ -212,8 +212,11 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
             retry = window - int(clock.now().timestamp()) % window
             raise FhirError(429, _("Too many requests; slow down or use an access token."), {"Retry-After": str(retry)})
         return Caller(client_id=None, token_permissions=frozenset(), grants=(), ip=_client_ip(request))
-    if not header.startswith("Bearer "):
+    scheme, _sep, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         raise FhirError(401, _("Use a Bearer access token."), _challenge("invalid_request"))
+    # The scheme is case-insensitive (RFC 9110 §11.1); the toolkit only reads "Bearer ".
+    request.META["HTTP_AUTHORIZATION"] = f"Bearer {credentials.strip()}"
     valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
     token = getattr(oauth_request, "access_token", None) if valid else None
     if token is None or token.application_id is None:

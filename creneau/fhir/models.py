@@ -53,13 +53,15 @@ class ApiGrant(PublicModel):
 
 
 class ApiClientKey(PublicModel):
-    """The public keys (JWKS) a client signs its authentication assertions with (private_key_jwt,
-    SMART Backend Services). A client with keys may still authenticate with its secret."""
+    """The public keys a client signs its authentication assertions with (private_key_jwt, SMART
+    Backend Services): a registered JWKS, or the URL it publishes its JWKS at (`jwks_uri`, on an
+    allow-listed host, fetched and cached: creneau.fhir.jwks). A client with keys has no shared secret."""
 
     application = models.OneToOneField(
         oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="creneau_jwks"
     )
-    jwks = models.JSONField()
+    jwks = models.JSONField(null=True, blank=True)
+    jwks_uri = models.URLField(max_length=500, blank=True, default="")
 
     def __str__(self) -> str:
         return f"jwks {self.pk}"

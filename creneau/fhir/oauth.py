@@ -1,9 +1,11 @@
 """OAuth2 client authentication with a signed JWT (`private_key_jwt`, RFC 7523, as SMART Backend
 Services asks), on top of django-oauth-toolkit's secret-based methods.
 
-The assertion must be signed by a key of the client's registered JWKS, name the client as `iss` and
-`sub` and this token endpoint as `aud`, expire within five minutes, and carry a `jti` never seen before
-(kept in the cache until the assertion expires)."""
+The assertion must name its key (`kid`) and be signed by that key of the client's JWKS (registered, or
+fetched from its registered `jwks_uri` on an allow-listed host, cached), name the client as `iss` and
+`sub` and this token endpoint as `aud`, be valid now (`exp` and `nbf` with a few seconds' leeway at
+most), expire within five minutes, and carry a `jti` never seen before (kept in the cache until the
+assertion expires). A client registered with keys authenticates with them only: no shared secret."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from creneau.core import suspension
 
+from . import jwks as remote_jwks
 from .models import ApiClientKey
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ["RS384", "ES384", "RS256", "ES256"]
 MAX_LIFETIME = 300
+# Clock skew tolerated on `exp` and `nbf`, in seconds (jwcrypto's default is a full minute).
+LEEWAY = 5
 
 
 def _unverified_claims(assertion: str) -> dict[str, Any]:
@@ -38,21 +43,42 @@ def _unverified_claims(assertion: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+def _unverified_kid(assertion: str) -> str:
+    token = jwt.JWT(jwt=assertion, expected_type="JWS")
+    kid = token.token.jose_header.get("kid")
+    return kid if isinstance(kid, str) else ""
+
+
+def client_keys(stored: ApiClientKey, kid: str) -> jwk.JWKSet | None:
+    """The client's key set holding `kid`: the registered JWKS, or the one at its `jwks_uri` (cached;
+    fetched again, at most once a minute, when a new `kid` appears: the client rotated its keys)."""
+    if stored.jwks_uri:
+        keys = remote_jwks.key_set(stored.jwks_uri)
+        if keys is not None and keys.get_key(kid) is None:
+            keys = remote_jwks.key_set(stored.jwks_uri, refresh=True)
+    else:
+        keys = jwk.JWKSet.from_json(json.dumps(stored.jwks or {"keys": []}))
+    return keys if keys is not None and keys.get_key(kid) is not None else None
+
+
 def verify_assertion(assertion: str, *, audiences: set[str]) -> str | None:
     """The client id the assertion authenticates, or None."""
     try:
         client_id = str(_unverified_claims(assertion).get("iss", ""))
+        kid = _unverified_kid(assertion)
         stored = ApiClientKey.objects.select_related("application").filter(application__client_id=client_id).first()
-        if not client_id or stored is None:
+        if not client_id or not kid or stored is None:
+            return None  # an assertion must say which of the client's keys signed it
+        keys = client_keys(stored, kid)
+        if keys is None:
             return None
-        keys = jwk.JWKSet.from_json(json.dumps(stored.jwks))
         verified = jwt.JWT(
-            jwt=assertion,
-            key=keys,
             algs=ALGORITHMS,
             expected_type="JWS",
             check_claims={"iss": client_id, "sub": client_id, "exp": None, "jti": None},
         )
+        verified.leeway = LEEWAY
+        verified.deserialize(assertion, keys)
         claims = json.loads(verified.claims)
         aud = claims.get("aud")
         if not (set(aud) if isinstance(aud, list) else {aud}) & audiences:
@@ -60,9 +86,11 @@ def verify_assertion(assertion: str, *, audiences: set[str]) -> str | None:
     except (JWException, ValueError, TypeError, KeyError):
         return None
     now = time.time()
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or exp > now + MAX_LIFETIME:
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int | float) or exp > now + MAX_LIFETIME or exp < now - LEEWAY:
         return None
+    if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + LEEWAY):
+        return None  # not valid yet
     jti = hashlib.sha256(f"{client_id}\x00{claims['jti']}".encode()).hexdigest()
     if not cache.add(f"fhir:jti:{jti}", 1, timeout=int(exp - now) + 60):
         return None  # replayed
@@ -105,7 +133,14 @@ class SmartOAuth2Validator(OAuth2Validator):
     def _authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         body = dict(request.decoded_body or [])
         if body.get("client_assertion_type") != JWT_BEARER:
-            return bool(super().authenticate_client(request, *args, **kwargs))
+            if not super().authenticate_client(request, *args, **kwargs):
+                return False
+            # A client registered with keys has no working secret (whatever was stored for it).
+            client = getattr(request, "client", None)
+            if client is not None and ApiClientKey.objects.filter(application_id=client.pk).exists():
+                logger.info("fhir: refused a shared secret for a key-registered client")
+                return False
+            return True
         client_id = verify_assertion(str(body.get("client_assertion", "")), audiences=_token_urls(request))
         if client_id is None:
             logger.info("fhir: rejected client assertion")

@@ -25,6 +25,7 @@ from creneau.core.errors import Conflict, InvalidInput, NotFound
 from creneau.core.suspension import ensure_not_suspended
 from creneau.directory.selectors import access_organization_as_admin
 
+from . import jwks as jwks_remote
 from . import scopes as smart
 from .models import ApiClientKey, ApiGrant
 from .selectors import access_api_client, access_api_grant
@@ -53,18 +54,31 @@ def _public_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
     return jwks
 
 
+def _jwks_uri(uri: str) -> str:
+    uri = uri.strip()
+    if len(uri) > 500 or not jwks_remote.allowed(uri):
+        raise InvalidInput(_("This JWKS address is not on the list of allowed hosts (CRENEAU_JWKS_ALLOWED_HOSTS)."))
+    return uri
+
+
 @transaction.atomic
-def api_client_create(*, actor: Actor, name: str, jwks: dict[str, Any] | None = None) -> tuple[object, str]:
+def api_client_create(
+    *, actor: Actor, name: str, jwks: dict[str, Any] | None = None, jwks_uri: str = ""
+) -> tuple[object, str]:
     """A confidential client-credentials client; returns it and its secret (shown once: only a hash
-    is stored). With `jwks`, the client may also authenticate with signed assertions (private_key_jwt).
-    Platform setup: the system (a command) only."""
+    is stored). With `jwks` or `jwks_uri`, the client authenticates with signed assertions only
+    (private_key_jwt): it gets no secret (""). Platform setup: the system (a command) only."""
     if actor.kind != ActorKind.SYSTEM:
         raise NotFound(_("Unknown organization."))
     if not name.strip():
         raise InvalidInput(_("A client needs a name."))
+    if jwks is not None and jwks_uri:
+        raise InvalidInput(_("Register either a JWKS or its address, not both."))
     public = _public_jwks(jwks) if jwks is not None else None
+    uri = _jwks_uri(jwks_uri) if jwks_uri else ""
     from oauth2_provider.generators import generate_client_secret
 
+    # A key-registered client still needs a stored secret (the toolkit's model): a random one, never shown.
     secret = generate_client_secret()
     app = Application.objects.create(
         name=name.strip()[:255],
@@ -73,15 +87,16 @@ def api_client_create(*, actor: Actor, name: str, jwks: dict[str, Any] | None = 
         client_secret=secret,
         hash_client_secret=True,
     )
-    if public is not None:
-        ApiClientKey.objects.create(application=app, jwks=public)
+    if public is not None or uri:
+        ApiClientKey.objects.create(application=app, jwks=public, jwks_uri=uri)
+        secret = ""
     audit_record(
         actor=actor,
         action=Action.CREATE,
         object_type="api_client",
         object_id=app.client_id,
         via="api_client_create",
-        changes={"name": [None, app.name], "private_key_jwt": [None, public is not None]},
+        changes={"name": [None, app.name], "private_key_jwt": [None, public is not None or bool(uri)]},
     )
     return app, secret
 

@@ -28,7 +28,7 @@ def smart_configuration(request: HttpRequest) -> HttpResponse:
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ALGORITHMS,
             "scopes_supported": [s for s in capabilities_scopes()],
-            "capabilities": ["client-confidential-symmetric", "client-confidential-asymmetric"],
+            "capabilities": ["client-confidential-symmetric", "client-confidential-asymmetric", "permission-v2"],
         }
     )
 

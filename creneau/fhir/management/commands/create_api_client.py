@@ -23,6 +23,11 @@ class Command(BaseCommand):
             "--jwks-file",
             help="A JSON Web Key Set of the client's public keys, to authenticate with private_key_jwt.",
         )
+        parser.add_argument(
+            "--jwks-uri",
+            default="",
+            help="The https URL where the client publishes its JWKS (host in CRENEAU_JWKS_ALLOWED_HOSTS).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         jwks = None
@@ -33,12 +38,16 @@ class Command(BaseCommand):
             except (OSError, ValueError) as exc:
                 raise CommandError("Cannot read the JWKS file as JSON.") from exc
         try:
-            app, secret = api_client_create(actor=Actor.system(), name=options["name"], jwks=jwks)
+            app, secret = api_client_create(
+                actor=Actor.system(), name=options["name"], jwks=jwks, jwks_uri=options["jwks_uri"]
+            )
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
         client_id = app.client_id  # type: ignore[attr-defined]
         if options["json"]:
-            self.stdout.write(json.dumps({"client_id": client_id, "client_secret": secret}))
+            self.stdout.write(json.dumps({"client_id": client_id, "client_secret": secret or None}))
+        elif not secret:
+            self.stdout.write(f"client_id: {client_id}\n(authenticates with private_key_jwt only: no secret)")
         else:
             self.stdout.write(
                 f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is not stored; keep it now)"
