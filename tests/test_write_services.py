@@ -66,6 +66,11 @@ pytestmark = pytest.mark.django_db
 # Service modules besides the `services.py` of each app.
 OTHER_SERVICE_MODULES = (
     "creneau.accounts.team",
+    # accounts.services re-exports these
+    "creneau.accounts.factor_services",
+    "creneau.accounts.operator_services",
+    "creneau.accounts.password_services",
+    "creneau.accounts.tasks",
     # booking's use cases (booking.services re-exports them)
     "creneau.booking.book",
     "creneau.booking.changes",
@@ -745,30 +750,30 @@ WRITES: dict[str, Case] = {
         "login", _on_user(accounts.account_sign_in_record, new_device=True)
     ),
     "accounts.services.account_sign_out": Case("logout", _on_user(accounts.account_sign_out)),
-    "accounts.services.password_change": Case(
+    "accounts.password_services.password_change": Case(
         "password_change", _on_user(accounts.password_change, new_password="a brand new passphrase 9")
     ),
-    "accounts.services.password_reset_send": Case("password_reset_request", _reset_send),
-    "accounts.services.password_reset_complete": Case(
+    "accounts.tasks.password_reset_send": Case("password_reset_request", _reset_send),
+    "accounts.password_services.password_reset_complete": Case(
         "password_reset", _on_user(accounts.password_reset_complete, new_password="a brand new passphrase 9")
     ),
-    "accounts.services.account_sign_out_everywhere": Case(
+    "accounts.password_services.account_sign_out_everywhere": Case(
         "sign_out_everywhere", _on_user(accounts.account_sign_out_everywhere, password=PASSWORD)
     ),
-    "accounts.services.mfa_enable": Case("mfa_enable", _mfa_enable),
-    "accounts.services.mfa_disable": Case("mfa_disable", _on_user(accounts.mfa_disable, device=True)),
-    "accounts.services.recovery_codes_regenerate": Case(
+    "accounts.factor_services.mfa_enable": Case("mfa_enable", _mfa_enable),
+    "accounts.factor_services.mfa_disable": Case("mfa_disable", _on_user(accounts.mfa_disable, device=True)),
+    "accounts.factor_services.recovery_codes_regenerate": Case(
         "recovery_codes_regenerate", _on_user(accounts.recovery_codes_regenerate, device=True)
     ),
-    "accounts.services.mfa_code_check": Case("recovery_code_use", _recovery_check),
+    "accounts.factor_services.mfa_code_check": Case("recovery_code_use", _recovery_check),
     "accounts.services.account_close": Case("account_erase", _on_user(accounts.account_close)),
-    "accounts.services.account_operator_update": Case("account_operator_update", _operator_update),
-    "accounts.services.account_operator_delete": Case("account_operator_delete", _operator_delete),
-    "accounts.services.membership_operator_save": Case("membership_operator_save", _membership_save),
-    "accounts.services.membership_operator_delete": Case("membership_operator_delete", _membership_delete),
-    "accounts.services.passkey_register": Case("passkey_register", _passkey_register),
-    "accounts.services.passkey_remove": Case("passkey_remove", _passkey_remove),
-    "accounts.services.passkey_sign_in_record": Case("passkey_sign_in", _passkey_sign_in),
+    "accounts.operator_services.account_operator_update": Case("account_operator_update", _operator_update),
+    "accounts.operator_services.account_operator_delete": Case("account_operator_delete", _operator_delete),
+    "accounts.operator_services.membership_operator_save": Case("membership_operator_save", _membership_save),
+    "accounts.operator_services.membership_operator_delete": Case("membership_operator_delete", _membership_delete),
+    "accounts.factor_services.passkey_register": Case("passkey_register", _passkey_register),
+    "accounts.factor_services.passkey_remove": Case("passkey_remove", _passkey_remove),
+    "accounts.factor_services.passkey_sign_in_record": Case("passkey_sign_in", _passkey_sign_in),
     "directory.services.organization_passkeys_require": Case("organization_passkeys_require", _passkeys_require),
     "directory.services.practitioner_profile_update": Case("practitioner_profile_update", _practitioner_profile),
     "directory.services.site_profile_update": Case("site_profile_update", _site_profile),
@@ -843,7 +848,7 @@ WRITES: dict[str, Case] = {
 # Public functions of the service modules that are not writes by an actor, and why.
 NOT_WRITES: dict[str, str] = {
     "accounts.services.normalize_email": "pure function",
-    "accounts.services.password_reset_request": "only enqueues the task whose half, password_reset_send, "
+    "accounts.password_services.password_reset_request": "only enqueues the task whose half, password_reset_send, "
     "writes and audits (constant shape: the request does the same for every address)",
     "accounts.team.visitor": "builds the anonymous actor of an invitation link",
     "accounts.team.invitation_account_exists": "read",

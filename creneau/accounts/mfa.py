@@ -13,41 +13,20 @@ import secrets
 from typing import Any
 
 import pyotp
-from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor, ActorKind, Channel
-from creneau.core.crypto.fields import EncryptedCharField
 from creneau.core.crypto.keys import provider
-from creneau.core.models import PublicModel
+
+from .factor_models import MFADevice, RecoveryCode
+from .models import Membership
 
 ISSUER = "creneau"
 RECOVERY_CODES = 10
 SESSION_VERIFIED = "mfa_verified_for"
-
-
-class MFADevice(PublicModel):
-    """One authenticator app per account. Unconfirmed until the user types a first valid code."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_device")
-    secret = EncryptedCharField(max_length=64)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    last_step = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"mfa device {self.pk}"
-
-
-class RecoveryCode(PublicModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
-    code_hash = models.CharField(max_length=64, unique=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"recovery code {self.pk}"
 
 
 # --- policy -------------------------------------------------------------------------------------------
@@ -57,8 +36,6 @@ def mfa_required_for(user: Any) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    from .models import Membership
-
     return Membership.objects.filter(user=user).exists()
 
 

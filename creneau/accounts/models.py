@@ -168,5 +168,4 @@ class Invitation(PublicModel):
 
 
 # Second-factor models live in their own module; imported here so Django registers them.
-from .mfa import MFADevice, RecoveryCode  # noqa: E402, F401
-from .passkeys import Passkey, PasskeyChallenge  # noqa: E402, F401
+from .factor_models import MFADevice, Passkey, PasskeyChallenge, RecoveryCode  # noqa: E402, F401

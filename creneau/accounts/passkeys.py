@@ -21,10 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -44,53 +43,14 @@ from webauthn.helpers.structs import (
 
 from creneau.core import clock
 from creneau.core.errors import InvalidInput
-from creneau.core.models import PublicModel
 
 from . import mfa
+from .factor_models import NAME_MAX, Passkey, PasskeyChallenge, Purpose
+from .models import Membership
 
 CHALLENGE_SECONDS = 300
-NAME_MAX = 60
 SESSION_METHOD = "mfa_method"  # how the session's second step was passed: "passkey" or "code"
 SESSION_CHALLENGE = "passkey_challenge"
-
-
-class Purpose(models.TextChoices):
-    REGISTER = "register", gettext_lazy("add a passkey")
-    SECOND_FACTOR = "second_factor", gettext_lazy("second step of a sign-in")
-    REAUTH = "reauth", gettext_lazy("confirm it is you")
-    SIGN_IN = "sign_in", gettext_lazy("sign in")
-
-
-class Passkey(PublicModel):
-    """One WebAuthn credential of an account: what is needed to check its assertions, nothing secret."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
-    name = models.CharField(gettext_lazy("name"), max_length=NAME_MAX)
-    # base64url of the credential id the authenticator chose (at most 1023 bytes).
-    credential_id = models.CharField(max_length=1400, unique=True)
-    public_key = models.BinaryField()  # COSE key
-    sign_count = models.PositiveBigIntegerField(default=0)
-    transports = models.JSONField(default=list, blank=True)
-    aaguid = models.CharField(max_length=36, blank=True, default="")
-    backed_up = models.BooleanField(default=False)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"passkey {self.pk}"
-
-
-class PasskeyChallenge(PublicModel):
-    """A challenge handed to a browser, kept only as its SHA-256 until used once or expired."""
-
-    challenge_hash = models.CharField(max_length=64, unique=True)
-    purpose = models.CharField(max_length=16, choices=Purpose.choices)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    expires_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"passkey challenge {self.pk}"
 
 
 class PasskeyRefused(InvalidInput):
@@ -127,8 +87,6 @@ def passkeys_required_for(user: Any) -> bool:
     """Whether one of the account's organizations requires its staff to sign in with a passkey."""
     if not getattr(user, "is_authenticated", False):
         return False
-    from .models import Membership
-
     return Membership.objects.filter(
         user=user, organization__require_passkeys=True, organization__is_active=True
     ).exists()
