@@ -23,6 +23,7 @@ from creneau.accounts.services import account_operator_update
 from creneau.audit.models import AuditEvent, DetectionAlert, Outcome, SuspendedPrincipal
 from creneau.audit.services import principal_suspend
 from creneau.core.actors import Actor
+from creneau.core.outcomes import REFUSAL_SYSTEM
 from creneau.core.suspension import Suspended
 from creneau.patients.models import Patient
 from creneau.patients.services import patient_create_for_organization
@@ -87,7 +88,9 @@ def test_every_read_and_write_with_an_earlier_token_is_refused_with_one_event(
     answer = api.get(url) if method == "get" else getattr(api, method)(url, NEW_PATIENT)
     assert_refused(answer)
     issue = answer.json()["issue"][0]
-    assert issue["code"] == "suspended"
+    # A valid R4 issue type, and the machine-readable reason in our code system.
+    assert issue["code"] == "forbidden"
+    assert issue["details"]["coding"] == [{"system": REFUSAL_SYSTEM, "code": "suspended"}]
     new = list(AuditEvent.objects.order_by("id")[events:])
     assert len(new) == 1 and new[0].outcome == Outcome.DENIED
     assert Patient.objects.count() == patients

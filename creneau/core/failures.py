@@ -31,6 +31,7 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import outcomes
 from .cache import CacheUnavailable, redis_status
 
 logger = logging.getLogger("creneau.failures")
@@ -56,17 +57,18 @@ def is_unavailable(exc: BaseException | None) -> bool:
 def unavailable_response(request: HttpRequest) -> HttpResponse:
     """503 + Retry-After: an OperationOutcome under /fhir/, a short page elsewhere, in the browser's
     language (the failure may come from a middleware running before the language was chosen)."""
-    with translation.override(translation.get_language_from_request(request)):
+    if request.path.startswith("/fhir/"):
+        language = outcomes.negotiated_language(request)
+    else:
+        language = translation.get_language_from_request(request)
+    with translation.override(language):
         return _unavailable_response(request)
 
 
 def _unavailable_response(request: HttpRequest) -> HttpResponse:
     message = _("The service is briefly unavailable. Please try again in a few seconds.")
     if request.path.startswith("/fhir/"):
-        body = {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "transient", "diagnostics": message}],
-        }
+        body = outcomes.refusal_body(503, message, code="transient", reason="unavailable")
         response = HttpResponse(
             json.dumps(body, ensure_ascii=False), status=503, content_type="application/fhir+json; charset=utf-8"
         )

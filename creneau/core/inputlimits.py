@@ -28,6 +28,8 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from . import outcomes
+
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -139,12 +141,8 @@ def check(request: HttpRequest) -> None:
 
 def refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
     if request.path.startswith("/fhir/"):
-        body = {
-            "resourceType": "OperationOutcome",
-            "issue": [
-                {"severity": "error", "code": "too-costly" if status == 413 else "invalid", "diagnostics": message}
-            ],
-        }
+        reason = {413: "request-too-large"}.get(status, "invalid-input")
+        body = outcomes.refusal_body(status, message, reason=reason)
         response = HttpResponse(
             json.dumps(body, ensure_ascii=False), status=status, content_type="application/fhir+json; charset=utf-8"
         )
@@ -164,7 +162,12 @@ class InputLimitsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         # Before LocaleMiddleware: answer in the language the client asks for.
-        with translation.override(translation.get_language_from_request(request)):
+        language = (
+            outcomes.negotiated_language(request)
+            if request.path.startswith("/fhir/")
+            else translation.get_language_from_request(request)
+        )
+        with translation.override(language):
             try:
                 check(request)
             except Refused as exc:

@@ -16,11 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
-from creneau.core import clock, ratelimit, suspension
+from creneau.core import clock, outcomes, ratelimit, suspension
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError
 from creneau.core.failures import is_unavailable, unavailable_response
@@ -34,34 +35,27 @@ FHIR_JSON = "application/fhir+json"
 ACCEPTED_BODY_TYPES = ("application/fhir+json", "application/json")
 JSON_PATCH = "application/json-patch+json"
 
-_ISSUE_CODES = {
-    400: "invalid",
-    401: "login",
-    403: "forbidden",
-    404: "not-found",
-    405: "not-supported",
-    406: "not-supported",
-    409: "conflict",
-    412: "conflict",
-    413: "too-costly",
-    415: "not-supported",
-    422: "business-rule",
-    429: "throttled",
-    500: "exception",
-}
-
 
 class FhirError(Exception):
-    """An error answered as an OperationOutcome with this HTTP status."""
+    """An error answered as an OperationOutcome with this HTTP status. `code`: the FHIR issue type (by
+    default from the status); `reason`: our machine-readable reason (`issue.details.coding`; a `code`
+    that is no IssueType is taken as the reason)."""
 
     def __init__(
-        self, status: int, message: str, headers: dict[str, str] | None = None, *, code: str | None = None
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
         self.code = code
+        self.reason = reason
 
 
 def fhir_json(body: dict[str, Any]) -> str:
@@ -134,19 +128,17 @@ def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
 
 
 def outcome(
-    status: int, message: str, headers: dict[str, str] | None = None, *, code: str | None = None
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
+    reason: str | None = None,
 ) -> HttpResponse:
-    body = {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "error" if status < 500 else "fatal",
-                "code": code or _ISSUE_CODES.get(status, "processing"),
-                "diagnostics": message,
-            }
-        ],
-    }
-    return fhir_response(body, status, headers)
+    """A refusal as a valid R4 OperationOutcome: issue type, our reason code, text safe to show."""
+    if reason is None and code is not None and code not in outcomes.ISSUE_TYPES:
+        reason, code = code, None
+    return fhir_response(outcomes.refusal_body(status, message, code=code, reason=reason), status, headers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +219,7 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=client_id, ip=_client_ip(request))
         suspension.record_refusal(actor, via="fhir")
         raise FhirError(
-            403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, code=suspension.REASON
+            403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, reason=suspension.REASON
         )
     grants = tuple(
         (org_id, frozenset(scopes.permissions(scope_text.split())))
@@ -278,6 +270,14 @@ def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callabl
 
     @functools.wraps(next(iter(methods.values())))
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        # API clients choose their language by Accept-Language only (French by default).
+        language = outcomes.negotiated_language(request)
+        with translation.override(language):
+            response = answer(request, **kwargs)
+        response["Content-Language"] = language
+        return response
+
+    def answer(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         handler = methods.get(request.method or "")
         if handler is None:
             return outcome(405, _("This method is not supported here."), {"Allow": allowed})
@@ -297,10 +297,10 @@ def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callabl
                 _check_body_type(request)
             return handler(request, **kwargs)
         except FhirError as exc:
-            return outcome(exc.status, exc.message, exc.headers, code=exc.code)
+            return outcome(exc.status, exc.message, exc.headers, code=exc.code, reason=exc.reason)
         except DomainError as exc:
             headers = {suspension.REASON_HEADER: suspension.REASON} if exc.code == suspension.REASON else None
-            return outcome(exc.http_status, str(exc.message), headers, code=exc.code if headers else None)
+            return outcome(exc.http_status, str(exc.message), headers, reason=exc.code)
         except RequestDataTooBig:
             return outcome(413, _("The request body is too large."))
         except Exception as exc:
