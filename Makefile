@@ -16,7 +16,7 @@ UV_DEP := $(if $(filter $(UV_DIR)/bin/uv,$(UV)),$(UV_DIR)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: run test test-sqlite test-postgres lint typecheck bench venv migrate seed clean lock worker
+.PHONY: run test test-sqlite test-postgres test-tools lint typecheck bench venv migrate seed clean lock worker
 
 $(UV_DIR)/bin/uv: requirements/uv.txt
 	@test -n "$(PYTHON_BOOT)" || { echo "No Python >= 3.12 found (tried PATH and ~/.pyenv/versions)."; exit 1; }
@@ -51,14 +51,24 @@ run: seed
 worker: migrate
 	$(PY) manage.py notifications_worker
 
-# Whole suite on SQLite, then again on PostgreSQL. Under CI=true the PostgreSQL pass is mandatory.
-test: venv lint typecheck test-sqlite test-postgres
+# Test tools from npm, exactly as locked (tests/fhir_validator/package-lock.json, integrity-checked): the HL7
+# FHIR R4 JSON schema every FHIR answer is validated against, and fhir-kit-client (a partner flow).
+FHIR_TOOLS := tests/fhir_validator
+$(FHIR_TOOLS)/node_modules/.package-lock.json: $(FHIR_TOOLS)/package.json $(FHIR_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found (Debian: apt-get install nodejs npm)."; exit 1; }
+	npm ci --prefix $(FHIR_TOOLS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
-test-sqlite: venv
+test-tools: $(FHIR_TOOLS)/node_modules/.package-lock.json
+
+# Whole suite on SQLite, then again on PostgreSQL. Under CI=true the PostgreSQL pass is mandatory.
+test: venv test-tools lint typecheck test-sqlite test-postgres
+
+test-sqlite: venv test-tools
 	@mkdir -p var test-artifacts
 	env -u DATABASE_URL $(PY) -m pytest -n 2 -p no:cacheprovider
 
-test-postgres: venv
+test-postgres: venv test-tools
 	@mkdir -p var test-artifacts
 	@# The suite runs as a runtime role (INSERT/SELECT only on the audit tables); migrations and test
 	@# databases as an owner role; attack scenarios as the superuser of PG_TEST_URL. The roles are created
@@ -87,4 +97,4 @@ lock: $(UV_DEP)
 		--output-file requirements/runtime.txt --quiet
 
 clean:
-	rm -rf $(VENV) $(UV_DIR) var test-artifacts
+	rm -rf $(VENV) $(UV_DIR) var test-artifacts $(FHIR_TOOLS)/node_modules

@@ -181,5 +181,13 @@ def world(db: None, monday_morning: None) -> World:
 
 
 @pytest.fixture
+def client() -> Any:
+    """pytest-django's `client`, checking every FHIR answer against the HL7 R4 schema (tests/fhir_validator)."""
+    from .fhir_validator.client import FhirCheckingClient
+
+    return FhirCheckingClient()
+
+
+@pytest.fixture
 def vendor() -> str:
     return connection.vendor

@@ -25,6 +25,7 @@ from creneau.scheduling.models import Motif
 from creneau.scheduling.services import availability_refresh
 
 from . import factories as f
+from .fhir_validator.client import check_response
 
 FHIR = "application/fhir+json"
 ALL_SCOPES = "system/*.cruds"
@@ -109,19 +110,25 @@ class Api:
     def _headers(self) -> dict[str, str]:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
 
+    # Every answer is checked against the independent R4 schema (tests/fhir_validator), whichever
+    # Django client this caller was given.
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.client.get(f"/fhir/R4/{path}", params or {}, HTTP_ACCEPT=FHIR, **self._headers())
+        response = self.client.get(f"/fhir/R4/{path}", params or {}, HTTP_ACCEPT=FHIR, **self._headers())
+        return check_response(response, "GET", f"/fhir/R4/{path}")
 
     def post(self, path: str, body: Any, **headers: str) -> Any:
         data = body if isinstance(body, str | bytes) else json.dumps(body)
-        return self.client.post(f"/fhir/R4/{path}", data, content_type=FHIR, **self._headers(), **headers)
+        response = self.client.post(f"/fhir/R4/{path}", data, content_type=FHIR, **self._headers(), **headers)
+        return check_response(response, "POST", f"/fhir/R4/{path}")
 
     def put(self, path: str, body: Any) -> Any:
         data = body if isinstance(body, str | bytes) else json.dumps(body)
-        return self.client.put(f"/fhir/R4/{path}", data, content_type=FHIR, **self._headers())
+        response = self.client.put(f"/fhir/R4/{path}", data, content_type=FHIR, **self._headers())
+        return check_response(response, "PUT", f"/fhir/R4/{path}")
 
     def delete(self, path: str) -> Any:
-        return self.client.delete(f"/fhir/R4/{path}", **self._headers())
+        response = self.client.delete(f"/fhir/R4/{path}", **self._headers())
+        return check_response(response, "DELETE", f"/fhir/R4/{path}")
 
 
 def booking_body(slot: str, patient_id: object) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from creneau.fhir.mappers.common import model_class
 
 from . import factories as f
 from .fhir_support import grant, register_client, reset_rate_limits, tenant
+from .fhir_validator import assert_valid
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def test_a_fhir_client_searches_slots_books_and_cancels(live_server: Any, frozen
     assert len(slots) == 5
     for slot in slots:
         model_class("Slot").model_validate(slot.serialize())
+        assert_valid(slot.serialize(), "Slot from fhirpy")
     assert all(s["status"] == "free" for s in slots)
 
     chosen = slots[0]
@@ -70,6 +72,7 @@ def test_a_fhir_client_searches_slots_books_and_cancels(live_server: Any, frozen
 
     read = fhir.reference("Appointment", appointment.id).to_resource()
     model_class("Appointment").model_validate(read.serialize())
+    assert_valid(read.serialize(), "Appointment from fhirpy")
     assert read["status"] == "booked"
 
     # The slot is no longer offered.

@@ -19,6 +19,7 @@ from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from .fhir_support import grant, register_client, reset_rate_limits, tenant, token
+from .fhir_validator import assert_valid
 
 schema = schemathesis.openapi.from_wsgi("/fhir/R4/openapi.json", get_wsgi_application())
 CHECKS = [
@@ -71,4 +72,7 @@ def test_the_openapi_document_is_served_at_a_stable_url(client: Client) -> None:
 )
 def test_api_conforms_to_its_openapi_document(case: Any, bearer: dict[str, str]) -> None:
     with in_process_db():
-        case.call_and_validate(headers=bearer, checks=CHECKS)
+        response = case.call_and_validate(headers=bearer, checks=CHECKS)
+    content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", [""])[0]
+    if content_type.startswith("application/fhir+json") and response.content:
+        assert_valid(response.json(), f"{case.method} {case.formatted_path} -> {response.status_code}")

@@ -120,10 +120,11 @@ def test_appointments_sort_descending_and_count_summary(setup: dict[str, Any]) -
     assert "entry" not in count
 
 
-def test_elements_keep_only_the_listed_elements(setup: dict[str, Any]) -> None:
-    bundle = setup["api"].get("Appointment", {"_elements": "status,start"}).json()
+def test_elements_keep_only_the_listed_elements_and_the_mandatory_ones(setup: dict[str, Any]) -> None:
+    bundle = setup["api"].get("Appointment", {"_elements": "start"}).json()
     for resource in matches(bundle):
-        assert set(resource) == {"resourceType", "id", "meta", "status", "start"}
+        # status and participant are mandatory in R4 (1..1, 1..*): a subset keeps them.
+        assert set(resource) == {"resourceType", "id", "meta", "status", "start", "participant"}
         assert resource["meta"]["tag"][-1]["code"] == "SUBSETTED"
 
 

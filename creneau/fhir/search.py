@@ -10,6 +10,7 @@ parameter only when the name is plain ASCII: client input is never echoed raw.""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from .capabilities import COMMON_SEARCH, RESOURCES
 from .http import FhirError
+from .mappers.common import model_class
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _RESULT_VALUES = {"_summary": {"count", "false"}, "_total": {"none", "estimate", "accurate"}}
@@ -132,9 +134,25 @@ def elements(query: QueryDict) -> set[str] | None:
     return set(wanted) if wanted else None
 
 
+@functools.cache
+def mandatory_elements(resource_type: str) -> frozenset[str]:
+    """Top-level elements of a type with a minimum cardinality of 1, read from the R4(B) model."""
+    fields = model_class(resource_type).model_fields.values()
+    return frozenset(
+        str(field.alias)
+        for field in fields
+        if field.alias
+        and (
+            field.is_required()
+            or (isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("element_required"))
+        )
+    )
+
+
 def subset(resource: dict[str, Any], keep: set[str]) -> dict[str, Any]:
     """`_elements`: the listed top-level elements plus the mandatory ones, tagged SUBSETTED."""
-    out = {k: v for k, v in resource.items() if k in keep or k in ("resourceType", "id", "meta")}
+    always = {"resourceType", "id", "meta", *mandatory_elements(resource["resourceType"])}
+    out = {k: v for k, v in resource.items() if k in keep or k in always}
     meta = dict(out.get("meta", {}))
     tag = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
     meta["tag"] = [*meta.get("tag", []), tag]
