@@ -138,19 +138,16 @@ def resolve(target: str) -> str | None:
     return target or None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--list", action="store_true", help="list each upward import with file and line")
-    parser.add_argument("--no-local", action="store_true", help="ignore imports inside functions")
-    args = parser.parse_args()
-
+def scan(no_local: bool = False) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[str]], int]:
+    """The module graph, the app-to-app arrows (with where each import is) and the count of imports found
+    only inside functions."""
     file_graph: dict[str, set[str]] = defaultdict(set)
     arrows: dict[tuple[str, str], list[str]] = defaultdict(list)
     local_count = 0
     for mod, path in FILES.items():
         file_graph[mod]
         for target, line, local in imports_of(path, mod):
-            if local and args.no_local:
+            if local and no_local:
                 continue
             dest = resolve(target)
             if dest is None or dest == mod:
@@ -162,7 +159,16 @@ def main() -> int:
                 where = f"{path.relative_to(ROOT)}:{line}{' (local)' if local else ''} -> {dest}"
                 if where not in arrows[(src_app, dst_app)]:
                     arrows[(src_app, dst_app)].append(where)
+    return file_graph, arrows, local_count
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--list", action="store_true", help="list each upward import with file and line")
+    parser.add_argument("--no-local", action="store_true", help="ignore imports inside functions")
+    args = parser.parse_args()
+
+    file_graph, arrows, local_count = scan(args.no_local)
     app_graph: dict[str, set[str]] = defaultdict(set)
     for src, dst in arrows:
         app_graph[src].add(dst)

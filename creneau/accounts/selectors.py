@@ -104,7 +104,7 @@ def team_agenda_accesses(actor: Actor, organization_id: uuid.UUID) -> dict[uuid.
 
 def invitation_token(invitation_id: uuid.UUID) -> str:
     """The secret of an invitation's link: a keyed MAC of its id under the site's secret key, made when
-    the e-mail leaves (`notifications.team.invitation_secret_link`), never stored. A copy of the database
+    the e-mail leaves (`notifications.secret_links.invitation_secret_link`), never stored. A copy of the database
     (the invitation row, the outbox row) is not enough to forge it; it dies with the invitation's state
     (used, withdrawn, expired), checked on every use."""
     mac = salted_hmac("creneau.accounts.invitation", str(invitation_id), algorithm="sha256").digest()

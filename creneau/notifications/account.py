@@ -5,7 +5,7 @@ and `settings.CRENEAU_EVENT_HANDLERS` routes each event here. Each handler queue
 the emitter's transaction (identifiers in, the address read from the account here).
 
 Links that are secrets (e-mail verification, password reset, team invitations) are never stored: the stored body carries
-the link with `SECRET` in place of the token, and `with_secret_link` puts a fresh token in when the
+the link with `SECRET` in place of the token, and `secret_links.with_secret_link` puts a fresh token in when the
 message leaves (`outbox._send`). A copy of the outbox (database dump, `dumpdata`, the account's message
 list) holds no usable link; the token is Django's, bound to the account's state, so it still dies when the
 password changes or the account signs in."""
@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlencode
 
-from django.contrib.auth.tokens import default_token_generator
 from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -24,14 +23,10 @@ from creneau.accounts.models import User
 from creneau.core import clock
 
 from . import outbox
-from .models import Kind, MessageChannel, OutboundMessage
+from .models import Kind, MessageChannel
 from .rendering import language_of, page_url
+from .secret_links import SECRET
 from .services import notify_mfa_changed, notify_new_login, notify_password_changed, recipient_for_user
-from .sms import SendError
-
-# Stands for the token in stored bodies; only URL-safe characters, so it stays inside the link.
-SECRET = "TOKEN-SET-WHEN-SENT"
-SECRET_KINDS = (Kind.ACCOUNT_VERIFICATION, Kind.PASSWORD_RESET, Kind.TEAM_INVITATION)
 
 
 def _user(user_id: uuid.UUID) -> User:
@@ -93,20 +88,3 @@ def on_new_login(*, user_id: uuid.UUID) -> None:
 def on_passkey_changed(*, user_id: uuid.UUID, change: str) -> None:
     """A passkey was added to or removed from the account: its owner is told (e-mail)."""
     _queue(_user(user_id), Kind.SECURITY_PASSKEY_CHANGED, {"added": change == "added"})
-
-
-def with_secret_link(message: OutboundMessage) -> tuple[str, str]:
-    """The text and HTML bodies to send, with a fresh token where the stored ones hold SECRET
-    (an account link's token is Django's for the account; a team invitation's is the invitation's)."""
-    if message.kind not in SECRET_KINDS or SECRET not in message.body_text:
-        return message.body_text, message.body_html
-    if message.kind == Kind.TEAM_INVITATION:
-        from .team import invitation_secret_link
-
-        token = invitation_secret_link(message)
-        return message.body_text.replace(SECRET, token), message.body_html.replace(SECRET, token)
-    user = User.objects.filter(pk=message.user_id).first() if message.user_id else None
-    if user is None:
-        raise SendError("account gone", permanent=True)
-    token = default_token_generator.make_token(user)
-    return message.body_text.replace(SECRET, token), message.body_html.replace(SECRET, token)

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.tasks import task
 from django.utils.html import escape
 from django_tasks_db.backend import DatabaseBackend
 
@@ -39,6 +40,7 @@ from creneau.core import clock
 from . import ics as ics_module
 from .models import Kind, MessageChannel, MessageStatus, OutboundMessage
 from .rendering import new_code, render, render_sms_lines
+from .secret_links import with_secret_link
 from .sms import SendError, sms_backend
 
 logger = logging.getLogger("creneau.notifications")
@@ -179,8 +181,6 @@ def _wake(batches: dict[dt.datetime, list[str]]) -> None:
     """Ask the task queue to deliver these rows (each batch at its time), all tasks in one
     transaction. Only a shortcut: the worker's sweep delivers due rows anyway, so a lost task delays
     a message, it never loses it."""
-    from .tasks import deliver_messages
-
     now = clock.now()
     backend = deliver_messages.get_backend()
     # Database-backed tasks: one commit for all of them rather than one each.
@@ -401,8 +401,6 @@ def _retry_or_fail(message: OutboundMessage, token: uuid.UUID, reason: str, *, p
 def _send(message: OutboundMessage) -> str:
     if message.channel == MessageChannel.SMS:
         return sms_backend().send(message_id=str(message.pk), to=message.to_address, text=message.body_text)
-    from .account import with_secret_link
-
     message_id = f"<{message.pk}@{ics_module.domain()}>"
     body_text, body_html = with_secret_link(message)  # secret links get their token only now
     body_text, body_html, attachment = with_room_link(message, body_text, body_html)
@@ -453,3 +451,9 @@ def prune(*, limit: int = 1000) -> int:
     )
     deleted, _ = OutboundMessage.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+@task()
+def deliver_messages(message_ids: list[str]) -> int:
+    """Deliver freshly queued (or now due) messages (the wake-up `_wake` enqueues)."""
+    return deliver_ids(message_ids)

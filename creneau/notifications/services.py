@@ -21,30 +21,11 @@ from creneau.booking.models import Appointment
 from creneau.booking.video import ROOM_PLACEHOLDER, is_video
 from creneau.core import clock
 from creneau.core.actors import Actor
-from creneau.patients.models import Patient, Relationship
 
 from . import ics, outbox, waitlist
 from .models import Kind, MessageChannel, MessageStatus, OutboundMessage, RemindersOff
+from .recipients import recipient_for_patient, recipient_for_user
 from .rendering import language_of, page_url
-
-
-def recipient_for_patient(patient: Patient) -> outbox.Recipient:
-    """Messages about a patient go to the account managing them (a parent for a child), else to the
-    contact details the practice recorded."""
-    user = patient.account
-    if user is None:
-        return outbox.Recipient(user_id=None, email=patient.email, phone=patient.phone, language="fr")
-    # Text messages go only to a number its owner confirmed with a code (patients may type anything).
-    phone = patient.phone if patient.relationship == Relationship.SELF and patient.phone_verified_at else ""
-    if not phone:
-        # Load the row (not values_list): an encrypted field opens only on its own instance.
-        holder = Patient.objects.filter(account=user, relationship=Relationship.SELF).first()
-        phone = holder.phone if holder is not None and holder.phone_verified_at else ""
-    return outbox.Recipient(user_id=user.pk, email=user.email, phone=phone, language=language_of(user.language))
-
-
-def recipient_for_user(user: User) -> outbox.Recipient:
-    return outbox.Recipient(user_id=user.pk, email=user.email, phone="", language=language_of(user.language))
 
 
 def _load(appointment_id: uuid.UUID) -> Appointment:

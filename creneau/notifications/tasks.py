@@ -1,7 +1,8 @@
 """Background work through Django's Tasks API (`django.tasks`, database backend `django_tasks_db`).
 
 Tasks are wake-ups: the outbox rows are the source of truth, and every task is safe to run twice or
-concurrently because delivery claims each row with a conditional UPDATE."""
+concurrently because delivery claims each row with a conditional UPDATE. `deliver_messages` is defined in
+`outbox` and `expire_waitlist_offers` in `waitlist` (each enqueued by its own module)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,14 @@ from creneau.core import clock
 
 from . import outbox, waitlist
 
+# The wake-up tasks live beside what they wake (outbox, waitlist), which enqueue them; named here too, so
+# that a task queued under its former path still runs.
+from .outbox import deliver_messages
+from .waitlist import expire_waitlist_offers
+
+__all__ = ["deliver_messages", "expire_waitlist_offers", "stuck_tasks_reclaim", "sweep"]
+
 logger = logging.getLogger("creneau.notifications")
-
-
-@task()
-def deliver_messages(message_ids: list[str]) -> int:
-    """Deliver freshly queued (or now due) messages."""
-    return outbox.deliver_ids(message_ids)
-
-
-@task()
-def expire_waitlist_offers() -> int:
-    """Release expired waiting-list offers and pass each slot to the next person in line."""
-    return waitlist.offers_expire()
 
 
 @task()

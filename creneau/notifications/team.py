@@ -16,12 +16,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from creneau.accounts.models import Invitation, Membership, Role, User
-from creneau.core import clock
 from creneau.directory.models import Agenda, Organization
 
 from . import outbox
-from .models import Kind, MessageChannel, OutboundMessage
+from .models import Kind, MessageChannel
 from .rendering import language_of, page_url, public_url
+from .secret_links import INVITATION_DEDUP, SECRET
 from .services import recipient_for_user
 
 Rights = Mapping[str, bool]
@@ -61,15 +61,10 @@ def invitation_url(token: str) -> str:
     return page_url("web:team_invitation", token, fallback=f"/team/invitation/{token}/")
 
 
-_INVITATION_DEDUP = f"{Kind.TEAM_INVITATION}:"
-
-
 def on_invitation_created(*, invitation_id: uuid.UUID) -> None:
     """The invitation e-mail, in the language the admin chose. The stored body holds the link with
-    `account.SECRET` for its token; `invitation_secret_link` puts the token in as the message leaves.
+    `secret_links.SECRET` for its token; `invitation_secret_link` puts the token in as the message leaves.
     One message per invitation (its id is the dedup key, which is also how the sender finds it)."""
-    from .account import SECRET
-
     invitation = Invitation.objects.select_related("organization").get(pk=invitation_id)
     language = language_of(invitation.language)
     with translation.override(language):
@@ -88,28 +83,8 @@ def on_invitation_created(*, invitation_id: uuid.UUID) -> None:
         Kind.TEAM_INVITATION,
         recipient,
         {**context, "account_url": public_url("/")},
-        dedup=f"{_INVITATION_DEDUP}{invitation.pk}",
+        dedup=f"{INVITATION_DEDUP}{invitation.pk}",
     )
-
-
-def invitation_secret_link(message: OutboundMessage) -> str:
-    """The token to put in an invitation e-mail now being sent. An invitation withdrawn, used or
-    expired before its e-mail left is not sent at all (a permanent failure: nothing to retry)."""
-    from creneau.accounts.models import InvitationState
-    from creneau.accounts.selectors import invitation_token
-
-    from .sms import SendError
-
-    raw = message.dedup_key.removeprefix(_INVITATION_DEDUP).partition(":")[0]
-    try:
-        invitation = Invitation.objects.filter(pk=uuid.UUID(raw)).first()
-    except ValueError:
-        invitation = None
-    if invitation is None:
-        raise SendError("invitation gone", permanent=True)
-    if invitation.state(clock.now()) != InvitationState.PENDING:
-        raise SendError(f"invitation {invitation.state(clock.now())}", permanent=True)
-    return invitation_token(invitation.pk)
 
 
 def _practitioner_users(

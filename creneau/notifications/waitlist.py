@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
+from django.tasks import task
 from django.utils.translation import gettext as _
 
 from creneau.accounts.principals import acting_user
@@ -27,7 +28,10 @@ from creneau.core.ids import parse_id
 from creneau.patients.selectors import access_patient
 from creneau.scheduling.selectors import online_motif
 
+from . import outbox
 from .models import EntryStatus, Kind, OfferStatus, WaitingListEntry, WaitingListOffer
+from .recipients import recipient_for_patient
+from .rendering import page_url
 from .selectors import access_waitlist_entry, access_waitlist_offer
 
 logger = logging.getLogger("creneau.notifications")
@@ -158,10 +162,6 @@ def _offer(
 
 
 def _make_offer(entry: WaitingListEntry, hold: Appointment, now: dt.datetime) -> WaitingListOffer:
-    from . import outbox
-    from .rendering import page_url
-    from .services import recipient_for_patient
-
     expires = now + dt.timedelta(minutes=settings.CRENEAU_WAITLIST_OFFER_MINUTES)
     # The hold lives as long as the offer (slot_hold gives the shorter booking-form hold).
     hold_extend(actor=_patient_actor(entry), hold_id=hold.pk, until=expires)
@@ -194,8 +194,6 @@ def _make_offer(entry: WaitingListEntry, hold: Appointment, now: dt.datetime) ->
 
 
 def _wake_at(when: dt.datetime) -> None:
-    from .tasks import expire_waitlist_offers
-
     try:
         expire_waitlist_offers.using(run_after=when).enqueue()
     except Exception:  # the worker's sweep expires offers anyway
@@ -251,3 +249,9 @@ def waitlist_offer_decline(*, actor: Actor, offer_id: uuid.UUID | str) -> None:
         ):
             _audit_entry(actor, Action.CANCEL, offer.entry, "waitlist_offer_decline")
     offers_expire()
+
+
+@task()
+def expire_waitlist_offers() -> int:
+    """Release expired waiting-list offers and pass each slot to the next person in line."""
+    return offers_expire()
