@@ -1,8 +1,13 @@
-"""A real FHIR client (fhirpy) over real HTTP against the live test server: it gets a token with
-OAuth2 client credentials, searches free slots, books one, reads it back and cancels it."""
+"""Real FHIR clients over real HTTP against the live test server: fhirpy (Python) and fhir-kit-client
+(Node, from npm): each gets a token with OAuth2 client credentials, searches free slots, books one,
+reads it back and cancels it. What they receive is checked by the independent R4 validator too."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,12 +16,13 @@ import requests
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome
 
+from creneau.booking.models import Appointment, Status
 from creneau.core import clock
-from creneau.fhir.mappers.common import model_class
+from creneau.fhir.mappers.common import RPPS_SYSTEM, model_class
 
 from . import factories as f
 from .fhir_support import grant, register_client, reset_rate_limits, tenant
-from .fhir_validator import assert_valid
+from .fhir_validator import HERE, INSTALL_HINT, assert_valid
 
 
 @pytest.fixture
@@ -151,3 +157,59 @@ def test_simultaneous_bookings_of_one_slot_give_one_201_and_409s(live_server: An
         results = list(pool.map(book, [p.pk for p in patients]))
     assert sorted(status for status, _type in results) == [201, 409, 409, 409]
     assert {rtype for status, rtype in results if status == 409} == {"OperationOutcome"}
+
+
+def _node_flow() -> list[str]:
+    node = shutil.which("node")
+    installed = (HERE / "node_modules" / "fhir-kit-client" / "package.json").exists()
+    if node is None or not installed:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"fhir-kit-client needs node and its install: {INSTALL_HINT}")
+        pytest.skip(f"fhir-kit-client not installed: {INSTALL_HINT}")
+    return [node, str(HERE / "partner_flow.mjs")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fhir_kit_client_finds_a_practitioners_slot_by_rpps_books_reads_and_cancels(
+    live_server: Any, frozen: None
+) -> None:
+    command = _node_flow()
+    reset_rate_limits()
+    a = tenant("Cabinet A")
+    tenant("Cabinet B")
+    client_id, secret = register_client()
+    grant(client_id, a.org, "system/*.rs system/Appointment.cruds")
+    run = subprocess.run(
+        command,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "FHIR_BASE": f"{live_server.url}/fhir/R4",
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": secret,
+            "PRACTITIONER_IDENTIFIER": f"{RPPS_SYSTEM}|8{a.doc.rpps}",
+            "PATIENT_ID": str(a.patient.pk),
+            "START_GE": "2026-03-03",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+
+    assert seen["metadata"]["fhirVersion"] == "4.0.1"
+    assert seen["tokenUrl"] == f"{live_server.url}/fhir/R4/auth/token"
+    assert seen["token_type"] == "Bearer"
+    slots = [e["resource"] for e in seen["slots"].get("entry", []) if e["resource"]["resourceType"] == "Slot"]
+    assert slots and all(s["status"] == "free" and s["start"] >= "2026-03-03" for s in slots)
+    assert all(s["schedule"]["reference"] == f"Schedule/{a.role_id}" for s in slots)
+    assert seen["created"]["status"] == "booked" and seen["created"]["start"] == seen["chosen"]["start"]
+    assert seen["read"]["id"] == seen["created"]["id"]
+    assert seen["cancelled"]["status"] == "cancelled" and seen["reread"]["status"] == "cancelled"
+    for name in ("metadata", "slots", "created", "read", "cancelled", "reread"):
+        assert_valid(seen[name], f"{name} from fhir-kit-client")
+
+    booked = Appointment.objects.get(pk=seen["created"]["id"])
+    assert booked.patient_id == a.patient.pk
+    assert booked.status == Status.CANCELLED
