@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -18,8 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from creneau.accounts import reauth
-from creneau.accounts.models import User
-from creneau.accounts.selectors import staff_actor
+from creneau.accounts.actors import staff_actor
 from creneau.core.errors import DomainError, NotFound
 from creneau.directory.models import Organization
 from creneau.directory.selectors import access_organization_as_admin, organizations_administered
@@ -41,22 +39,17 @@ class GrantForm(forms.Form):
     )
 
 
-def _user(request: HttpRequest) -> User:
-    """The signed-in user (views below are all login_required)."""
-    return cast(User, request.user)
-
-
 def _admin_org(request: HttpRequest, organization_id: uuid.UUID) -> Organization:
     """An organization the signed-in user administers; any other answers 404 as a missing one."""
     try:
-        return access_organization_as_admin(staff_actor(_user(request)), organization_id)
+        return access_organization_as_admin(staff_actor(request, member=False), organization_id)
     except NotFound:
         raise Http404 from None
 
 
 @login_required
 def organizations(request: HttpRequest) -> HttpResponse:
-    orgs = organizations_administered(staff_actor(_user(request)))
+    orgs = organizations_administered(staff_actor(request, member=False))
     if len(orgs) == 1:
         return redirect("fhir_web:grants", organization_id=orgs[0].pk)
     return render(request, "fhir/organizations.html", {"organizations": orgs})
@@ -73,7 +66,7 @@ def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.api_grant_create(
-                actor=staff_actor(_user(request)),
+                actor=staff_actor(request, member=False),
                 client_id=form.cleaned_data["client_id"],
                 organization_id=org.pk,
                 scope_list=form.cleaned_data["scopes"],
@@ -94,7 +87,7 @@ def grants(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def revoke(request: HttpRequest, organization_id: uuid.UUID, grant_id: uuid.UUID) -> HttpResponse:
     org = _admin_org(request, organization_id)
-    actor = staff_actor(_user(request))
+    actor = staff_actor(request, member=False)
     try:
         grant = access_api_grant(actor, grant_id, organization_id=org.pk)
         services.api_grant_revoke(actor=actor, grant_id=grant.pk)

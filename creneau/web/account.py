@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creneau.accounts.actors import patient_actor
 from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import access_appointment, account_appointments
 from creneau.booking.services import appointment_cancel, appointment_reschedule
@@ -29,7 +30,7 @@ from creneau.patients.services import (
     patient_update,
 )
 
-from .common import domain_errors, monday_of, parse_day, parse_slot_start, patient_actor
+from .common import domain_errors, monday_of, parse_day, parse_slot_start
 from .forms import IdentityForm, PhoneCodeForm, RelativeForm
 from .views import week_calendar
 

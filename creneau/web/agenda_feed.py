@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from creneau.accounts.actors import staff_actor
 from creneau.core.actors import AgendaRight
 from creneau.directory.selectors import access_agenda
 from creneau.notifications import agenda_feed as feeds
 from creneau.notifications.rendering import page_url
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 
 
 @never_cache

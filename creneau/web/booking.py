@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creneau.accounts.actors import anonymous_actor, patient_actor
 from creneau.booking.models import Appointment, Status
 from creneau.booking.selectors import (
     access_appointment,
@@ -32,7 +33,7 @@ from creneau.booking.selectors import (
 from creneau.booking.services import SlotRef, SpacingRefused, hold_confirm, hold_release, slot_check, slot_hold
 from creneau.booking.video import video_link_for
 from creneau.core import clock
-from creneau.core.actors import Actor, ActorKind, Channel
+from creneau.core.actors import Actor
 from creneau.core.errors import Conflict, DomainError, NotFound, PolicyViolation
 from creneau.core.ids import parse_id
 from creneau.directory.models import Site
@@ -43,7 +44,7 @@ from creneau.scheduling.models import Audience, Motif
 from creneau.scheduling.selectors import free_slots, motif_questions, slot_place
 
 from . import ics
-from .common import domain_errors, parse_slot_start, patient_actor
+from .common import domain_errors, parse_slot_start
 from .forms import AnswersForm, IdentityForm, RelativeForm, WhoForm
 
 PENDING_KEY = "web_pending_slot"
@@ -88,7 +89,7 @@ def _visitor(request: HttpRequest) -> Actor:
     """The patient, or someone not signed in yet (checks only: an anonymous actor writes nothing)."""
     if request.user.is_authenticated:
         return patient_actor(request)
-    return Actor(kind=ActorKind.PATIENT, channel=Channel.WEB, ip=request.META.get("REMOTE_ADDR"))
+    return anonymous_actor(request)
 
 
 def _check_audience_for_account(request: HttpRequest, motif: Motif) -> None:

@@ -12,14 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from creneau.accounts.actors import patient_actor
 from creneau.accounts.models import User
 from creneau.booking.video import is_video, room_url
 from creneau.notifications import ics
 from creneau.notifications import services as notifications
 from creneau.notifications.rendering import page_url
 from creneau.notifications.selectors import calendar_feed_active, calendar_feed_appointments
-
-from .common import patient_actor
 
 
 @never_cache

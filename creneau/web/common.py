@@ -1,4 +1,5 @@
-"""Helpers shared by the web views: who is acting, domain errors as pages, slot parameters."""
+"""Helpers shared by the web views: domain errors as pages, slot parameters. Who is acting comes from
+`accounts.actors` (the one request → actor adapter)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from creneau.accounts import selectors as accounts_selectors
-from creneau.core.actors import Actor
-from creneau.core.errors import DomainError, InvalidInput, NotFound
+from creneau.core.errors import DomainError, InvalidInput
 
 View = Callable[..., HttpResponse]
-
-
-def patient_actor(request: HttpRequest) -> Actor:
-    if not request.user.is_authenticated:
-        raise NotFound(_("Page not found."))
-    return Actor.for_patient(request.user, ip=request.META.get("REMOTE_ADDR"))
-
-
-def staff_actor(request: HttpRequest) -> Actor:
-    """The signed-in user as practice staff; someone with no membership sees nothing (404)."""
-    if not request.user.is_authenticated:
-        raise NotFound(_("Page not found."))
-    actor = accounts_selectors.staff_actor(request.user, ip=request.META.get("REMOTE_ADDR"))
-    if not actor.organization_ids:
-        raise NotFound(_("Page not found."))
-    return actor
 
 
 def error_page(request: HttpRequest, error: DomainError) -> HttpResponse:

@@ -10,12 +10,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creneau.accounts.actors import staff_actor
 from creneau.core.errors import DomainError, NotFound
 from creneau.directory.selectors import organizations_administered
 from creneau.exports import services
 from creneau.exports.selectors import exports_of_organization
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 
 
 def _admin_org(request: HttpRequest) -> uuid.UUID:

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from creneau.core.actors import Actor
+from creneau.accounts.actors import patient_actor
 from creneau.incidents.selectors import incidents_affecting_account
 from creneau.privacy.selectors import access_journal
 
@@ -14,7 +14,7 @@ from creneau.privacy.selectors import access_journal
 @login_required
 def journal(request: HttpRequest) -> HttpResponse:
     """Who accessed my data and my relatives' data, and whether an incident touched it."""
-    actor = Actor.for_patient(request.user, ip=request.META.get("REMOTE_ADDR"))  # type: ignore[arg-type]
+    actor = patient_actor(request)
     return render(
         request,
         "privacy/journal.html",

@@ -10,11 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from creneau.accounts.actors import patient_actor
 from creneau.accounts.reauth import recent_auth_required
 from creneau.patients.selectors import patients_of_account
 from creneau.privacy.rights import account_erase, patient_data_bundle, patient_data_export
 
-from .common import domain_errors, patient_actor
+from .common import domain_errors
 
 
 @login_required

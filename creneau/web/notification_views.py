@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creneau.core.actors import Actor
+from creneau.accounts.actors import patient_actor
 from creneau.core.errors import DomainError
 from creneau.notifications import selectors, waitlist
 from creneau.notifications.models import OfferStatus
@@ -17,7 +17,7 @@ from creneau.notifications.models import OfferStatus
 
 @login_required
 def messages(request: HttpRequest) -> HttpResponse:
-    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    actor = patient_actor(request)
     code = request.GET.get("code", "").strip()[:20]
     context = {
         "sent": selectors.messages_sent_to_account(actor),
@@ -29,7 +29,7 @@ def messages(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def offer(request: HttpRequest, offer_id: str) -> HttpResponse:
-    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    actor = patient_actor(request)
     try:
         the_offer = selectors.access_waitlist_offer(actor, offer_id)
     except DomainError as exc:
@@ -56,7 +56,7 @@ def offer(request: HttpRequest, offer_id: str) -> HttpResponse:
 @login_required
 def waitlist_page(request: HttpRequest) -> HttpResponse:
     """The account's waiting lists, each with a button to leave it."""
-    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    actor = patient_actor(request)
     if request.method == "POST":
         try:
             waitlist.waitlist_leave(actor=actor, entry_id=request.POST.get("entry", ""))
@@ -71,7 +71,7 @@ def waitlist_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def waitlist_join(request: HttpRequest) -> HttpResponse:
     """Join from an appointment (`appointment_id`): be offered an earlier slot if one frees up."""
-    actor = Actor.for_patient(request.user)  # type: ignore[arg-type]
+    actor = patient_actor(request)
     try:
         waitlist.waitlist_join_for_appointment(actor=actor, appointment_id=request.POST.get("appointment_id", ""))
     except DomainError as exc:

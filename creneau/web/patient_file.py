@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from creneau.accounts.actors import staff_actor
 from creneau.booking.models import Status
 from creneau.booking.selectors import patient_history
 from creneau.core import clock
@@ -41,7 +42,7 @@ from creneau.patients.services import (
     patient_note_add,
 )
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 from .forms import StaffPatientSearchForm
 
 SEARCH_LIMIT = 20

@@ -13,11 +13,12 @@ from django.shortcuts import render
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from creneau.accounts.actors import staff_actor
 from creneau.booking.models import Source
 from creneau.booking.stats import MonthStats, practice_stats
 from creneau.core import clock
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 
 CHART_W, CHART_H, PAD = 640, 240, 32
 COLOURS: dict[str, str] = {Source.WEB.value: "#2456d6", Source.PHONE.value: "#e08a00", Source.API.value: "#2f9e6b"}

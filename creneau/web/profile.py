@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from creneau.accounts.actors import staff_actor
 from creneau.core.actors import AgendaRight
 from creneau.core.errors import DomainError, InvalidInput, NotFound
 from creneau.core.ids import parse_id
@@ -19,7 +20,7 @@ from creneau.directory import services as directory
 from creneau.directory.models import PHOTO_TYPES, Agenda, PractitionerPhoto, Site
 from creneau.directory.selectors import access_agenda, agenda_sites
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 from .forms import PhotoForm, PractitionerProfileForm, SiteProfileForm
 
 SITE_FIELDS = directory.SITE_PROFILE_FIELDS

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from creneau.accounts.actors import staff_actor
 from creneau.booking.models import Status
 from creneau.booking.selectors import access_appointment, booked_between
 from creneau.booking.services import (
@@ -61,7 +62,7 @@ from creneau.scheduling.selectors import (
 )
 
 from . import agenda_grid as grid
-from .common import domain_errors, error_page, monday_of, parse_day, parse_slot_start, staff_actor
+from .common import domain_errors, error_page, monday_of, parse_day, parse_slot_start
 from .forms import AbsenceForm, IdentityForm, MotifForm, OpeningRuleForm, QuestionForm, StaffPatientSearchForm
 
 

@@ -22,8 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from creneau.accounts import middleware as session_security
-from creneau.accounts import selectors as accounts_selectors
 from creneau.accounts import team
+from creneau.accounts.actors import staff_actor
 from creneau.accounts.models import Membership, Role, User
 from creneau.accounts.selectors import (
     access_membership,
@@ -33,13 +33,14 @@ from creneau.accounts.selectors import (
     team_agenda_accesses,
 )
 from creneau.accounts.team import AgendaRights
+from creneau.core import ratelimit
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, NotFound
 from creneau.directory import services as directory_services
 from creneau.directory.models import Agenda, Organization
 from creneau.directory.selectors import access_organization_as_admin, organizations_administered
 
-from .common import domain_errors, staff_actor
+from .common import domain_errors
 from .team_forms import AcceptForm, InviteForm, RoleFields, rights_from_post, rights_rows
 
 # Service error codes shown next to a field rather than above the form.
@@ -249,8 +250,7 @@ def team_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
             error, status = exc, exc.http_status
         else:
             messages.success(request, _("Member removed. They were told by e-mail."))
-            me: User = request.user  # type: ignore[assignment]
-            if not accounts_selectors.staff_actor(me).admin_of:  # removed themselves as admin
+            if not staff_actor(request, member=False).admin_of:  # removed themselves as admin
                 return redirect("web:home")
             return redirect("web:team")
     return render(
@@ -294,13 +294,13 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     }
     if request.method != "POST":
         return render(request, "web/team/accept.html", context)
-    ip = request.META.get("REMOTE_ADDR")
     if user is not None:
-        actor = accounts_selectors.staff_actor(user, ip=ip)
-        membership = team.invitation_accept(actor=actor, token=token)
+        membership = team.invitation_accept(actor=staff_actor(request, member=False), token=token)
     elif form is not None and form.is_valid():
         membership = team.invitation_accept(
-            actor=team.visitor(ip=ip), token=token, password=form.cleaned_data["password1"]
+            actor=team.visitor(ip=ratelimit.client_ip(request) or None),
+            token=token,
+            password=form.cleaned_data["password1"],
         )
         login(request, membership.user, backend="creneau.accounts.throttle.ThrottledModelBackend")
     else:

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from creneau.accounts.actors import patient_actor
 from creneau.booking.selectors import practitioners_seen_by_account
 from creneau.core import clock
 from creneau.core.errors import NotFound
@@ -24,7 +25,7 @@ from creneau.scheduling.models import Audience, Motif, OpeningRule
 from creneau.scheduling.selectors import free_slots, practitioner_or_404
 
 from . import places, search
-from .common import domain_errors, monday_of, parse_day, patient_actor
+from .common import domain_errors, monday_of, parse_day
 
 PAGE_SIZE = 10
 POPULAR_CITIES = ["Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux", "Lille", "Nantes", "Strasbourg"]
