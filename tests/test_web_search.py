@@ -90,7 +90,12 @@ def test_garbage_page_number_does_not_fail(world: World, client: Client) -> None
     assert response.status_code == 200
 
 
-def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(world: World, client: Client) -> None:
+def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(
+    world: World,
+    client: Client,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.CRENEAU_SEARCH_CACHE_SECONDS = 0  # computed each time
     refresh(world.doc)
     params = {"specialty": "dermatologie", "where": "Lyon"}
     client.get("/", params)  # warm caches (nomenclature, communes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.test import Client
+from django.test import Client, TestCase
 
 from creneau.scheduling.services import availability_refresh
 
@@ -15,7 +15,9 @@ def stamp(moment: dt.datetime) -> str:
 
 
 def refresh(*practitioners: object) -> None:
-    availability_refresh(practitioner_ids=[p.pk for p in practitioners])  # type: ignore[attr-defined]
+    """Rebuild their index rows and, as a commit would, replace the index versions (cached searches)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        availability_refresh(practitioner_ids=[p.pk for p in practitioners])  # type: ignore[attr-defined]
 
 
 def signed_in(user: object) -> Client:

@@ -249,6 +249,9 @@ CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31
 # Slot search answers are cached this long (0: off), keyed by the index versions they come from; a
 # booking invalidates them at once, so this only bounds how long a start that has just passed may show.
 CRENEAU_FHIR_SLOT_CACHE_SECONDS = 15
+# The patient search page's results block, cached likewise under the index versions (web.views.home);
+# directory edits (a practice's address, a practitioner's sector) show within this many seconds.
+CRENEAU_SEARCH_CACHE_SECONDS = 15
 # Clients registered with a `jwks_uri` (private_key_jwt): the only hosts ever fetched, over https
 # (http only where CRENEAU_JWKS_ALLOW_HTTP, for development), and how long a fetched key set is kept.
 CRENEAU_JWKS_ALLOWED_HOSTS: list[str] = [h for h in os.environ.get("CRENEAU_JWKS_ALLOWED_HOSTS", "").split(",") if h]

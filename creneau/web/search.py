@@ -18,6 +18,8 @@ from collections.abc import Collection
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import dateformat
+from django.utils.translation import gettext as _
 
 from creneau.core import clock
 from creneau.directory import vocabulary
@@ -45,6 +47,15 @@ class Filters:
     sort: str = "soonest"
 
 
+@dataclasses.dataclass(frozen=True)
+class SlotLink:
+    """One offered start, ready for the page: no per-slot work left to the template."""
+
+    time: str  # "08:30", local to the slot's site
+    label: str  # "Book Monday 2 March 08:30" (translated), for screen readers
+    query: str  # the booking page's query string
+
+
 @dataclasses.dataclass
 class Result:
     practitioner: Practitioner
@@ -56,8 +67,8 @@ class Result:
     known: bool = False
     # Not seen yet and the practitioner takes no new patients: no slot is offered.
     closed_to_new: bool = False
-    # Availability grouped by local day: [(date, [start, ...]), ...]
-    days: list[tuple[dt.date, list[dt.datetime]]] = dataclasses.field(default_factory=list)
+    # Availability grouped by local day: [(date, [slot, ...]), ...]
+    days: list[tuple[dt.date, list[SlotLink]]] = dataclasses.field(default_factory=list)
     number: int = 0  # position on the page, shared with the map marker
 
     @property
@@ -182,7 +193,8 @@ def search(
 
 def decorate(results: list[Result], *, days: int = 3, per_day: int = 4, first_number: int = 1) -> None:
     """For the page shown: the motif of each next availability (one query), its first starts
-    grouped by local day at the slot's site, and the number shared by the list and the map."""
+    grouped by local day at the slot's site, each with its time, label and booking link, and the
+    number shared by the list and the map."""
     motif_ids = {r.availability.motif_id for r in results if r.availability}
     motifs = {m.pk: m for m in Motif.objects.filter(pk__in=motif_ids)} if motif_ids else {}
     for i, r in enumerate(results):
@@ -191,14 +203,22 @@ def decorate(results: list[Result], *, days: int = 3, per_day: int = 4, first_nu
             continue
         r.motif = motifs.get(r.availability.motif_id)
         tz = r.site.tz
-        grouped: dict[dt.date, list[dt.datetime]] = {}
+        common = f"practitioner={r.practitioner.pk}&motif={r.availability.motif_id}&site={r.availability.site_id}"
+        grouped: dict[dt.date, list[SlotLink]] = {}
         for start in r.availability.starts:
             local = start.astimezone(tz)
             if local.date() not in grouped and len(grouped) >= days:
                 break
             bucket = grouped.setdefault(local.date(), [])
             if len(bucket) < per_day:
-                bucket.append(start)
+                when = dateformat.format(local, "l j F H:i")
+                bucket.append(
+                    SlotLink(
+                        time=f"{local:%H:%M}",
+                        label=_("Book %(when)s") % {"when": when},
+                        query=f"{common}&start={start.astimezone(dt.UTC):%Y%m%dT%H%MZ}",
+                    )
+                )
         r.days = list(grouped.items())
 
 

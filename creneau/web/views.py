@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import zoneinfo
 
@@ -11,6 +12,9 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from creneau.accounts.actors import patient_actor
@@ -21,6 +25,7 @@ from creneau.core.ids import parse_id
 from creneau.directory import vocabulary
 from creneau.directory.models import ConventionSector, PaymentMethod, Practitioner, PractitionerPhoto, Specialty
 from creneau.directory.selectors import practitioner_sites
+from creneau.scheduling import versions as index_versions
 from creneau.scheduling.models import Audience, Motif, OpeningRule
 from creneau.scheduling.selectors import free_slots, practitioner_or_404
 
@@ -73,6 +78,17 @@ def _suggested_specialties(codes: tuple[str, ...]) -> list[Specialty]:
     return [found[c] for c in codes if c in found]
 
 
+def _results_cache_key(request: HttpRequest) -> str:
+    """The query, the language and the time window of a results block, hashed (no typed text in the key)."""
+    get = request.GET
+    parts = [
+        "&".join(sorted(f"{k}={v}" for k in get for v in get.getlist(k))),
+        translation.get_language() or "",
+        str(int(clock.now().timestamp()) // settings.CRENEAU_SEARCH_CACHE_SECONDS),
+    ]
+    return "web:search-results:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 def home(request: HttpRequest) -> HttpResponse:
     """Search by specialty (in everyday words) or name, and a town, postcode, arrondissement or the
     browser's position; without a query, the search form and shortcuts."""
@@ -84,7 +100,7 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "specialty_q": specialty_q[:MAX_QUERY],
         "where_q": where_q[:MAX_QUERY],
-        "specialties": list(Specialty.objects.all()),
+        "specialties": Specialty.objects.all(),  # read only if the form is rendered (not from the cache)
         "popular_cities": POPULAR_CITIES,
         "searched": "specialty" in get or "where" in get or near_me,
         "filters": filters,
@@ -138,6 +154,20 @@ def home(request: HttpRequest) -> HttpResponse:
         context["problems"] = problems
         return render(request, "web/home.html", context, status=400)
     known = practitioners_seen_by_account(patient_actor(request)) if request.user.is_authenticated else set()
+    context.update({"specialty": specialty, "name_query": name_query, "place": place, "show_results": True})
+    # The page's content (form and results) is the same for everyone who has seen none of these
+    # practitioners: rendered once per query, language and index version (a booking anywhere in the
+    # specialty replaces the version), for at most CRENEAU_SEARCH_CACHE_SECONDS.
+    key = ""
+    versions: tuple[str, ...] = ()
+    if not known and settings.CRENEAU_SEARCH_CACHE_SECONDS:
+        scopes = [str(specialty.pk)] if specialty is not None else [index_versions.GLOBAL]
+        key = _results_cache_key(request)
+        cached, versions = index_versions.versioned_get(key, scopes)
+        if cached is not None:
+            html, has_points = cached
+            context["content_html"], context["has_points"] = mark_safe(html), has_points  # noqa: S308 (our own rendering)
+            return render(request, "web/home.html", context)
     results = search.search(
         specialty=specialty, name_query=name_query, place=place, filters=filters, known_practitioners=known
     )
@@ -148,11 +178,7 @@ def home(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context.update(
         {
-            "specialty": specialty,
-            "name_query": name_query,
-            "place": place,
             "page": page,
-            "show_results": True,
             "radius": filters.radius_km,
             "points": search.map_points(shown),
             "query_string": query.urlencode(),
@@ -161,6 +187,10 @@ def home(request: HttpRequest) -> HttpResponse:
             ),
         }
     )
+    html = render_to_string("web/includes/search_page.html", context, request=request)
+    context["content_html"], context["has_points"] = html, bool(shown)
+    if key:
+        index_versions.versioned_set(key, versions, (html, bool(shown)), settings.CRENEAU_SEARCH_CACHE_SECONDS)
     return render(request, "web/home.html", context)
 
 
