@@ -2,8 +2,9 @@
 
 An API client granted for one organization crawls everything it can with valid tokens, and a patient
 account guesses appointment ids through the web. Neither ever receives another organization's or
-another patient's data; the crawler is suspended before the configured number of distinct patients;
-the incident scope computed afterwards is exactly what it received."""
+another patient's data; the crawler is refused (429) once it reaches its quota of distinct patients,
+keeps going regardless and is suspended, within one page of the quota; the incident scope computed
+afterwards is exactly what it received."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from . import factories as f
 from . import fhir_support as fs
 
 pytestmark = pytest.mark.django_db
-SUSPEND_AT = 40
+SUSPEND_AT = 40  # the quota: refused past it, suspended when it insists
+GRACE = 5
 
 
 @pytest.fixture
@@ -33,11 +35,13 @@ def low_limits(settings):  # type: ignore[no-untyped-def]
     limits = dict(settings.CRENEAU_DETECTION["limits"])
     limits["api_client"] = {
         "alert_patients": 20,
-        "suspend_patients": SUSPEND_AT,
+        "quota_patients": SUSPEND_AT,
+        "suspend_patients": 2 * SUSPEND_AT,
         "alert_not_found": 15,
-        "suspend_not_found": 30,
+        "quota_not_found": 30,
+        "suspend_not_found": 60,
     }
-    settings.CRENEAU_DETECTION = {**settings.CRENEAU_DETECTION, "limits": limits}
+    settings.CRENEAU_DETECTION = {**settings.CRENEAU_DETECTION, "limits": limits, "quota_grace": GRACE}
     fs.reset_rate_limits()
 
 
@@ -72,13 +76,18 @@ def test_a_granted_client_crawling_is_stopped_and_the_scope_is_exactly_what_it_g
     received_appointments: set[str] = set()
     received_patients: set[str] = set()
     statuses = []
-    for page in range(12):
+    page = 0
+    for _request in range(40):
         r = api.get("Appointment", {"_count": "10", "_offset": str(page * 10)})
         statuses.append(r.status_code)
         body = r.content.decode()
         assert not any(x in body for x in b_ids), "another organization's data leaked"
+        if r.status_code == 429:
+            assert int(r["Retry-After"]) > 0
+            continue  # the crawler ignores Retry-After and asks again at once
         if r.status_code != 200:
             break
+        page += 1
         for entry in json.loads(body).get("entry", []):
             res = entry["resource"]
             received_appointments.add(res["id"])
@@ -90,7 +99,8 @@ def test_a_granted_client_crawling_is_stopped_and_the_scope_is_exactly_what_it_g
     assert api.get(f"Appointment/{b.appointment.pk}").status_code in (403, 404)
     assert api.get(f"Patient/{b.patient.pk}").status_code in (403, 404)
 
-    assert statuses[-1] == 403 and set(statuses[:-1]) == {200}
+    # Pages until the quota, then GRACE refusals it ignored, then suspended.
+    assert statuses == [200] * (SUSPEND_AT // 10) + [429] * GRACE + [403]
     assert SuspendedPrincipal.objects.filter(principal=f"client:{client_id}").exists()
     assert SUSPEND_AT <= len(received_patients) < SUSPEND_AT + 10  # stopped within one page of the limit
     incident = Incident.objects.get(principal=f"client:{client_id}")
@@ -108,8 +118,8 @@ def test_a_client_guessing_ids_is_suspended_for_enumeration(
     client_id, secret = fs.register_client()
     fs.grant(client_id, a.org)
     api = fs.Api(client, fs.token(client, client_id, secret))
-    codes = [api.get(f"Appointment/{uuid.uuid4()}").status_code for _ in range(35)]
-    assert codes[:30] == [404] * 30 and set(codes[30:]) == {403}
+    codes = [api.get(f"Appointment/{uuid.uuid4()}").status_code for _ in range(40)]
+    assert codes[:30] == [404] * 30 and codes[30 : 30 + GRACE] == [429] * GRACE and set(codes[30 + GRACE :]) == {403}
     assert api.get(f"Appointment/{a.appointment.pk}").status_code == 403
 
 

@@ -306,11 +306,24 @@ CRENEAU_DETECTION = {
     # Alert when a principal exceeds this multiple of its own daily-average distinct patients.
     "baseline_factor": 3,
     "working_hours": (7, 21),
+    # Requests a throttled API client may still send (each answered 429) in the window before it is
+    # suspended for ignoring its quota.
+    "quota_grace": 30,
     # Distinct patients touched per window, and not-found answers per window, by kind of principal.
     "limits": {
         "patient": {"alert_patients": 15, "suspend_patients": 40, "alert_not_found": 15, "suspend_not_found": 40},
         "staff": {"alert_patients": 300, "suspend_patients": 1000, "alert_not_found": 60, "suspend_not_found": 200},
-        "api_client": {"alert_patients": 150, "suspend_patients": 300, "alert_not_found": 30, "suspend_not_found": 100},
+        # API clients: published quotas (429 with Retry-After when reached, creneau.audit.detection),
+        # well above an organization's own software syncing its agenda (a first sync of a few hundred
+        # patients, a test run's not-founds), the hard limits twice as high.
+        "api_client": {
+            "alert_patients": 500,
+            "quota_patients": 1000,
+            "suspend_patients": 2000,
+            "alert_not_found": 150,
+            "quota_not_found": 300,
+            "suspend_not_found": 1000,
+        },
         "default": {"alert_patients": 100, "suspend_patients": 300, "alert_not_found": 30, "suspend_not_found": 100},
     },
 }

@@ -2,23 +2,35 @@
 
 Rules: distinct patients touched in a sliding window against a per-kind threshold and the principal's
 own baseline; enumeration (many not-found answers); access by staff at unusual hours. Past the hard
-limit the principal is suspended at once. Everything decided is itself audited."""
+limit the principal is suspended at once. Everything decided is itself audited.
+
+API clients also have published **quotas** (`quota_patients`, `quota_not_found` per window), below the
+hard limits: reaching one *throttles* the client (its requests answer 429 with Retry-After until the
+window has moved on: `throttle`, `throttled_until`) instead of suspending it. A client that keeps
+sending requests while throttled (more than `quota_grace` of them) is suspended (rule `quota-ignored`).
+So a partner syncing its own agenda, or a test run full of not-founds, meets a 429 it can honour at
+worst; a crawler that ignores it is stopped. The throttle lives in the cache (Redis): without Redis it
+is not applied, and the hard limits (database) still hold."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import uuid
 import zoneinfo
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils.translation import gettext as _
 
 from creneau.core import clock
 from creneau.core.actors import Actor, ActorKind
+from creneau.core.cache import REDIS_ERRORS
 from creneau.core.errors import PermissionDenied
 
 from .models import (
@@ -33,6 +45,7 @@ from .models import (
 )
 
 log = logging.getLogger("creneau.detection")
+CACHE_ERRORS: tuple[type[BaseException], ...] = REDIS_ERRORS
 
 
 def _conf() -> dict[str, Any]:
@@ -46,6 +59,9 @@ class Limits:
     suspend_patients: int
     alert_not_found: int
     suspend_not_found: int
+    # Throttle (429) at these, before the hard limits (None: no quota for this kind of principal).
+    quota_patients: int | None = None
+    quota_not_found: int | None = None
 
 
 def limits_for(kind: str) -> Limits:
@@ -113,6 +129,8 @@ class Finding:
     threshold: int
     since: dt.datetime
     suspend: bool
+    # Seconds the principal is throttled for (a quota reached), or 0.
+    throttle_seconds: int = 0
 
 
 def evaluate(*, actor: Actor, event: AuditEvent, distinct: int | None) -> list[Finding]:
@@ -135,22 +153,86 @@ def evaluate(*, actor: Actor, event: AuditEvent, distinct: int | None) -> list[F
             found.append(
                 Finding("mass-read", Severity.CRITICAL, distinct, limits.suspend_patients, since, suspend=True)
             )
-        elif distinct >= alert_at:
-            found.append(Finding("mass-read", Severity.WARNING, distinct, alert_at, since, False))
+        else:
+            if distinct >= alert_at:
+                found.append(Finding("mass-read", Severity.WARNING, distinct, alert_at, since, False))
+            quota = limits.quota_patients
+            if quota is not None and distinct >= quota:
+                wait = _patients_wait(actor.key, since, distinct - quota, now)
+                found.append(Finding("patient-quota", Severity.INFO, distinct, quota, since, False, wait))
     if event.outcome == Outcome.NOT_FOUND:
         misses = AuditEvent.objects.filter(principal=actor.key, at__gte=since, outcome=Outcome.NOT_FOUND).count()
         if misses >= limits.suspend_not_found:
             found.append(
                 Finding("enumeration", Severity.CRITICAL, misses, limits.suspend_not_found, since, suspend=True)
             )
-        elif misses >= limits.alert_not_found:
-            found.append(Finding("enumeration", Severity.WARNING, misses, limits.alert_not_found, since, False))
+        else:
+            if misses >= limits.alert_not_found:
+                found.append(Finding("enumeration", Severity.WARNING, misses, limits.alert_not_found, since, False))
+            quota = limits.quota_not_found
+            if quota is not None and misses >= quota:
+                wait = _misses_wait(actor.key, since, misses - quota, now)
+                found.append(Finding("not-found-quota", Severity.INFO, misses, quota, since, False, wait))
     if actor.kind == ActorKind.STAFF and event.record_count:
         local = now.astimezone(zoneinfo.ZoneInfo(settings.CRENEAU_DEFAULT_TIME_ZONE))
         start, end = conf["working_hours"]
         if not (start <= local.hour < end):
             found.append(Finding("unusual-hours", Severity.INFO, local.hour, start, since, False))
     return found
+
+
+def _until_seconds(oldest_counted: dt.datetime | None, now: dt.datetime) -> int:
+    """Seconds until `oldest_counted` leaves the window (then the count is back under the quota)."""
+    window = int(_conf()["window_minutes"]) * 60
+    if oldest_counted is None:
+        return window
+    left = (oldest_counted + dt.timedelta(seconds=window) - now).total_seconds()
+    return max(1, min(window, int(left) + 1))
+
+
+def _patients_wait(principal: str, since: dt.datetime, over: int, now: dt.datetime) -> int:
+    """How long until the window holds fewer patients than the quota: when the `over`-th oldest entry
+    (0-based) has left it."""
+    entries = DetectionWindowEntry.objects.filter(principal=principal, last_at__gte=since).order_by("last_at")
+    row = entries.values_list("last_at", flat=True)[over : over + 1]
+    return _until_seconds(next(iter(row), None), now)
+
+
+def _misses_wait(principal: str, since: dt.datetime, over: int, now: dt.datetime) -> int:
+    misses = AuditEvent.objects.filter(principal=principal, at__gte=since, outcome=Outcome.NOT_FOUND).order_by("at")
+    row = misses.values_list("at", flat=True)[over : over + 1]
+    return _until_seconds(next(iter(row), None), now)
+
+
+def _throttle_key(principal: str) -> str:
+    return f"detection:throttle:{hashlib.sha256(principal.encode()).hexdigest()[:32]}"
+
+
+def throttle(principal: str, seconds: int) -> None:
+    """Throttle the principal for `seconds` (a quota reached): its API requests answer 429 until then."""
+    until = int(clock.now().timestamp()) + seconds
+    with contextlib.suppress(*CACHE_ERRORS):
+        cache.set(_throttle_key(principal), until, seconds)
+
+
+def throttled_until(principal: str) -> int | None:
+    """The epoch second the principal's throttle ends, or None (not throttled, or the cache is down)."""
+    try:
+        until = cache.get(_throttle_key(principal))
+    except CACHE_ERRORS:
+        return None
+    if until is None or int(until) <= int(clock.now().timestamp()):
+        return None
+    return int(until)
+
+
+def window_seconds() -> int:
+    return int(_conf()["window_minutes"]) * 60
+
+
+def quota_grace() -> int:
+    """Requests a throttled principal may still send (each answered 429) before it is suspended."""
+    return int(_conf().get("quota_grace", 30))
 
 
 def _baseline(principal: str, now: dt.datetime) -> float:

@@ -16,13 +16,22 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from creneau.core import clock
+from creneau.core import clock, ratelimit
 from creneau.core.actors import Actor
 from creneau.core.events import emit
 
 from . import anchors, detection, events, keys
 from .detection import counts_toward_window, note_reads, window_since
-from .models import Action, AuditAccess, AuditCheckpoint, AuditEvent, AuditSeal, Outcome, SuspendedPrincipal
+from .models import (
+    Action,
+    AuditAccess,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSeal,
+    Outcome,
+    Severity,
+    SuspendedPrincipal,
+)
 
 GENESIS = "0" * 64
 # Arbitrary constant naming the sealer's PostgreSQL advisory lock.
@@ -124,6 +133,9 @@ def _act_on(actor: Actor, finding: detection.Finding) -> None:
     """A rule fired: store the alert (once per window), audit it, suspend past the hard limit, and tell
     the listeners (`audit.alert_raised`: incidents opens one for a suspension and mails the alert). The
     system's own rows go through `_append`: detection never runs on what detection does."""
+    if finding.throttle_seconds:
+        # Every time a quota is reached (not once per window): the throttle may have ended meanwhile.
+        detection.throttle(actor.key, finding.throttle_seconds)
     with transaction.atomic():
         alert = detection.alert_create(actor=actor, finding=finding)
         if alert is None:
@@ -133,6 +145,19 @@ def _act_on(actor: Actor, finding: detection.Finding) -> None:
         if finding.suspend:
             principal_suspend(principal=actor.key, reason=f"detection:{finding.rule}")
         emit(events.ALERT_RAISED, alert=alert)
+
+
+def throttled_request(actor: Actor) -> bool:
+    """A request of a throttled principal (answered 429): counted, and past `quota_grace` of them in
+    the window the principal is suspended (rule `quota-ignored`, alert and incident as for any
+    suspension). Returns True when this request suspended it."""
+    grace = detection.quota_grace()
+    count = ratelimit.hit(ratelimit.Limit("throttled-requests", grace, detection.window_seconds()), actor.key)
+    if count <= grace:
+        return False
+    since = window_since(clock.now())
+    _act_on(actor, detection.Finding("quota-ignored", Severity.CRITICAL, count, grace, since, suspend=True))
+    return True
 
 
 def principal_suspend(*, principal: str, reason: str) -> None:

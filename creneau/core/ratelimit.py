@@ -70,6 +70,8 @@ DEFAULTS: dict[str, tuple[int, int]] = {
     "token-ip": (60, 60),
     "token-client": (20, 60),
     "hold-actor": (10, 60 * 60),
+    # FHIR requests per API client (published in the CapabilityStatement; RateLimit-* headers).
+    "fhir-client": (600, 60),
     # Second-factor codes: per account and address, and per account over all addresses.
     "mfa-source": (5, 5 * 60),
     "mfa-user": (30, 5 * 60),

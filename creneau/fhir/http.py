@@ -21,6 +21,8 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
+from creneau.audit import detection
+from creneau.audit import services as audit_services
 from creneau.core import clock, outcomes, ratelimit, suspension
 from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.core.errors import DomainError
@@ -200,9 +202,11 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         if not anonymous_ok:
             raise FhirError(401, _("This interaction needs an access token."), _challenge())
         limit, window = settings.CRENEAU_FHIR_ANON_RATE
-        if not ratelimit.allow(ratelimit.Limit("fhir-anon", limit, window), _client_ip(request)):
-            retry = window - int(clock.now().timestamp()) % window
-            raise FhirError(429, _("Too many requests; slow down or use an access token."), {"Retry-After": str(retry)})
+        headers = _count_request(request, ratelimit.Limit("fhir-anon", limit, window), _client_ip(request))
+        if headers is not None:
+            raise FhirError(
+                429, _("Too many requests; slow down or use an access token."), headers, reason="rate-limited"
+            )
         return Caller(client_id=None, token_permissions=frozenset(), grants=(), ip=_client_ip(request))
     scheme, _sep, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
@@ -221,6 +225,12 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         raise FhirError(
             403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, reason=suspension.REASON
         )
+    _refuse_if_throttled(request, client_id)
+    headers = _count_request(request, ratelimit.get("fhir-client"), client_id)
+    if headers is not None:
+        raise FhirError(
+            429, _("Too many requests for this client; wait as Retry-After says."), headers, reason="rate-limited"
+        )
     grants = tuple(
         (org_id, frozenset(scopes.permissions(scope_text.split())))
         for org_id, scope_text in ApiGrant.objects.active()
@@ -232,6 +242,54 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         token_permissions=frozenset(scopes.permissions(token.scope.split())),
         grants=grants,
         ip=_client_ip(request),
+    )
+
+
+RATE_HEADERS_ATTR = "_creneau_rate_headers"
+
+
+def _rate_headers(limit: ratelimit.Limit, used: int) -> dict[str, str]:
+    """RateLimit header fields (draft-ietf-httpapi-ratelimit-headers: Limit/Remaining/Reset, Policy)."""
+    reset = limit.window - int(clock.now().timestamp()) % limit.window
+    return {
+        "RateLimit-Limit": str(limit.limit),
+        "RateLimit-Remaining": str(max(0, limit.limit - used)),
+        "RateLimit-Reset": str(reset),
+        "RateLimit-Policy": f"{limit.limit};w={limit.window}",
+    }
+
+
+def _count_request(request: HttpRequest, limit: ratelimit.Limit, key: str) -> dict[str, str] | None:
+    """Count the request against `limit` (without Redis: per process, never an error); the RateLimit
+    headers go on the answer. Past the limit, the headers of the 429 (with Retry-After)."""
+    used = ratelimit.hit(limit, key)
+    headers = _rate_headers(limit, used)
+    if used > limit.limit:
+        return {**headers, "Retry-After": headers["RateLimit-Reset"]}
+    setattr(request, RATE_HEADERS_ATTR, headers)
+    return None
+
+
+def _refuse_if_throttled(request: HttpRequest, client_id: str) -> None:
+    """A client that reached a published quota (distinct patients or not-found answers per window) is
+    answered 429 until the window has moved on; if it keeps asking regardless, it is suspended."""
+    principal = f"client:{client_id}"
+    until = detection.throttled_until(principal)
+    if until is None:
+        return
+    actor = Actor(kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=client_id, ip=_client_ip(request))
+    if audit_services.throttled_request(actor):
+        suspension.record_refusal(actor, via="fhir")
+        raise FhirError(403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, reason="suspended")
+    wait = str(max(1, until - int(clock.now().timestamp())))
+    raise FhirError(
+        429,
+        _(
+            "This client has reached its quota of patients or of not-found answers for the hour; "
+            "wait as Retry-After says. Requests sent meanwhile count toward a suspension."
+        ),
+        {"Retry-After": wait, "RateLimit-Reset": wait},
+        reason="quota-exceeded",
     )
 
 
@@ -275,6 +333,8 @@ def endpoint(methods: dict[str, Handler], *, form_post: bool = False) -> Callabl
         with translation.override(language):
             response = answer(request, **kwargs)
         response["Content-Language"] = language
+        for name, value in getattr(request, RATE_HEADERS_ATTR, {}).items():
+            response.setdefault(name, value)
         return response
 
     def answer(request: HttpRequest, **kwargs: Any) -> HttpResponse:

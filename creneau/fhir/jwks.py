@@ -22,6 +22,8 @@ from django.core.cache import cache
 from jwcrypto import jwk
 from jwcrypto.common import JWException
 
+from creneau.core.cache import CacheUnavailable
+
 logger = logging.getLogger(__name__)
 
 MAX_BYTES = 64 * 1024
@@ -74,11 +76,19 @@ def _key(uri: str) -> str:
     return "fhir:jwks:" + hashlib.sha256(uri.encode()).hexdigest()[:32]
 
 
+def _claim_refresh(uri: str) -> bool:
+    """True when no refresh of `uri` happened in the last minute (without Redis: never refresh)."""
+    try:
+        return bool(cache.add(_key(uri) + ":refresh", 1, REFRESH_SECONDS))
+    except CacheUnavailable:
+        return False
+
+
 def key_set(uri: str, *, refresh: bool = False) -> jwk.JWKSet | None:
     """The public key set at `uri` (cached), or None when it cannot be fetched or is not one."""
     data = None if refresh else cache.get(_key(uri))
     if data is None:
-        if refresh and not cache.add(_key(uri) + ":refresh", 1, REFRESH_SECONDS):
+        if refresh and not _claim_refresh(uri):
             data = cache.get(_key(uri))  # refreshed a moment ago: use what we have
         else:
             data = _fetch(uri)

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
+from creneau.audit.detection import limits_for, window_seconds
+from creneau.core import ratelimit
+
 from .capabilities import COMMON_SEARCH, RESOURCES
 from .mappers.common import validated
 from .scopes import GRANTABLE
@@ -61,13 +66,52 @@ def capability_statement(base: str) -> dict[str, Any]:
                             }
                         ],
                         "description": "OAuth2 client credentials with SMART v2 system scopes; directory and "
-                        "free-slot reads are also open without a token, rate limited.",
+                        "free-slot reads are also open without a token, rate limited. " + quota_text(),
                     },
+                    "extension": [quota_extension()],
                     "resource": resources,
                 }
             ],
         }
     )
+
+
+QUOTA_EXTENSION = "https://creneau.fr/fhir/StructureDefinition/client-quota"
+
+
+def quotas() -> dict[str, int]:
+    """The per-client quotas the server applies (settings), as published."""
+    requests = ratelimit.get("fhir-client")
+    anon_limit, anon_window = settings.CRENEAU_FHIR_ANON_RATE
+    limits = limits_for("api_client")
+    return {
+        "requests": requests.limit,
+        "requests-window-seconds": requests.window,
+        "anonymous-requests": anon_limit,
+        "anonymous-window-seconds": anon_window,
+        "distinct-patients": limits.quota_patients or limits.suspend_patients,
+        "not-found": limits.quota_not_found or limits.suspend_not_found,
+        "window-seconds": window_seconds(),
+    }
+
+
+def quota_text() -> str:
+    q = quotas()
+    return (
+        f"Per-client quotas: {q['requests']} requests per {q['requests-window-seconds']} s (RateLimit-* headers "
+        f"on every answer); {q['distinct-patients']} distinct patients and {q['not-found']} not-found answers "
+        f"per {q['window-seconds'] // 60} minutes (sliding). Past a quota the answer is 429 with Retry-After "
+        f"(reason quota-exceeded or rate-limited in issue.details); a client that keeps sending requests "
+        f"while refused is suspended. Without a token: {q['anonymous-requests']} requests per "
+        f"{q['anonymous-window-seconds']} s per address."
+    )
+
+
+def quota_extension() -> dict[str, Any]:
+    return {
+        "url": QUOTA_EXTENSION,
+        "extension": [{"url": name, "valueInteger": value} for name, value in quotas().items()],
+    }
 
 
 def _query_parameters(rtype: str) -> dict[str, str]:
