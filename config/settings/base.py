@@ -249,6 +249,9 @@ CRENEAU_FHIR_SLOT_WINDOW_DAYS = 31
 # Slot search answers are cached this long (0: off), keyed by the index versions they come from; a
 # booking invalidates them at once, so this only bounds how long a start that has just passed may show.
 CRENEAU_FHIR_SLOT_CACHE_SECONDS = 15
+# Every resource the API sends is checked against the R4 model before it leaves (a failure is our bug):
+# on here (development, tests), off in production unless asked for (config/settings/prod.py).
+CRENEAU_FHIR_VALIDATE_RESPONSES = True
 # The patient search page's results block, cached likewise under the index versions (web.views.home);
 # directory edits (a practice's address, a practitioner's sector) show within this many seconds.
 CRENEAU_SEARCH_CACHE_SECONDS = 15

@@ -47,3 +47,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
 # Behind PgBouncer in transaction pooling mode (deploy/pgbouncer.ini): no server-side cursors.
 if os.environ.get("DATABASE_PGBOUNCER") == "1":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True  # noqa: F405
+
+# --- FHIR ------------------------------------------------------------------------------------------------
+# Outgoing resources are checked against the R4 model in development and tests, where an independent R4
+# validator checks every answer as well; here only when asked (it was a third of a computed slot search).
+CRENEAU_FHIR_VALIDATE_RESPONSES = os.environ.get("CRENEAU_FHIR_VALIDATE_RESPONSES", "0") == "1"
