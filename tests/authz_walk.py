@@ -192,6 +192,7 @@ def missing_values(values: dict[str, str], route: Route) -> dict[str, str]:
 
 def fhir_ids(world: w.World) -> dict[str, str]:
     from creneau.fhir.ids import pair_id, slot_id
+    from creneau.fhir.models import Subscription
 
     doc, site = world.agenda_x.practitioner_id, world.site_a.pk
     return {
@@ -204,6 +205,7 @@ def fhir_ids(world: w.World) -> dict[str, str]:
         "Slot": slot_id(world.motif_x.pk, site, w.SLOT_START),
         "Appointment": str(world.appointment.pk),
         "Patient": str(world.patient.pk),
+        "Subscription": str(Subscription.objects.order_by("created_at").values_list("pk", flat=True)[0]),
     }
 
 

@@ -25,11 +25,12 @@ from creneau.audit.services import principal_suspend
 from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef, appointment_book, slot_hold
 from creneau.core import clock
-from creneau.core.actors import Actor
+from creneau.core.actors import Actor, ActorKind, Channel
 from creneau.directory.models import Agenda, Organization, Site
 from creneau.exports.models import BulkExport
 from creneau.fhir.ids import pair_id, slot_id
 from creneau.fhir.models import ApiGrant
+from creneau.fhir.subscriptions import subscription_create
 from creneau.notifications.models import WaitingListEntry, WaitingListOffer
 from creneau.patients.models import Patient, Relationship
 from creneau.patients.services import patient_create_for_account
@@ -273,6 +274,14 @@ def build(client: Client) -> World:
     id_a, secret_a = register_client("Logiciel A")
     grant_a = grant(id_a, org_a)
     tokens[API_A] = token(client, id_a, secret_a)
+    # Client A follows agenda X (a subscription to read and delete).
+    subscription_create(
+        actor=Actor(
+            kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=id_a, organization_ids=frozenset({org_a.pk})
+        ),
+        criteria=f"Appointment?actor=Practitioner/{agenda_x.practitioner_id}",
+        endpoint="https://partner.example/hook",
+    )
     id_b, secret_b = register_client("Logiciel B")
     grant(id_b, org_b)
     tokens[API_B] = token(client, id_b, secret_b)

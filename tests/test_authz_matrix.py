@@ -242,6 +242,11 @@ TABLE: dict[str, Row] = {
     "fhir:Appointment-instance": fhir(private(OK, NOT_FOUND), put=private(OK, NOT_FOUND)),
     "fhir:Patient-type": fhir(private(OK, OK), post=private(OK, NOT_FOUND)),
     "fhir:Patient-instance": fhir(private(OK, NOT_FOUND)),
+    # Subscriptions: a client lists, reads and deletes only its own (B: an empty bundle, a 404); A
+    # subscribes to its agenda X, B is refused (403, nothing stored): agenda X is not in its grants.
+    "fhir:Subscription-type": fhir(private(OK, OK), post=private(OK, FORBIDDEN)),
+    "fhir:Subscription-search": fhir_search(private(OK, OK)),
+    "fhir:Subscription-instance": fhir(private(OK, NOT_FOUND)) | {"DELETE": private(OK, NOT_FOUND)},
     "fhir:unknown": fhir(
         cells(NOT_FOUND),
         post=cells(NOT_FOUND),
@@ -484,6 +489,14 @@ def fhir_body(world: w.World, route: aw.Route, values: dict[str, str]) -> str:
             "name": [{"family": "Durand", "given": ["Léa"]}],
             "birthDate": "1990-04-02",
             "managingOrganization": {"reference": f"Organization/{world.org_a.pk}"},
+        }
+    elif route.key == "fhir:Subscription-type":
+        body = {
+            "resourceType": "Subscription",
+            "status": "requested",
+            "reason": "Sync",
+            "criteria": f"Appointment?actor=Practitioner/{world.agenda_x.practitioner_id}",
+            "channel": {"type": "rest-hook", "endpoint": "https://partner.example/hook"},
         }
     elif route.key == "fhir:Appointment-instance":
         body = {

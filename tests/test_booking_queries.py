@@ -42,10 +42,11 @@ def test_a_phone_booking_takes_a_fixed_number_of_statements_in_three_commits(wor
     # Slot check (motif, site, rules, absences + taken), the agenda lock, the check that no forced
     # booking covers the time (forced rows are outside the no-overlap constraint), the row, the audited
     # patient read (one statement with its detection count on PostgreSQL), whether reminders are switched
-    # off (agenda, visit reason, patient: one query), the messages, the audit event; then the delivery
+    # off (agenda, visit reason, patient: one query), the messages, whether a partner's subscription follows
+    # the agenda or the site (one query, fhir.notify), the audit event; then the delivery
     # tasks (one now, one for the day-before reminder) and the index update (under the practitioner's
     # index lock).
-    expected = 19 if connection.vendor == "postgresql" else 22
+    expected = 20 if connection.vendor == "postgresql" else 23
     assert len(statements) == expected, f"{len(statements)}: " + "\n".join(statements)
     if connection.vendor == "postgresql":
         assert sql.count("COMMIT") == 3  # the booking, its delivery tasks, the availability index

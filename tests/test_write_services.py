@@ -48,6 +48,7 @@ from creneau.core.crypto.blind import blind_index
 from creneau.directory import services as directory
 from creneau.exports import services as exports
 from creneau.fhir import services as fhir
+from creneau.fhir import subscriptions
 from creneau.incidents import services as incidents
 from creneau.notifications import agenda_feed, waitlist
 from creneau.notifications import services as notifications
@@ -79,6 +80,7 @@ OTHER_SERVICE_MODULES = (
     "creneau.booking.erasure",
     "creneau.notifications.waitlist",
     "creneau.notifications.agenda_feed",
+    "creneau.fhir.subscriptions",
     "creneau.privacy.retention",
     "creneau.privacy.rights",
 )
@@ -532,6 +534,35 @@ def _api_grant_revoke(w: W) -> Call:
     return lambda: fhir.api_grant_revoke(actor=admin, grant_id=grant.pk)
 
 
+def _partner(w: W) -> Actor:
+    """An API client granted appointment searches in the organization (what a subscription needs)."""
+    client_id = _client(w)
+    fhir.api_grant_create(
+        actor=w.admin(), client_id=client_id, organization_id=w.org.pk, scope_list=["system/Appointment.rs"]
+    )
+    return Actor(
+        kind=ActorKind.API_CLIENT, channel=Channel.API, api_client_id=client_id, organization_ids=frozenset({w.org.pk})
+    )
+
+
+def _subscribe(w: W, partner: Actor) -> Any:
+    sub, _secret = subscriptions.subscription_create(
+        actor=partner, criteria=f"Appointment?actor=Practitioner/{w.doc.pk}", endpoint="https://partner.example/hook"
+    )
+    return sub
+
+
+def _subscription_create(w: W) -> Call:
+    partner = _partner(w)
+    return lambda: _subscribe(w, partner)
+
+
+def _subscription_delete(w: W) -> Call:
+    partner = _partner(w)
+    sub = _subscribe(w, partner)
+    return lambda: subscriptions.subscription_delete(actor=partner, subscription_id=sub.pk)
+
+
 def _incident(actor: Actor) -> Any:
     start = f.paris(2026, 3, 1)
     return incidents.incident_open(actor=actor, principal="client:x", start=start, end=start + dt.timedelta(hours=1))
@@ -807,6 +838,8 @@ WRITES: dict[str, Case] = {
     "fhir.services.api_client_create": Case("api_client_create", _api_client_create),
     "fhir.services.api_grant_create": Case("api_grant_create", _api_grant_create),
     "fhir.services.api_grant_revoke": Case("api_grant_revoke", _api_grant_revoke),
+    "fhir.subscriptions.subscription_create": Case("subscription_create", _subscription_create),
+    "fhir.subscriptions.subscription_delete": Case("subscription_delete", _subscription_delete),
     "incidents.services.incident_open": Case("incident_open", _incident_open),
     "incidents.services.incident_refresh_scope": Case(
         "incident_refresh_scope", _on_incident(incidents.incident_refresh_scope)
@@ -853,6 +886,8 @@ NOT_WRITES: dict[str, str] = {
     "accounts.team.visitor": "builds the anonymous actor of an invitation link",
     "accounts.team.invitation_account_exists": "read",
     "audit.services.audit_record": "writes the audit row itself",
+    "fhir.subscriptions.parse_criteria": "pure function",
+    "fhir.subscriptions.check_endpoint": "pure function",
     "audit.services.changes_between": "pure function",
     "audit.services.record_not_found": "writes the audit row of a refused read",
     "audit.services.legacy_canonical": "pure function (seal format)",

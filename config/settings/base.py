@@ -375,6 +375,12 @@ CRENEAU_SMS_FILE_DIR = os.environ.get("CRENEAU_SMS_FILE_DIR", str(VAR_DIR / "sms
 CRENEAU_SMS_GATEWAY_URL = os.environ.get("CRENEAU_SMS_GATEWAY_URL", "")
 CRENEAU_SMS_GATEWAY_TOKEN = os.environ.get("CRENEAU_SMS_GATEWAY_TOKEN", "")
 CRENEAU_SMS_GATEWAY_TIMEOUT = 10
+# FHIR subscriptions (creneau.fhir.subscriptions): web hooks to partners' endpoints. Seconds before a POST
+# gives up; consecutive failed attempts after which a subscription is paused (status error); whether
+# plain http:// to this machine (127.0.0.1, localhost) is accepted (development and tests only).
+CRENEAU_WEBHOOK_TIMEOUT = 10
+CRENEAU_FHIR_SUBSCRIPTION_MAX_FAILURES = int(os.environ.get("CRENEAU_FHIR_SUBSCRIPTION_MAX_FAILURES", "5"))
+CRENEAU_FHIR_SUBSCRIPTION_LOCAL_HTTP = False
 CRENEAU_SMS_SENDER = os.environ.get("CRENEAU_SMS_SENDER", "creneau")
 
 # --- Accounts and HTTP hardening (creneau.accounts, creneau.core.ratelimit; docs/decisions/0004) ------
@@ -478,9 +484,24 @@ CRENEAU_EVENT_HANDLERS: dict[str, list[str]] = {
     "patient.erasing": ["creneau.booking.erasure.on_patient_erasing"],
     "patient.account_erasing": ["creneau.booking.erasure.on_account_erasing"],
     # Booking (creneau/booking/events.py): confirmations, reminders, cancellations, the waiting list.
-    "appointment.booked": ["creneau.notifications.services.on_appointment_booked"],
-    "appointment.cancelled": ["creneau.notifications.services.on_appointment_cancelled"],
-    "appointment.moved": ["creneau.notifications.services.on_appointment_moved"],
+    # fhir.notify: the partners' subscriptions (a web hook queued in the outbox for each one concerned).
+    "appointment.booked": [
+        "creneau.notifications.services.on_appointment_booked",
+        "creneau.fhir.notify.on_appointment_booked",
+    ],
+    "appointment.cancelled": [
+        "creneau.notifications.services.on_appointment_cancelled",
+        "creneau.fhir.notify.on_appointment_cancelled",
+    ],
+    "appointment.moved": [
+        "creneau.notifications.services.on_appointment_moved",
+        "creneau.fhir.notify.on_appointment_moved",
+    ],
+    "appointment.no_show": ["creneau.fhir.notify.on_appointment_no_show"],
+    # The outbox's report on web hooks (creneau/notifications/events.py): fhir audits each delivery to a
+    # partner and pauses a subscription after repeated failures.
+    "outbox.webhook_delivered": ["creneau.fhir.notify.on_webhook_delivered"],
+    "outbox.webhook_failed": ["creneau.fhir.notify.on_webhook_failed"],
     # patients.services: the SMS carrying a phone confirmation code.
     "patient.phone_code_issued": ["creneau.notifications.services.send_phone_code"],
     # patients.services: a practice blocks (or allows again) online booking for a patient, who is told.

@@ -34,3 +34,4 @@ CRENEAU_MAP_TILE_URL = ""
 
 # The test data uses the fiction range of phone numbers (06 39 98 xx xx).
 CRENEAU_ACCEPT_FICTION_PHONES = True
+CRENEAU_FHIR_SUBSCRIPTION_LOCAL_HTTP = True  # the tests run a local HTTP receiver

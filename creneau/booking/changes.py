@@ -113,5 +113,7 @@ def appointment_mark(
             status=status, no_show_excused=excused and status == Status.NO_SHOW, updated_at=clock.now()
         )
         _audit(actor, Action.UPDATE, appointment)
+        if status == Status.NO_SHOW and appointment.status != Status.NO_SHOW:
+            emit(events.APPOINTMENT_NO_SHOW, appointment_id=appointment.pk, actor=actor, excused=excused)
     appointment.refresh_from_db()
     return appointment

@@ -10,3 +10,6 @@ APPOINTMENT_CANCELLED = "appointment.cancelled"
 # A booking moved to another slot: the old row is cancelled, a new one booked (old_appointment_id,
 # new_appointment_id, actor).
 APPOINTMENT_MOVED = "appointment.moved"
+# Staff recorded a no-show: a booked appointment that started without the patient (appointment_id, actor;
+# `excused` when the practice excused it). Emitted once, when the status becomes no-show.
+APPOINTMENT_NO_SHOW = "appointment.no_show"

@@ -128,6 +128,16 @@ RESOURCES: dict[str, ResourceSpec] = {
             "email": ("token", "Email (exact)"),
         },
     },
+    # Partners' subscriptions (R4 rest-hook) to the appointments of an agenda or a site they were granted:
+    # a client sees only its own; creating one needs system/Appointment.rs (docs/fhir.md, "Subscriptions").
+    "Subscription": {
+        "interactions": ["read", "search-type", "create", "delete"],
+        "public": False,
+        "search": {
+            "_id": ("token", "Subscription id"),
+            "status": ("token", "requested, active, error (paused after failed deliveries)"),
+        },
+    },
 }
 COMMON_SEARCH = {
     "_count": "Page size (capped by the server)",

@@ -357,6 +357,14 @@ def document(base: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},
                 "responses": _responses(_ok("200", resource_ref, "Updated")),
             }
+        if "delete" in spec["interactions"]:
+            instance_path["delete"] = {
+                "operationId": f"delete{rtype}",
+                "summary": f"Delete {rtype}",
+                "security": _SECURITY,
+                "parameters": [id_param],
+                "responses": _responses(_ok("200", _OUTCOME, "Deleted")),
+            }
         paths[f"/{rtype}/{{id}}"] = instance_path
     return {
         "openapi": "3.0.3",

@@ -25,7 +25,7 @@ from creneau.directory.models import Organization, Practitioner, PractitionerSit
 from creneau.scheduling.models import Motif
 
 from . import ids
-from .models import ApiGrant
+from .models import ApiGrant, Subscription
 
 Orgs = frozenset[uuid.UUID] | None
 
@@ -198,3 +198,28 @@ def access_api_client(actor: Actor, client_id: str) -> Any:
     if app is None:
         raise NotFound(_("No API client has this client id."))
     return app
+
+
+# --- subscriptions (an API client's own) -------------------------------------------------------------
+
+
+def subscriptions_of_client(actor: Actor) -> QuerySet[Subscription]:
+    """The client's subscriptions still in place (a deleted one is gone), newest first."""
+    if actor.kind != ActorKind.API_CLIENT or not actor.api_client_id:
+        return Subscription.objects.none()
+    return (
+        Subscription.objects.select_related("application")
+        .filter(application__client_id=actor.api_client_id, deleted_at__isnull=True)
+        .order_by("-created_at", "pk")
+    )
+
+
+def access_subscription(actor: Actor, subscription_id: uuid.UUID | str, *, for_update: bool = False) -> Subscription:
+    """One of the client's own subscriptions; another client's answers exactly as a missing id."""
+    qs = subscriptions_of_client(actor)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=parse_id(subscription_id))
+    except (Subscription.DoesNotExist, NotFound) as exc:
+        raise NotFound(_("Unknown subscription.")) from exc

@@ -35,11 +35,15 @@ class Kind(models.TextChoices):
     SECURITY_PASSKEY_CHANGED = "security_passkey_changed", _("Passkey added or removed")
     BOOKING_BLOCKED = "booking_blocked", _("Online booking blocked by a practice")
     BOOKING_UNBLOCKED = "booking_unblocked", _("Online booking allowed again by a practice")
+    # To an API client's subscription endpoint (FHIR rest-hook): an appointment booked, moved, cancelled...
+    PARTNER_NOTIFICATION = "partner_notification", _("Notification to a partner's software")
 
 
 class MessageChannel(models.TextChoices):
     EMAIL = "email", _("E-mail")
     SMS = "sms", _("SMS")
+    # An HTTPS POST to a partner's endpoint (`to_address` is the URL, `headers` its signed headers).
+    WEBHOOK = "webhook", _("Web hook")
 
 
 class MessageStatus(models.TextChoices):
@@ -66,6 +70,8 @@ class OutboundMessage(PublicModel):
     body_text = EncryptedCharField(max_length=20000)
     body_html = EncryptedCharField(max_length=40000, blank=True)
     ics = models.TextField(blank=True)
+    # Web hooks only: the request headers (event, resource, timestamp, signature; no personal data).
+    headers = models.JSONField(default=dict, blank=True)
     # Short code shown in the message and in the account's "messages we sent you" (anti-phishing).
     code = models.CharField(_("verification code"), max_length=9, db_index=True)
     appointment = models.ForeignKey(

@@ -22,6 +22,8 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -36,7 +38,9 @@ from django_tasks_db.backend import DatabaseBackend
 
 from creneau.booking.video import ROOM_PLACEHOLDER, room_url
 from creneau.core import clock
+from creneau.core.events import emit
 
+from . import events
 from . import ics as ics_module
 from .models import Kind, MessageChannel, MessageStatus, OutboundMessage
 from .rendering import new_code, render, render_sms_lines
@@ -196,6 +200,37 @@ def _wake(batches: dict[dt.datetime, list[str]]) -> None:
         logger.warning("outbox: could not enqueue a delivery task; the sweep will deliver", exc_info=False)
 
 
+def queue_webhook(
+    *, url: str, body: str, headers: dict[str, str], dedup: str, appointment_id: uuid.UUID | None
+) -> list[OutboundMessage]:
+    """Store one web hook (an HTTPS POST of `body` with `headers` to `url`) in the current transaction;
+    delivered, retried with backoff and reported (`events.WEBHOOK_*`) like any message. A `dedup` key
+    already queued is skipped."""
+    row = OutboundMessage(
+        kind=Kind.PARTNER_NOTIFICATION,
+        channel=MessageChannel.WEBHOOK,
+        to_address=url,
+        language="",
+        body_text=body,
+        headers=headers,
+        code=new_code(),
+        appointment_id=appointment_id,
+        dedup_key=dedup,
+        send_after=clock.now(),
+    )
+    return store([row])
+
+
+def cancel_pending_webhooks(*, dedup_prefix: str, reason: str) -> int:
+    """Withdraw the not-yet-sent web hooks whose dedup key starts with `dedup_prefix` (a subscription
+    stopped or paused)."""
+    return OutboundMessage.objects.filter(
+        channel=MessageChannel.WEBHOOK,
+        dedup_key__startswith=dedup_prefix,
+        status__in=(MessageStatus.PENDING, MessageStatus.SENDING),
+    ).update(status=MessageStatus.CANCELLED, last_error=reason[:200], updated_at=clock.now())
+
+
 def cancel_pending(*, appointment_id: uuid.UUID, kinds: Iterable[Kind]) -> int:
     """Withdraw not-yet-sent messages about an appointment (reminders of a cancelled booking)."""
     return OutboundMessage.objects.filter(
@@ -291,7 +326,12 @@ def _process(message_id: uuid.UUID | str, token: uuid.UUID) -> bool:
         _retry_or_fail(message, token, type(exc).__name__, permanent=False)
         return False
     _fault("after_send", message)
-    _finish(message_id, token, status=MessageStatus.SENT, sent_at=clock.now(), provider_id=provider_id, last_error="")
+    with transaction.atomic():
+        done = _finish(
+            message_id, token, status=MessageStatus.SENT, sent_at=clock.now(), provider_id=provider_id, last_error=""
+        )
+        if done and message.channel == MessageChannel.WEBHOOK:
+            emit(events.WEBHOOK_DELIVERED, **_webhook_payload(message))
     logger.info("outbox: sent %s (%s, %s)", message_id, message.kind, message.channel)
     return True
 
@@ -383,22 +423,64 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, settings.CRENEAU_OUTBOX_RETRY_MAX_SECONDS))
 
 
+def _webhook_payload(message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "message_id": message.pk,
+        "dedup_key": message.dedup_key,
+        "appointment_id": message.appointment_id,
+        "headers": dict(message.headers or {}),
+    }
+
+
 def _retry_or_fail(message: OutboundMessage, token: uuid.UUID, reason: str, *, permanent: bool) -> None:
-    if permanent or message.attempts >= settings.CRENEAU_OUTBOX_MAX_ATTEMPTS:
-        _finish(message.pk, token, status=MessageStatus.FAILED, last_error=reason[:200])
-        logger.warning("outbox: message %s failed (%s)", message.pk, reason)
-        return
-    _finish(
-        message.pk,
-        token,
-        status=MessageStatus.PENDING,
-        send_after=clock.now() + backoff(message.attempts),
-        last_error=reason[:200],
-    )
-    logger.info("outbox: message %s will be retried (%s)", message.pk, reason)
+    final = permanent or message.attempts >= settings.CRENEAU_OUTBOX_MAX_ATTEMPTS
+    with transaction.atomic():
+        if final:
+            done = _finish(message.pk, token, status=MessageStatus.FAILED, last_error=reason[:200])
+            logger.warning("outbox: message %s failed (%s)", message.pk, reason)
+        else:
+            done = _finish(
+                message.pk,
+                token,
+                status=MessageStatus.PENDING,
+                send_after=clock.now() + backoff(message.attempts),
+                last_error=reason[:200],
+            )
+            logger.info("outbox: message %s will be retried (%s)", message.pk, reason)
+        if done and message.channel == MessageChannel.WEBHOOK:
+            emit(events.WEBHOOK_FAILED, **_webhook_payload(message), reason=reason[:200], final=final)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A web hook is answered where it was sent: a redirect is a failure, never followed (it could
+    point inside our network)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _post_webhook(message: OutboundMessage) -> str:
+    """POST the stored body and headers; 2xx is delivered (the status is the provider id), anything else
+    a failure named by its HTTP status or the error's class (never the endpoint's answer)."""
+    data = message.body_text.encode("utf-8")
+    headers = {**(message.headers or {}), "User-Agent": "creneau-webhook", "X-Creneau-Delivery": str(message.pk)}
+    request = urllib.request.Request(message.to_address, data=data, headers=headers, method="POST")  # noqa: S310
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=settings.CRENEAU_WEBHOOK_TIMEOUT) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise SendError(f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise SendError(type(getattr(exc, "reason", exc)).__name__) from None
+    if not 200 <= status < 300:
+        raise SendError(f"HTTP {status}")
+    return f"HTTP {status}"
 
 
 def _send(message: OutboundMessage) -> str:
+    if message.channel == MessageChannel.WEBHOOK:
+        return _post_webhook(message)
     if message.channel == MessageChannel.SMS:
         return sms_backend().send(message_id=str(message.pk), to=message.to_address, text=message.body_text)
     message_id = f"<{message.pk}@{ics_module.domain()}>"

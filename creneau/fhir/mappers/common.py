@@ -27,6 +27,7 @@ _MODULES = {
     "Slot": "slot",
     "Appointment": "appointment",
     "Patient": "patient",
+    "Subscription": "subscription",
     "Bundle": "bundle",
     "OperationOutcome": "operationoutcome",
     "CapabilityStatement": "capabilitystatement",

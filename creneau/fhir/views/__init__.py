@@ -21,6 +21,7 @@ from . import (
     practitioner_role,
     schedule,
     slot,
+    subscription,
 )
 from .metadata import metadata, openapi_document, smart_configuration
 
@@ -57,6 +58,12 @@ ROUTES: dict[str, dict[str, Any]] = {
         "patch": appointment.appointment_patch,
     },
     "Patient": {"search": patient.patient_search, "read": patient.patient_read, "create": patient.patient_create},
+    "Subscription": {
+        "search": subscription.subscription_search,
+        "read": subscription.subscription_read,
+        "create": subscription.subscription_create,
+        "delete": subscription.subscription_delete,
+    },
 }
 
 
@@ -99,6 +106,8 @@ def instance_view(resource_type: str) -> Any:
         methods["PUT"] = handlers["update"]
     if "patch" in handlers:
         methods["PATCH"] = handlers["patch"]
+    if "delete" in handlers:
+        methods["DELETE"] = handlers["delete"]
     return endpoint(methods)
 
 
