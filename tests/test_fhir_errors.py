@@ -17,6 +17,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from creneau.core.outcomes import REFUSAL_SYSTEM
 
 from . import fhir_support as fs
+from . import fhir_validator
 
 pytestmark = pytest.mark.django_db
 FHIR_STRING = re.compile(r"^[ \r\n\t\S]+$")  # R4 `string` (fhir.schema.json's pattern)
@@ -28,6 +29,8 @@ def valid_refusal(response: Any, status: int) -> dict[str, Any]:
     assert response["Content-Type"].startswith("application/fhir+json")
     body = json.loads(response.content)
     OperationOutcome.model_validate(body)
+    if fhir_validator.available():  # the independent HL7 R4 schema too
+        fhir_validator.assert_valid(body, response.request.get("PATH_INFO", ""))
     issue = body["issue"][0]
     assert FHIR_STRING.match(issue["diagnostics"]), issue["diagnostics"]
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", response.content.decode())

@@ -123,6 +123,13 @@ def test_a_client_that_ignores_its_429s_is_suspended_and_gets_no_token(
     assert refused.status_code == 403
     assert refused.json()["error"] == "unauthorized_client" and refused.json()["reason"] == "suspended"
     assert "access_token" not in refused.json()
+    assert "suspendu" in refused.json()["error_description"]  # French by default
+    basic = refused.request["HTTP_AUTHORIZATION"]
+    english = client.post(
+        "/fhir/R4/auth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert english.status_code == 403 and "suspended" in english.json()["error_description"]
+    assert english["Content-Language"] == "en"
 
 
 def test_an_organizations_own_sync_of_306_patients_in_four_pages_is_not_stopped(

@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from jwcrypto.common import JWException
 from oauth2_provider import views as oauth2_views
 
-from creneau.core import ratelimit, suspension
+from creneau.core import outcomes, ratelimit, suspension
 from creneau.core.actors import Actor, ActorKind, Channel
 
 from .oauth import JWT_BEARER, SUSPENDED_CLIENT, _unverified_claims
@@ -76,6 +77,14 @@ class TokenView(oauth2_views.TokenView):
     """django-oauth-toolkit's token endpoint behind per-address and per-client limits."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Our own error descriptions in the language of Accept-Language (French by default).
+        language = outcomes.negotiated_language(request)
+        with translation.override(language):
+            response = self._post(request, *args, **kwargs)
+        response["Content-Language"] = language
+        return response
+
+    def _post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         per_address = ratelimit.get("token-ip")
         if not ratelimit.allow(per_address, ratelimit.client_ip(request)):
             return too_many(per_address)
