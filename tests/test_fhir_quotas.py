@@ -7,6 +7,7 @@ not-founds, is neither throttled nor suspended with the default thresholds; a cl
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -103,6 +104,14 @@ def test_a_client_that_waits_as_told_after_its_quota_is_served_again_and_never_s
     wait = int(refused["Retry-After"])
     assert 0 < wait <= 3600
     assert "quota" in refused.json()["issue"][0]["diagnostics"]
+    # Its writes still go through: the quota is on what it reads.
+    cancel = api.client.patch(
+        f"/fhir/R4/Appointment/{a.appointment.pk}",
+        json.dumps([{"op": "replace", "path": "/status", "value": "cancelled"}]),
+        content_type="application/json-patch+json",
+        HTTP_AUTHORIZATION=f"Bearer {api.token}",
+    )
+    assert cancel.status_code == 200, cancel.content[:300]
     with clock.frozen_at(clock.now() + dt.timedelta(seconds=wait + 1)):
         again = fs.Api(client, fs.token(client, client_id, secret))
         assert again.get("Appointment", {"_count": "5", "_offset": "25"}).status_code == 200

@@ -225,7 +225,9 @@ def authenticate(request: HttpRequest, *, anonymous_ok: bool) -> Caller:
         raise FhirError(
             403, str(suspension.MESSAGE), {suspension.REASON_HEADER: suspension.REASON}, reason=suspension.REASON
         )
-    _refuse_if_throttled(request, client_id)
+    if request.method in ("GET", "HEAD") or request.path.endswith("/_search"):
+        # Quotas are on what a client reads; its bookings and cancellations still go through.
+        _refuse_if_throttled(request, client_id)
     headers = _count_request(request, ratelimit.get("fhir-client"), client_id)
     if headers is not None:
         raise FhirError(
@@ -271,8 +273,9 @@ def _count_request(request: HttpRequest, limit: ratelimit.Limit, key: str) -> di
 
 
 def _refuse_if_throttled(request: HttpRequest, client_id: str) -> None:
-    """A client that reached a published quota (distinct patients or not-found answers per window) is
-    answered 429 until the window has moved on; if it keeps asking regardless, it is suspended."""
+    """A client that reached a published quota (distinct patients or not-found answers per window) has
+    its reads answered 429 until the window has moved on; if it keeps reading regardless, it is
+    suspended."""
     principal = f"client:{client_id}"
     until = detection.throttled_until(principal)
     if until is None:
