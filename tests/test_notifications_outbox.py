@@ -318,3 +318,29 @@ def test_calendar_attachments_parse_as_rfc5545(world: World) -> None:
     assert str(cancelled_event["STATUS"]) == "CANCELLED"
     assert int(cancelled_event["SEQUENCE"]) > int(booked_event["SEQUENCE"])
     assert "Consultation" not in str(booked_event["SUMMARY"])  # no visit reason in synced calendars
+
+
+def test_a_booking_writes_the_tasks_that_deliver_its_messages_in_its_own_transaction(world: World) -> None:
+    """Messages and their wake-up tasks commit together: no extra commit per booking, and no window in
+    which a committed message waits for a task written afterwards (this test's transaction never
+    commits, so a task written after the commit would not be here)."""
+    from django_tasks_db.models import DBTaskResult
+
+    appointment = book(world, f.paris(2026, 3, 20, 10, 0))
+    queued = {str(m.pk) for m in OutboundMessage.objects.filter(appointment_id=appointment.pk)}
+    tasks = DBTaskResult.objects.filter(task_path__endswith="deliver_messages")
+    woken = {i for t in tasks for i in t.args_kwargs["kwargs"]["message_ids"]}
+    assert queued and woken == queued
+    # The confirmation (e-mail and SMS) at once, each reminder at its own time: one task each.
+    reminders = OutboundMessage.objects.filter(appointment_id=appointment.pk, kind=Kind.REMINDER)
+    assert len(tasks) == 1 + len({m.send_after for m in reminders})
+
+
+def test_a_booking_that_fails_leaves_neither_messages_nor_tasks(world: World) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    book(world, f.paris(2026, 3, 20, 10, 0))
+    before = (OutboundMessage.objects.count(), DBTaskResult.objects.count())
+    with pytest.raises(Conflict):
+        book(world, f.paris(2026, 3, 20, 10, 0), actor=f.patient_account()[2])  # taken
+    assert (OutboundMessage.objects.count(), DBTaskResult.objects.count()) == before

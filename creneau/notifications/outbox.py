@@ -161,9 +161,10 @@ def compose(
 
 
 def store(rows: list[OutboundMessage], *, fresh: bool = False) -> list[OutboundMessage]:
-    """Write composed messages in one INSERT, in the current transaction, and wake the delivery once
-    it commits. Dedup keys already queued are skipped, unless the caller knows the event is `fresh`
-    (its keys name a row created in this very transaction; the unique index still guards them)."""
+    """Write composed messages in one INSERT, in the current transaction, with the tasks that wake
+    the delivery (they commit together). Dedup keys already queued are skipped, unless the caller
+    knows the event is `fresh` (its keys name a row created in this very transaction; the unique
+    index still guards them)."""
     if not fresh:
         existing = set(
             OutboundMessage.objects.filter(dedup_key__in=[r.dedup_key for r in rows]).values_list(
@@ -177,25 +178,36 @@ def store(rows: list[OutboundMessage], *, fresh: bool = False) -> list[OutboundM
     batches: dict[dt.datetime, list[str]] = {}
     for r in rows:
         batches.setdefault(r.send_after, []).append(str(r.pk))
-    transaction.on_commit(lambda: _wake(batches))
+    if isinstance(deliver_messages.get_backend(), DatabaseBackend):
+        # Task rows are rows like the messages: written in the same transaction, they commit (or roll
+        # back) with them, at no extra commit per write.
+        _wake(batches)
+    else:
+        transaction.on_commit(lambda: _wake(batches))
     return rows
 
 
 def _wake(batches: dict[dt.datetime, list[str]]) -> None:
-    """Ask the task queue to deliver these rows (each batch at its time), all tasks in one
-    transaction. Only a shortcut: the worker's sweep delivers due rows anyway, so a lost task delays
-    a message, it never loses it."""
+    """Ask the task queue to deliver these rows (each batch at its time): database task rows in the
+    writer's own transaction, other backends once it commits. Only a shortcut: the worker's sweep
+    delivers due rows anyway, so a lost task delays a message, it never loses it."""
     now = clock.now()
     backend = deliver_messages.get_backend()
-    # Database-backed tasks: one commit for all of them rather than one each.
-    together = transaction.atomic() if isinstance(backend, DatabaseBackend) else contextlib.nullcontext()
+    if isinstance(backend, DatabaseBackend):
+        # In the writer's transaction (one commit for the messages and their tasks); a failure there
+        # fails the write itself, which is then reported, never half done.
+        for when, ids in batches.items():
+            if when <= now:
+                deliver_messages.enqueue(message_ids=ids)
+            else:
+                deliver_messages.using(run_after=when).enqueue(message_ids=ids)
+        return
     try:
-        with together:
-            for when, ids in batches.items():
-                if when <= now:
-                    deliver_messages.enqueue(message_ids=ids)
-                elif backend.supports_defer:
-                    deliver_messages.using(run_after=when).enqueue(message_ids=ids)
+        for when, ids in batches.items():
+            if when <= now:
+                deliver_messages.enqueue(message_ids=ids)
+            elif backend.supports_defer:
+                deliver_messages.using(run_after=when).enqueue(message_ids=ids)
     except Exception:  # the rows are committed; the sweep will deliver them
         logger.warning("outbox: could not enqueue a delivery task; the sweep will deliver", exc_info=False)
 
