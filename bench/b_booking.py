@@ -185,10 +185,10 @@ WITH appt AS (
 ), msgs AS (
     INSERT INTO notifications_outboundmessage (id, created_at, updated_at, kind, channel, user_id, to_address,
         language, subject, body_text, body_html, ics, code, appointment_id, dedup_key, status, send_after,
-        attempts, claim_token, lease_expires_at, sent_at, provider_id, last_error)
+        attempts, claim_token, lease_expires_at, sent_at, provider_id, last_error, headers)
     SELECT gen_random_uuid(), now(), now(), m.kind, m.channel, NULL, m.to_address, 'fr', m.subject, m.body_text,
         m.body_html, m.ics, '', appt.id, m.kind || ':' || appt.id || ':' || m.n, 'pending', m.send_after, 0,
-        NULL, NULL, NULL, '', ''
+        NULL, NULL, NULL, '', '', '{}'::jsonb
     FROM appt, unnest(%(kinds)s::text[], %(channels)s::text[], %(tos)s::text[], %(subjects)s::text[],
         %(texts)s::text[], %(htmls)s::text[], %(icss)s::text[], %(afters)s::timestamptz[])
         WITH ORDINALITY AS m(kind, channel, to_address, subject, body_text, body_html, ics, send_after, n)
