@@ -91,7 +91,8 @@ def path_for(route: Route, values: dict[str, str]) -> str:
 
     text = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", value, text)
     text = re.sub(r"<(?:\w+:)?(\w+)>", value, text)
-    text = text.replace("^", "").replace("$", "").replace(".*", "Nothing")
+    # Anchors go; a literal `$` before a name stays (the FHIR operations, `Appointment/$find`).
+    text = re.sub(r"\$(?![A-Za-z])", "", text.replace("^", "")).replace(".*", "Nothing")
     path = "/" + text
     match = resolve(path)
     assert match.route.replace("^", "") == route.route.replace("^", ""), (

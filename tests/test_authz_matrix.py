@@ -240,6 +240,10 @@ TABLE: dict[str, Row] = {
         post=private(OK, NOT_FOUND),  # booking A's slot for A's patient
     ),
     "fhir:Appointment-instance": fhir(private(OK, NOT_FOUND), put=private(OK, NOT_FOUND)),
+    # IHE ITI Scheduling: $find proposes (B's bundle is empty); $hold and $book A's slot for A's patient.
+    "fhir:Appointment-find": fhir(private(OK, OK), post=private(OK, OK)),
+    "fhir:Appointment-hold": fhir(cells(METHOD_NOT_ALLOWED), post=private(OK, NOT_FOUND)),
+    "fhir:Appointment-book": fhir(cells(METHOD_NOT_ALLOWED), post=private(OK, NOT_FOUND)),
     "fhir:Patient-type": fhir(private(OK, OK), post=private(OK, NOT_FOUND)),
     "fhir:Patient-instance": fhir(private(OK, NOT_FOUND)),
     # Subscriptions: a client lists, reads and deletes only its own (B: an empty bundle, a 404); A
@@ -439,6 +443,9 @@ def query_for(world: w.World, route: aw.Route) -> dict[str, str]:
         return {"schedule": aw.fhir_ids(world)["Schedule"]}
     if route.key in ("fhir:Patient-type", "fhir:Patient-search"):
         return {"phone": world.patient.phone}
+    if route.key == "fhir:Appointment-find":
+        day = w.SLOT_START.astimezone(dt.UTC).date().isoformat()
+        return {"start": day, "end": day}
     return {}
 
 
@@ -483,6 +490,21 @@ def fhir_body(world: w.World, route: aw.Route, values: dict[str, str]) -> str:
             "slot": [{"reference": f"Slot/{slot}"}],
             "participant": [{"actor": {"reference": f"Patient/{world.patient.pk}"}, "status": "accepted"}],
         }
+    elif route.key == "fhir:Appointment-find":
+        day = w.SLOT_START.astimezone(dt.UTC).date().isoformat()
+        body = {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "start", "valueDate": day}, {"name": "end", "valueDate": day}],
+        }
+    elif route.key in ("fhir:Appointment-hold", "fhir:Appointment-book"):
+        slot = aw.fhir_ids(world)["Slot"]
+        appointment = {
+            "resourceType": "Appointment",
+            "status": "proposed",
+            "slot": [{"reference": f"Slot/{slot}"}],
+            "participant": [{"actor": {"reference": f"Patient/{world.patient.pk}"}, "status": "accepted"}],
+        }
+        body = {"resourceType": "Parameters", "parameter": [{"name": "appt-resource", "resource": appointment}]}
     elif route.key == "fhir:Patient-type":
         body = {
             "resourceType": "Patient",

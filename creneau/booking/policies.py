@@ -70,11 +70,17 @@ def _answers(actor: Actor, motif: Motif, answers: Mapping[str, str] | None) -> s
     return json.dumps(rows, ensure_ascii=False)
 
 
-def _check_audience(actor: Actor, motif: Motif, patient: Patient, *, start: dt.datetime, site: Site) -> None:
+def _check_audience(
+    actor: Actor, motif: Motif, patient: Patient, *, start: dt.datetime, site: Site, known: bool | None = None
+) -> None:
+    """Who may book this visit reason: its age limits, new or returning patients, a practitioner not
+    taking new patients. `known`: whether the patient has already been seen by the practitioner, when
+    the caller has it (else read here)."""
     if actor.kind == ActorKind.STAFF:
         return  # the practice decides on the phone
     _check_age(motif, patient, start, site)
-    known = is_known_patient(patient_id=patient.pk, practitioner_id=motif.practitioner_id)
+    if known is None:
+        known = is_known_patient(patient_id=patient.pk, practitioner_id=motif.practitioner_id)
     if motif.audience == Audience.RETURNING and not known:
         raise PolicyViolation(
             _("This visit reason is reserved for patients already followed by this practitioner."), code="followed-only"
@@ -220,3 +226,16 @@ def _check_patient_deadline(actor: Actor, appointment: Appointment) -> None:
             )
             % {"hours": appointment.practitioner.cancellation_deadline_hours}
         )
+
+
+def audience_refusal(
+    actor: Actor, motif: Motif, patient: Patient, *, start: dt.datetime, site: Site, known: bool
+) -> PolicyViolation | None:
+    """Read only: the refusal booking this visit reason at `start` for `patient` would meet on who may
+    book it (age, new or returning patients, new patients accepted), or None. For proposals made before
+    booking (FHIR `$find`), so that nothing proposed is refused at booking for these reasons."""
+    try:
+        _check_audience(actor, motif, patient, start=start, site=site, known=known)
+    except PolicyViolation as refusal:
+        return refusal
+    return None

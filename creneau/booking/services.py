@@ -15,7 +15,7 @@ from __future__ import annotations
 from .book import appointment_book
 from .changes import appointment_cancel, appointment_mark, appointment_reschedule
 from .holds import hold_confirm, hold_extend, hold_release, slot_check, slot_hold
-from .policies import SpacingRefused
+from .policies import SpacingRefused, audience_refusal
 from .rows import SlotRef
 from .staff import FORCE_REASON_MAX, absence_create_over_appointments, appointment_force
 
@@ -29,6 +29,7 @@ __all__ = [
     "appointment_force",
     "appointment_mark",
     "appointment_reschedule",
+    "audience_refusal",
     "hold_confirm",
     "hold_extend",
     "hold_release",

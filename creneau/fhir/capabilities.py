@@ -14,6 +14,7 @@ class ResourceSpec(TypedDict):
     include_iterate: NotRequired[list[str]]  # _include:iterate values
     revinclude: NotRequired[list[str]]  # _revinclude values
     sort: NotRequired[list[str]]  # _sort values (a leading - sorts descending)
+    operations: NotRequired[dict[str, str]]  # operation name (without $) -> OperationDefinition canonical
 
 
 # The SAS slot search names up to 25 practitioners in one chained parameter.
@@ -114,8 +115,18 @@ RESOURCES: dict[str, ResourceSpec] = {
             "patient": ("reference", "Patient"),
             "location": ("reference", "Location"),
             "_lastUpdated": ("date", "Last change (prefixes)"),
+            "_cursor": (
+                "special",
+                "Paging position given in the next link under _sort=_lastUpdated (stable incremental sync)",
+            ),
         },
         "sort": ["date", "-date", "_lastUpdated", "-_lastUpdated"],
+        # IHE ITI Scheduling (ITI-115, 116, 117): creneau/fhir/views/operations.py.
+        "operations": {
+            "find": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-find",
+            "hold": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-hold",
+            "book": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-book",
+        },
     },
     "Patient": {
         "interactions": ["read", "search-type", "create"],

@@ -15,6 +15,14 @@ urlpatterns: list[URLPattern] = [
     path("openapi.json", endpoint({"GET": views.openapi_document}), name="openapi"),
     path(".well-known/smart-configuration", endpoint({"GET": views.smart_configuration}), name="smart-configuration"),
     path("auth/token", TokenView.as_view(), name="token"),
+    # IHE ITI Scheduling operations (before the instance pattern, which would take `$find` for an id).
+    path(
+        "Appointment/$find",
+        endpoint({"GET": views.appointment_find, "POST": views.appointment_find}),
+        name="Appointment-find",
+    ),
+    path("Appointment/$hold", endpoint({"POST": views.appointment_hold}), name="Appointment-hold"),
+    path("Appointment/$book", endpoint({"POST": views.appointment_book}), name="Appointment-book"),
 ]
 for _rtype in RESOURCES:
     urlpatterns += [

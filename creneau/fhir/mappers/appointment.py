@@ -4,14 +4,18 @@ change (cancellation). Outgoing: the patient is a bare reference unless the toke
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from creneau.booking.models import Appointment, Status
+from creneau.directory.models import Site
 from creneau.fhir.http import FhirError
 from creneau.fhir.ids import pair_id, slot_id
+from creneau.scheduling.models import Motif
 
+from . import eligibility
 from .common import instant, meta, motif_concept, parse_incoming, ref, reference_id, specialty_concept, validated
 
 TO_FHIR_STATUS = {
@@ -22,6 +26,38 @@ TO_FHIR_STATUS = {
     Status.HELD: "pending",
 }
 FROM_FHIR_STATUS = {v: k for k, v in TO_FHIR_STATUS.items() if k != Status.HELD}
+HOLD_EXPIRES_EXTENSION = "https://creneau.fr/fhir/StructureDefinition/hold-expires"
+ROUTINE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0276", "code": "ROUTINE"}]}
+
+
+def proposed_to_fhir(motif: Motif, site: Site, start: dt.datetime, *, patient_id: Any = None) -> dict[str, Any]:
+    """A proposed appointment (`$find`): a free slot of a visit reason, not stored; `$hold` or `$book`
+    it by sending it back. The booking rules of the visit reason ride along (mappers/eligibility.py)."""
+    p = motif.practitioner
+    end = start + dt.timedelta(minutes=motif.duration_minutes)
+    participants: list[dict[str, Any]] = []
+    if patient_id is not None:
+        participants.append({"actor": ref("Patient", patient_id), "required": "required", "status": "needs-action"})
+    participants += [
+        {"actor": ref("Practitioner", p.pk, p.display_name), "required": "required", "status": "accepted"},
+        {"actor": ref("PractitionerRole", pair_id(p.pk, site.pk)), "required": "required", "status": "accepted"},
+        {"actor": ref("Location", site.pk, site.name), "required": "required", "status": "accepted"},
+    ]
+    return validated(
+        {
+            "resourceType": "Appointment",
+            "extension": eligibility.extensions(motif),
+            "status": "proposed",
+            "serviceType": [motif_concept(motif.pk, motif.name)],
+            "specialty": [specialty_concept(p.specialty_id, p.specialty.label)],
+            "appointmentType": ROUTINE,
+            "start": instant(start),
+            "end": instant(end),
+            "minutesDuration": motif.duration_minutes,
+            "slot": [ref("Slot", slot_id(motif.pk, site.pk, start))],
+            "participant": participants,
+        }
+    )
 
 
 def to_fhir(a: Appointment, *, patient_display: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from creneau.fhir.ids import pair_id, slot_id
 from creneau.scheduling.models import Motif
 
+from . import eligibility
 from .common import instant, motif_concept, ref, specialty_concept, validated
 
 
@@ -19,6 +20,8 @@ def to_fhir(motif: Motif, site_id: Any, start: dt.datetime, *, free: bool = True
         {
             "resourceType": "Slot",
             "id": slot_id(motif.pk, site_id, start),
+            # Who may book it and how (the visit reason's rules): see mappers/eligibility.py.
+            "extension": eligibility.extensions(motif),
             "serviceType": [motif_concept(motif.pk, motif.name)],
             "specialty": [specialty_concept(p.specialty_id, p.specialty.label)],
             # Every slot we list is bookable with an appointment (v2-0276 ROUTINE), as the SAS expects.

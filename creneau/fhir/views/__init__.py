@@ -24,9 +24,13 @@ from . import (
     subscription,
 )
 from .metadata import metadata, openapi_document, smart_configuration
+from .operations import appointment_book, appointment_find, appointment_hold
 
 __all__ = [
     "ROUTES",
+    "appointment_book",
+    "appointment_find",
+    "appointment_hold",
     "instance_view",
     "metadata",
     "openapi_document",

@@ -21,7 +21,7 @@ from .. import selectors as scoped
 from ..http import Caller, FhirError, authenticate, fhir_response, if_match, read_body, write_response
 from ..mappers import appointment as appointment_map
 from ..mappers.common import version_id
-from .common import paged, valid_uuids
+from .common import CURSOR, keyset_paged, paged, valid_uuids
 
 logger = logging.getLogger("creneau.fhir")
 
@@ -58,8 +58,13 @@ def appointment_search(request: HttpRequest) -> HttpResponse:
     for value in q.getlist("actor"):
         qs = qs.filter(_actor_filter(value))
     order = params.sort_fields(q, _SORT) or ["start_at"]
+    mapper = lambda a: _appointment_resource(caller, a)  # noqa: E731
+    if order[0].lstrip("-") == "updated_at":  # incremental sync: a cursor, not an offset
+        return keyset_paged(request, "Appointment", qs, mapper, field="updated_at", descending=order[0][0] == "-")
+    if q.get(CURSOR):
+        raise FhirError(400, _("A paging cursor goes with _sort=_lastUpdated."))
     tiebreak = "-pk" if order[-1].startswith("-") else "pk"
-    return paged(request, "Appointment", qs.order_by(*order, tiebreak), lambda a: _appointment_resource(caller, a))
+    return paged(request, "Appointment", qs.order_by(*order, tiebreak), mapper)
 
 
 _SORT = {"date": "start_at", "_lastUpdated": "updated_at"}
