@@ -238,6 +238,7 @@ TABLE: dict[str, Row] = {
     "fhir:Appointment-type": fhir(
         private(OK, OK),  # search: B's bundle is empty
         post=private(OK, NOT_FOUND),  # booking A's slot for A's patient
+        put=private(INVALID, INVALID),  # a conditional update without its identifier condition
     ),
     "fhir:Appointment-instance": fhir(private(OK, NOT_FOUND), put=private(OK, NOT_FOUND)),
     # IHE ITI Scheduling: $find proposes (B's bundle is empty); $hold and $book A's slot for A's patient.

@@ -30,7 +30,7 @@ PINS: dict[str, tuple[int, int]] = {
     "account": (19, 13),
     "fhir slot search": (3, 3),
     "fhir patient read": (9, 6),
-    "fhir appointment search": (10, 7),
+    "fhir appointment search": (11, 8),  # + the identifiers partners gave (one prefetch)
 }
 
 

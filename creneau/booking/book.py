@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from creneau.audit.services import record_not_found
 from creneau.core import clock, metrics
@@ -18,7 +18,7 @@ from creneau.patients.selectors import access_patient, record_patient_read
 from . import events
 from .models import Appointment, Status
 from .policies import _answers, _check_audience, _check_future_appointments_cap, _check_not_blocked, _check_spacing
-from .rows import SlotRef, _idempotency_hash, _insert, _new_row, _replayed, _resolve_slot
+from .rows import SlotRef, _idempotency_hash, _insert, _new_row, _replayed, _resolve_slot, add_identifiers
 
 
 @metrics.booking_operation("book")
@@ -29,9 +29,12 @@ def appointment_book(
     patient_id: uuid.UUID | str,
     idempotency_key: str | None = None,
     answers: Mapping[str, str] | None = None,
+    identifiers: Sequence[tuple[str, str]] = (),
 ) -> Appointment:
     """Book directly (phone, API, or a patient without a hold), with the answers to the visit reason's
-    questions (question id → text)."""
+    questions (question id → text). `identifiers`: (system, value) pairs a partner system names the
+    appointment by, stored in the booking's transaction (one already naming another appointment of the
+    organization is a `Conflict`, and nothing is booked)."""
     key = _idempotency_hash(actor, idempotency_key)
     if key is not None and (replayed := _replayed(key, slot, patient_id)) is not None:
         return replayed
@@ -80,6 +83,7 @@ def appointment_book(
             exclude=row.pk,
         )
         row.patient = patient
+        add_identifiers(row, identifiers)
         emit(events.APPOINTMENT_BOOKED, appointment_id=row.pk, actor=actor, appointment=row, fresh=True)
 
     try:

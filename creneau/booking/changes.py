@@ -18,7 +18,7 @@ from creneau.scheduling.services import schedule_availability_refresh
 from . import events
 from .models import Appointment, Status
 from .policies import _cancelled_by, _check_not_blocked, _check_patient_deadline, _check_spacing
-from .rows import SlotRef, _audit, _insert, _new_row, _resolve_slot
+from .rows import SlotRef, _audit, _insert, _new_row, _resolve_slot, move_identifiers
 from .selectors import access_appointment
 
 
@@ -89,6 +89,7 @@ def appointment_reschedule(
             answers=old.answers,
         )
         moved = _insert(actor, new)
+        move_identifiers(old, moved)
         emit(events.APPOINTMENT_MOVED, old_appointment_id=old.pk, new_appointment_id=moved.pk, actor=actor)
         return moved
 

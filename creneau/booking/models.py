@@ -122,3 +122,22 @@ class Appointment(PublicModel):
 
 
 ACTIVE_STATUSES = (Status.HELD, Status.BOOKED, Status.FULFILLED, Status.NO_SHOW)
+
+
+class AppointmentIdentifier(PublicModel):
+    """An identifier a partner system gave an appointment it booked (the SAS's technical id), so that it
+    can update it later by that identifier (`PUT Appointment?identifier=system|value`). Unique per
+    organization and system; when the appointment is moved, its identifiers follow the new row."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="identifiers")
+    organization = models.ForeignKey("directory.Organization", on_delete=models.PROTECT, related_name="+")
+    system = models.CharField(max_length=255)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "system", "value"], name="appointment_identifier_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"appointment identifier {self.pk}"

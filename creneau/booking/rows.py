@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from creneau.scheduling.engine import Interval
 from creneau.scheduling.models import Motif
 from creneau.scheduling.services import schedule_availability_refresh, schedule_availability_taken
 
-from .models import Appointment, Source, Status
+from .models import Appointment, AppointmentIdentifier, Source, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,3 +306,25 @@ def _new_row(
         booked_by=acting_user(actor),
         **fields,
     )
+
+
+def add_identifiers(appointment: Appointment, identifiers: Sequence[tuple[str, str]]) -> None:
+    """Store a partner's identifiers of a new appointment, inside its booking transaction."""
+    for system, value in identifiers:
+        taken = AppointmentIdentifier.objects.filter(
+            organization_id=appointment.organization_id, system=system, value=value
+        ).exists()
+        if taken:
+            raise Conflict(_("This identifier already names another appointment."), code="identifier-taken")
+        try:
+            with transaction.atomic():
+                AppointmentIdentifier.objects.create(
+                    appointment=appointment, organization_id=appointment.organization_id, system=system, value=value
+                )
+        except IntegrityError as exc:  # the same identifier booked at the same moment
+            raise Conflict(_("This identifier already names another appointment."), code="identifier-taken") from exc
+
+
+def move_identifiers(old: Appointment, new: Appointment) -> None:
+    """A moved appointment keeps its partners' identifiers: they name the new row."""
+    AppointmentIdentifier.objects.filter(appointment=old).update(appointment=new, updated_at=clock.now())

@@ -14,6 +14,7 @@ class ResourceSpec(TypedDict):
     include_iterate: NotRequired[list[str]]  # _include:iterate values
     revinclude: NotRequired[list[str]]  # _revinclude values
     sort: NotRequired[list[str]]  # _sort values (a leading - sorts descending)
+    conditional_update: NotRequired[bool]  # PUT [type]?<search> (by identifier)
     operations: NotRequired[dict[str, str]]  # operation name (without $) -> OperationDefinition canonical
 
 
@@ -108,6 +109,7 @@ RESOURCES: dict[str, ResourceSpec] = {
         "public": False,
         "search": {
             "_id": ("token", "Appointment id"),
+            "identifier": ("token", "Identifier a partner gave the appointment (system|value: the SAS technical id)"),
             "date": ("date", "Start (prefixes)"),
             "status": ("token", "booked, cancelled, fulfilled, noshow"),
             "actor": ("reference", "Any participant: Patient, Practitioner, PractitionerRole or Location"),
@@ -121,6 +123,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             ),
         },
         "sort": ["date", "-date", "_lastUpdated", "-_lastUpdated"],
+        "conditional_update": True,
         # IHE ITI Scheduling (ITI-115, 116, 117): creneau/fhir/views/operations.py.
         "operations": {
             "find": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-find",

@@ -32,6 +32,8 @@ def capability_statement(base: str) -> dict[str, Any]:
             entry["searchInclude"] = includes
         if spec.get("revinclude"):
             entry["searchRevInclude"] = spec["revinclude"]
+        if spec.get("conditional_update"):
+            entry["conditionalUpdate"] = True
         if spec.get("operations"):
             entry["operation"] = [{"name": name, "definition": url} for name, url in spec["operations"].items()]
         resources.append(entry)

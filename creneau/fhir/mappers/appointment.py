@@ -77,6 +77,7 @@ def to_fhir(a: Appointment, *, patient_display: bool) -> dict[str, Any]:
         "resourceType": "Appointment",
         "id": str(a.pk),
         "meta": meta(a.updated_at),
+        **({"identifier": identifiers} if (identifiers := identifiers_of(a)) else {}),
         "status": TO_FHIR_STATUS[Status(a.status)],
         "serviceType": [motif_concept(a.motif_id, a.motif.name)],
         "specialty": [specialty_concept(p.specialty_id, p.specialty.label)],
@@ -100,10 +101,35 @@ def to_fhir(a: Appointment, *, patient_display: bool) -> dict[str, Any]:
     return validated(resource)
 
 
+def identifiers_of(a: Appointment) -> list[dict[str, str]]:
+    """The identifiers partners gave the appointment (prefetched by searches: `identifiers`)."""
+    if a.status == Status.HELD or a.pk is None:
+        return []
+    return [
+        {"system": i.system, "value": i.value} for i in sorted(a.identifiers.all(), key=lambda i: (i.system, i.value))
+    ]
+
+
+def identifiers_from_fhir(model: Any) -> list[tuple[str, str]]:
+    """(system, value) of each identifier sent; both are required (an identifier names the appointment
+    within its system)."""
+    out = []
+    for ident in model.identifier or []:
+        if not ident.system or not ident.value:
+            raise FhirError(422, _("An appointment identifier needs a system and a value."))
+        if len(ident.system) > 255 or len(ident.value) > 255:
+            raise FhirError(422, _("An appointment identifier has at most 255 characters."))
+        out.append((str(ident.system), str(ident.value)))
+    if len(set(out)) != len(out) or len(out) > 5:
+        raise FhirError(422, _("Give each appointment identifier once, at most 5."))
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class BookingRequest:
     slot_id: str
     patient_id: str
+    identifiers: tuple[tuple[str, str], ...] = ()
 
 
 def booking_from_fhir(data: dict[str, Any]) -> BookingRequest:
@@ -127,6 +153,7 @@ def booking_from_fhir(data: dict[str, Any]) -> BookingRequest:
     return BookingRequest(
         slot_id=reference_id(slots[0], "Slot", "Appointment.slot"),
         patient_id=reference_id(patients[0], "Patient", "Appointment.participant.actor"),
+        identifiers=tuple(identifiers_from_fhir(model)),
     )
 
 

@@ -60,6 +60,7 @@ ROUTES: dict[str, dict[str, Any]] = {
         "create": appointment.appointment_create,
         "update": appointment.appointment_update,
         "patch": appointment.appointment_patch,
+        "conditional_update": appointment.appointment_conditional_update,
     },
     "Patient": {"search": patient.patient_search, "read": patient.patient_read, "create": patient.patient_create},
     "Subscription": {
@@ -100,6 +101,8 @@ def type_view(resource_type: str) -> Any:
     methods = {"GET": searching(resource_type, handlers["search"])}
     if "create" in handlers:
         methods["POST"] = handlers["create"]
+    if "conditional_update" in handlers:
+        methods["PUT"] = handlers["conditional_update"]
     return endpoint(methods)
 
 

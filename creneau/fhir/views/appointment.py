@@ -16,7 +16,7 @@ from creneau.booking.models import Appointment, Status
 from creneau.core.errors import NotFound
 from creneau.core.failures import is_unavailable
 
-from .. import ids, params, patch
+from .. import ids, params, patch, search
 from .. import selectors as scoped
 from ..http import Caller, FhirError, authenticate, fhir_response, if_match, read_body, write_response
 from ..mappers import appointment as appointment_map
@@ -40,7 +40,9 @@ def appointment_read(request: HttpRequest, rid: str) -> HttpResponse:
 def appointment_search(request: HttpRequest) -> HttpResponse:
     caller = authenticate(request, anonymous_ok=False)
     q = request.GET
-    qs = booking_selectors.appointments_visible_to(caller.actor("Appointment", "s"))
+    qs = booking_selectors.appointments_visible_to(caller.actor("Appointment", "s")).prefetch_related("identifiers")
+    for value in q.getlist("identifier"):
+        qs = qs.filter(_identifier_filter(value))
     if ids_ := params.tokens(q, "_id"):
         qs = qs.filter(pk__in=valid_uuids([c for _s, c in ids_]))
     for bound in params.dates(q, "date"):
@@ -70,6 +72,19 @@ def appointment_search(request: HttpRequest) -> HttpResponse:
 _SORT = {"date": "start_at", "_lastUpdated": "updated_at"}
 
 
+def _identifier_filter(value: str) -> Q:
+    """One `identifier` value (comma values OR): `system|value`, `|value` or `value`."""
+    q = QueryDict(mutable=True)
+    q["identifier"] = value
+    cond = Q(pk__in=[])
+    for system, code in params.tokens(q, "identifier"):
+        match = {"identifiers__value": code}
+        if system:
+            match["identifiers__system"] = system
+        cond |= Q(pk__in=Appointment.objects.filter(**match).values("pk"))
+    return cond
+
+
 def _actor_filter(value: str) -> Q:
     """One `actor` value (comma values OR): any participant, typed or not. A PractitionerRole is a
     practitioner at a site; an unknown type matches nothing."""
@@ -94,12 +109,13 @@ def _actor_filter(value: str) -> Q:
     return cond
 
 
-def appointment_create(request: HttpRequest) -> HttpResponse:
-    """Book: a free Slot for a Patient known to the slot's organization. 201, 404 (slot or patient
-    out of scope), 409 (taken meanwhile), 422 (business rule)."""
+def appointment_create(request: HttpRequest, data: dict[str, Any] | None = None) -> HttpResponse:
+    """Book: a free Slot for a Patient known to the slot's organization, with the identifiers the
+    client gives it. 201, 404 (slot or patient out of scope), 409 (taken meanwhile, or an identifier
+    already used), 422 (business rule)."""
     caller = authenticate(request, anonymous_ok=False)
     actor = caller.actor("Appointment", "c")
-    booking = appointment_map.booking_from_fhir(read_body(request, "Appointment"))
+    booking = appointment_map.booking_from_fhir(data if data is not None else read_body(request, "Appointment"))
     practitioner_id, motif_id, site_id, start = scoped.slot_to_book(booking.slot_id)
     key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
     a = booking_services.appointment_book(
@@ -107,6 +123,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         slot=booking_services.SlotRef(practitioner_id, motif_id, site_id, start),
         patient_id=booking.patient_id,
         idempotency_key=key,
+        identifiers=booking.identifiers,
     )
     location = {"Location": f"{params.base_url(request)}Appointment/{a.pk}"}
     try:
@@ -119,6 +136,36 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         logger.warning("fhir: booking %s committed, representation unavailable (%s)", a.pk, type(exc).__name__)
         return HttpResponse(status=201, headers={**location, "Cache-Control": "no-store"})
     return write_response(request, resource, 201, location)
+
+
+def appointment_conditional_update(request: HttpRequest) -> HttpResponse:
+    """`PUT Appointment?identifier=system|value` (the SAS's updates): the search must use supported
+    parameters. No match: the body (without an id) books its Slot as `POST Appointment` does (201); a
+    body with an id is a 404 (no update-as-create). One match: an update of it, as `PUT
+    Appointment/{id}` (a body id must be that one). Several: 412."""
+    caller = authenticate(request, anonymous_ok=False)
+    if not request.GET:
+        raise FhirError(400, _("A conditional update needs search parameters, e.g. identifier=system|value."))
+    search.restrict_to_supported(request.GET, "Appointment")
+    data = read_body(request, "Appointment")
+    actor = caller.actor("Appointment", "u")
+    qs = booking_selectors.appointments_visible_to(actor)
+    for value in request.GET.getlist("identifier"):
+        qs = qs.filter(_identifier_filter(value))
+    if "identifier" not in request.GET:
+        raise FhirError(400, _("A conditional update of an appointment is by identifier."))
+    found = list(qs.values_list("pk", flat=True)[:2])
+    if len(found) > 1:
+        raise FhirError(412, _("Several appointments match this condition."))
+    if not found:
+        if "id" in data:
+            raise NotFound(_("Unknown appointment."))
+        return appointment_create(request, data)
+    if data.get("id", str(found[0])) != str(found[0]):
+        raise FhirError(400, _("The resource id is not that of the appointment matching the condition."))
+    current = booking_selectors.access_appointment(actor, found[0])
+    if_match(request, version_id(current.updated_at))
+    return _change(request, caller, actor, current, {**data, "id": str(current.pk)})
 
 
 def appointment_update(request: HttpRequest, rid: str) -> HttpResponse:
@@ -218,21 +265,33 @@ def _requested_move(data: dict[str, Any], current: dict[str, Any]) -> dt.datetim
 
 
 # Elements an update may not change (only status, start, end and minutesDuration may).
-_IMMUTABLE = ("serviceType", "specialty", "slot", "participant", "appointmentType", "created")
+_IMMUTABLE = ("serviceType", "specialty", "slot", "participant", "appointmentType", "created", "identifier")
 
 
 def _refuse_immutable_changes(data: dict[str, Any], current: dict[str, Any]) -> None:
+    if data.get("identifier") and "identifier" not in current:
+        raise FhirError(422, _("The identifiers of an appointment cannot be changed."))
     for element in _IMMUTABLE:
         if element not in data or element not in current:
             continue
         if element == "participant":
-            sent = sorted(str((p.get("actor") or {}).get("reference")) for p in data[element] if isinstance(p, dict))
+            # Participants named by identifier only (the SAS's practitioner) are not compared.
+            sent = sorted(
+                str((p.get("actor") or {}).get("reference"))
+                for p in data[element]
+                if isinstance(p, dict) and isinstance(p.get("actor"), dict) and "reference" in p["actor"]
+            )
             have = sorted(str((p.get("actor") or {}).get("reference")) for p in current[element])
             if not set(sent) <= set(have):
                 raise FhirError(422, _("The participants of an appointment cannot be changed."))
             continue
         if element in ("slot", "created"):
             continue  # follows the time; set by the server
+        if element == "identifier":
+            sent_ids = {(i.get("system"), i.get("value")) for i in data[element] if isinstance(i, dict)}
+            if sent_ids != {(i["system"], i["value"]) for i in current[element]}:
+                raise FhirError(422, _("The identifiers of an appointment cannot be changed."))
+            continue
         if data[element] != current[element]:
             raise FhirError(
                 422, _("This element of an appointment cannot be changed: %(element)s.") % {"element": element}
