@@ -3,6 +3,9 @@ so they cannot drift from each other."""
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -135,12 +138,20 @@ def _query_parameters(rtype: str) -> dict[str, str]:
     return out
 
 
+# The R4 JSON schemas of what is served, generated from HL7's fhir.schema.json by
+# scripts/build_fhir_schemas.py (never edited by hand).
+R4_SCHEMAS = Path(__file__).resolve().parent / "data" / "r4_schemas.json"
+
+
+@functools.cache
+def r4_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = json.loads(R4_SCHEMAS.read_text())["schemas"]
+    return schemas
+
+
 def _resource_schema(rtype: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["resourceType", "id"],
-        "properties": {"resourceType": {"type": "string", "enum": [rtype]}, "id": {"type": "string"}},
-    }
+    """A served resource as R4 defines it, with the id a server-held resource always has."""
+    return {"allOf": [{"$ref": f"#/components/schemas/{rtype}"}, {"required": ["resourceType", "id"]}]}
 
 
 _OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
@@ -171,11 +182,28 @@ def _ok(code: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
     return {code: {"description": text, "content": {FHIR_JSON: {"schema": schema}}}}
 
 
+# RFC 6902.
+_JSON_PATCH = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["op", "path"],
+        "properties": {
+            "op": {"type": "string", "enum": ["add", "remove", "replace", "move", "copy", "test"]},
+            "path": {"type": "string"},
+            "from": {"type": "string"},
+            "value": {},
+        },
+    },
+}
+
 _SECURITY: list[dict[str, list[str]]] = [{"smart": []}]
 _PUBLIC_SECURITY: list[dict[str, list[str]]] = [{"smart": []}, {}]
 
 
 def _body_schema(rtype: str) -> dict[str, Any]:
+    if rtype not in ("Appointment", "Patient"):
+        return {"$ref": f"#/components/schemas/{rtype}"}  # as R4 defines it (Subscription)
     if rtype == "Appointment":
         return {
             "type": "object",
@@ -183,14 +211,14 @@ def _body_schema(rtype: str) -> dict[str, Any]:
             "properties": {
                 "resourceType": {"type": "string", "enum": ["Appointment"]},
                 "status": {"type": "string", "enum": ["booked", "cancelled"]},
-                "slot": {"type": "array", "items": {"$ref": "#/components/schemas/Reference"}},
+                "slot": {"type": "array", "items": {"$ref": "#/components/schemas/LiteralReference"}},
                 "participant": {
                     "type": "array",
                     "items": {
                         "type": "object",
                         "required": ["actor", "status"],
                         "properties": {
-                            "actor": {"$ref": "#/components/schemas/Reference"},
+                            "actor": {"$ref": "#/components/schemas/LiteralReference"},
                             "status": {"type": "string", "enum": ["accepted"]},
                         },
                     },
@@ -214,14 +242,14 @@ def _body_schema(rtype: str) -> dict[str, Any]:
             },
             "gender": {"type": "string", "enum": ["male", "female", "other", "unknown"]},
             "birthDate": {"type": "string", "format": "date"},
-            "managingOrganization": {"$ref": "#/components/schemas/Reference"},
+            "managingOrganization": {"$ref": "#/components/schemas/LiteralReference"},
         },
     }
 
 
 def document(base: str) -> dict[str, Any]:
-    """OpenAPI 3.0.3 description of the REST API (FHIR JSON bodies described loosely: the FHIR
-    specification is the reference for elements)."""
+    """OpenAPI 3.1 description of the REST API; resources, Bundles and OperationOutcomes with their R4
+    JSON schemas (descriptions left out: the FHIR specification is the reference for elements)."""
     paths: dict[str, Any] = {
         "/metadata": {
             "get": {
@@ -231,7 +259,7 @@ def document(base: str) -> dict[str, Any]:
                 "responses": _responses(
                     _ok(
                         "200",
-                        _resource_schema("CapabilityStatement") | {"required": ["resourceType"]},
+                        {"$ref": "#/components/schemas/CapabilityStatement"},
                         "The server's capabilities",
                     )
                 ),
@@ -239,31 +267,17 @@ def document(base: str) -> dict[str, Any]:
         }
     }
     schemas: dict[str, Any] = {
-        "OperationOutcome": {
+        **r4_schemas(),
+        # What a request body's reference must be here: a literal one.
+        "LiteralReference": {
             "type": "object",
-            "required": ["resourceType", "issue"],
-            "properties": {
-                "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
-                "issue": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["severity", "code"],
-                        "properties": {
-                            "severity": {"type": "string"},
-                            "code": {"type": "string"},
-                            "diagnostics": {"type": "string"},
-                        },
-                    },
-                },
-            },
+            "required": ["reference"],
+            "properties": {"reference": {"type": "string"}},
         },
-        "Reference": {"type": "object", "required": ["reference"], "properties": {"reference": {"type": "string"}}},
     }
     for rtype, spec in RESOURCES.items():
-        schemas[rtype] = _resource_schema(rtype)
         schemas[f"{rtype}Bundle"] = {
+            "allOf": [{"$ref": "#/components/schemas/Bundle"}],
             "type": "object",
             "required": ["resourceType", "type", "total", "link"],
             "properties": {
@@ -313,7 +327,7 @@ def document(base: str) -> dict[str, Any]:
                 ),
             }
         }
-        resource_ref = {"$ref": f"#/components/schemas/{rtype}"}
+        resource_ref = _resource_schema(rtype)
         if "create" in spec["interactions"]:
             type_path["post"] = {
                 "operationId": f"create{rtype}",
@@ -325,7 +339,14 @@ def document(base: str) -> dict[str, Any]:
                 if rtype == "Appointment"
                 else [],
                 "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},
-                "responses": _responses(_ok("201", resource_ref, "Created")),
+                "responses": _responses(
+                    _ok("201", resource_ref, "Created")
+                    | (
+                        _ok("200", resource_ref, "Not created: If-None-Exist matched this one")
+                        if rtype == "Patient"
+                        else {}
+                    )
+                ),
             }
         paths[f"/{rtype}"] = type_path
         paths[f"/{rtype}/_search"] = {
@@ -369,9 +390,18 @@ def document(base: str) -> dict[str, Any]:
                 "parameters": [id_param],
                 "responses": _responses(_ok("200", _OUTCOME, "Deleted")),
             }
+        if "patch" in spec["interactions"]:
+            instance_path["patch"] = {
+                "operationId": f"patch{rtype}",
+                "summary": "JSON Patch: replace /status (cancel, no-show, visit) or /start (move)",
+                "security": _SECURITY,
+                "parameters": [id_param],
+                "requestBody": {"required": True, "content": {"application/json-patch+json": {"schema": _JSON_PATCH}}},
+                "responses": _responses(_ok("200", resource_ref, "Patched")),
+            }
         paths[f"/{rtype}/{{id}}"] = instance_path
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "creneau FHIR R4 scheduling API",
             "version": "1.0.0",

@@ -30,7 +30,7 @@ def read_patch(body: bytes) -> list[dict[str, Any]]:
     if len(doc) > MAX_OPERATIONS:
         raise FhirError(400, _("A JSON Patch has at most %(n)d operations.") % {"n": MAX_OPERATIONS})
     for op in doc:
-        if not isinstance(op, dict) or op.get("op") not in _OPS or not isinstance(op.get("path"), str):
+        if not isinstance(op, dict) or not isinstance(op.get("path"), str) or str(op.get("op")) not in _OPS:
             raise FhirError(400, _("Each JSON Patch operation needs a known op and a path."))
         if op["op"] in ("add", "replace", "test") and "value" not in op:
             raise FhirError(400, _("This JSON Patch operation needs a value."))

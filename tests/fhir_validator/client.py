@@ -1,5 +1,6 @@
-"""The test client of the FHIR tests: every answer under /fhir/ that is FHIR JSON is checked against the
-independent R4 schema (and against the served OpenAPI document) before the test sees it."""
+"""The test client of the FHIR tests: every answer under /fhir/ is checked against the served OpenAPI
+document (documented status, content type, schema) and, when FHIR JSON, against the independent R4
+schema, before the test sees it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from django.test import Client
 
 from . import assert_valid
+from .openapi_check import assert_documented
 
 FHIR_PREFIX = "/fhir/"
 
@@ -21,9 +23,12 @@ def check_response(response: Any, method: str, path: str) -> Any:
     if not path.startswith(FHIR_PREFIX) or getattr(response, "streaming", False):
         return response
     content_type = response.get("Content-Type", "")
-    if not content_type.startswith(("application/fhir+json", "application/json")) or not response.content:
+    json_body = content_type.startswith(("application/fhir+json", "application/json")) and bool(response.content)
+    body = json.loads(response.content) if json_body else None
+    if method != "HEAD":
+        assert_documented(method, path, response.status_code, content_type, body if json_body else None)
+    if body is None:
         return response
-    body = json.loads(response.content)
     context = f"{method} {path} -> {response.status_code}"
     if content_type.startswith("application/fhir+json"):
         assert isinstance(body, dict) and "resourceType" in body, f"{context}: FHIR JSON without resourceType"
