@@ -202,8 +202,6 @@ _PUBLIC_SECURITY: list[dict[str, list[str]]] = [{"smart": []}, {}]
 
 
 def _body_schema(rtype: str) -> dict[str, Any]:
-    if rtype not in ("Appointment", "Patient"):
-        return {"$ref": f"#/components/schemas/{rtype}"}  # as R4 defines it (Subscription)
     if rtype == "Appointment":
         return {
             "type": "object",
