@@ -346,6 +346,17 @@ def document(base: str) -> dict[str, Any]:
                     )
                 ),
             }
+        if spec.get("conditional_update"):
+            type_path["put"] = {
+                "operationId": f"conditionalUpdate{rtype}",
+                "summary": f"Conditional update of {rtype} by identifier (no match creates, one updates)",
+                "security": _SECURITY,
+                "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},
+                "responses": _responses(
+                    _ok("200", resource_ref, "Updated") | _ok("201", resource_ref, "Created (no match)")
+                ),
+            }
         paths[f"/{rtype}"] = type_path
         paths[f"/{rtype}/_search"] = {
             "post": {
