@@ -26,10 +26,11 @@ def served_document() -> dict[str, Any]:
 
 @functools.cache
 def _routes() -> list[tuple[re.Pattern[str], str]]:
-    """Documented paths as patterns, literal ones (`/Slot/_search`) before templated ones (`/Slot/{id}`)."""
+    """Documented paths as patterns, literal ones (`/Slot/_search`) before templated ones (`/Slot/{id}`);
+    an id never starts with `$` (that is an operation, `/Appointment/$find`)."""
     paths = served_document()["paths"]
     ordered = sorted(paths, key=lambda p: (p.count("{"), -len(p)))
-    return [(re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), p) for p in ordered]
+    return [(re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/$][^/]*", re.escape(p)) + "$"), p) for p in ordered]
 
 
 @functools.cache
