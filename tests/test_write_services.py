@@ -890,6 +890,8 @@ NOT_WRITES: dict[str, str] = {
     "fhir.subscriptions.check_endpoint": "pure function",
     "audit.services.changes_between": "pure function",
     "audit.services.record_not_found": "writes the audit row of a refused read",
+    "audit.services.throttled_request": "counts a throttled request in the cache; past the grace it suspends "
+    "through detection's suspension, which writes its own audit row",
     "audit.services.legacy_canonical": "pure function (seal format)",
     "audit.services.legacy_chain_hash": "pure function (seal format)",
     "audit.services.write_mac": "pure function (the writer's MAC)",
