@@ -224,7 +224,7 @@ def build(client: Client) -> World:
     )
 
     def staff(org: Organization, role: str, **kw: Any) -> User:
-        user = f.staff(org, role, **kw).user
+        user = f.user_of(f.staff(org, role, **kw))
         assert user is not None
         _enrol(user)
         return user
@@ -236,7 +236,7 @@ def build(client: Client) -> World:
     users[DOC_OWN] = staff(org_a, Role.PRACTITIONER, practitioner=doc1)
     users[DOC_COLLEAGUE] = staff(org_a, Role.PRACTITIONER, practitioner=doc2)
     assert sec_b_actor.user is not None
-    users[SEC_B] = sec_b_actor.user
+    users[SEC_B] = f.user_of(sec_b_actor)
     _enrol(users[SEC_B])
     users[ADMIN_A] = staff(org_a, Role.ORG_ADMIN)
     users[SUSPENDED_STAFF] = staff(org_a, Role.SECRETARY, all_agendas=False)

@@ -7,6 +7,7 @@ import itertools
 import zoneinfo
 
 from creneau.accounts.models import AgendaAccess, Membership, Role, User
+from creneau.accounts.principals import acting_user
 from creneau.accounts.selectors import staff_actor
 from creneau.core import clock
 from creneau.core.actors import Actor
@@ -145,6 +146,14 @@ def patient_account(email: str | None = None, *, given_name: str = "Alice") -> t
         email=user.email,
     )
     return user, patient, Actor.for_patient(user)
+
+
+def user_of(actor: Actor) -> User:
+    """The account of an actor built from one (staff, patient, operator): `Actor.user` is typed as core's
+    Principal, this gives the `User` back."""
+    user = acting_user(actor)
+    assert user is not None, "this actor has no account"
+    return user
 
 
 def grant(user: User, agenda: Agenda, *, book: bool = True, manage: bool = True, force: bool = False) -> AgendaAccess:

@@ -43,7 +43,7 @@ def settings_url(w: World) -> str:
 
 def test_saving_an_absence_over_booked_patients_shows_them_first_and_saves_nothing(world: World) -> None:
     booked = three_booked(world)
-    response = signed_in(world.secretary.user).post(settings_url(world), ABSENCE)
+    response = signed_in(f.user_of(world.secretary)).post(settings_url(world), ABSENCE)
     assert response.status_code == 200
     html = response.content.decode()
     assert "3 patients are booked between" in html and html.count("APPELANT Paul") == 3
@@ -55,7 +55,7 @@ def test_saving_an_absence_over_booked_patients_shows_them_first_and_saves_nothi
 def test_cancel_them_tells_each_patient_in_the_same_transaction(world: World) -> None:
     three_booked(world)
     before = OutboundMessage.objects.filter(kind=Kind.CANCELLATION).count()
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     response = client.post(settings_url(world), {**ABSENCE, "decision": "cancel"})
     assert response.status_code == 302
     assert Absence.objects.get().label == "Congrès"
@@ -70,7 +70,7 @@ def test_cancel_them_tells_each_patient_in_the_same_transaction(world: World) ->
 
 def test_keep_them_to_move_one_by_one_is_said_not_silent(world: World) -> None:
     three_booked(world)
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     response = client.post(settings_url(world), {**ABSENCE, "decision": "keep"})
     assert response.status_code == 302 and "view=day&date=2026-03-03" in response["Location"]
     assert Absence.objects.count() == 1 and Appointment.objects.filter(status=Status.BOOKED).count() == 3
@@ -80,7 +80,7 @@ def test_keep_them_to_move_one_by_one_is_said_not_silent(world: World) -> None:
 
 
 def test_an_absence_over_no_one_is_saved_at_once_and_a_bad_one_changes_nothing(world: World) -> None:
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     empty = {**ABSENCE, "a-start_at": "2026-03-04T08:00", "a-end_at": "2026-03-04T12:00"}
     assert client.post(settings_url(world), empty).status_code == 302
     assert Absence.objects.count() == 1
@@ -95,7 +95,7 @@ def test_a_refused_cancellation_rolls_the_absence_back(world: World) -> None:
 
     three_booked(world)
     manager = f.staff(world.org, all_agendas=False)
-    AgendaAccess.objects.create(user=manager.user, agenda=world.agenda, can_view=True, can_manage=True)
-    response = signed_in(manager.user).post(settings_url(world), {**ABSENCE, "decision": "cancel"})
+    AgendaAccess.objects.create(user=f.user_of(manager), agenda=world.agenda, can_view=True, can_manage=True)
+    response = signed_in(f.user_of(manager)).post(settings_url(world), {**ABSENCE, "decision": "cancel"})
     assert response.status_code == 403  # may change hours and absences, not cancel appointments
     assert not Absence.objects.exists() and Appointment.objects.filter(status=Status.BOOKED).count() == 3

@@ -216,7 +216,7 @@ def _export(org: object) -> BulkExport:
     requester = f.staff(org, Role.ORG_ADMIN)  # type: ignore[arg-type]
     return BulkExport.objects.create(
         organization=org,
-        requested_by=requester.user,
+        requested_by=f.user_of(requester),
         reason="fin de contrat",
         recipient="DPO",
         recipient_public_key="-",

@@ -278,10 +278,10 @@ def test_turning_the_second_factor_off_leaves_a_trace(user: User) -> None:
 def test_staff_cannot_turn_their_second_factor_off_and_nothing_is_written() -> None:
     staff = f.staff(f.organization())
     assert staff.user is not None
-    enable(staff.user)
+    enable(f.user_of(staff))
     messages_before = OutboundMessage.objects.count()
     with pytest.raises(PolicyViolation):
-        services.mfa_disable(actor=staff, user=staff.user)
+        services.mfa_disable(actor=staff, user=f.user_of(staff))
     assert mfa.has_mfa(staff.user)
     assert audit("mfa_disable") == [] and OutboundMessage.objects.count() == messages_before
 

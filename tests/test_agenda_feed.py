@@ -31,20 +31,22 @@ def _book(world: World, day: int, hour: int = 9) -> object:
 
 
 def _feed(token: str) -> icalendar.Calendar:
-    response = signed_in(f.staff(f.organization("Nobody")).user).get(f"/agenda-calendar/{token}.ics")
+    response = signed_in(f.user_of(f.staff(f.organization("Nobody")))).get(f"/agenda-calendar/{token}.ics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     return icalendar.Calendar.from_ical(response.content)
 
 
 def test_the_link_is_shown_once_and_only_its_hash_is_stored(world: World) -> None:
-    page = signed_in(world.secretary.user).post(f"/en/practice/agenda/{world.agenda.pk}/calendar/", {})
+    page = signed_in(f.user_of(world.secretary)).post(f"/en/practice/agenda/{world.agenda.pk}/calendar/", {})
     html = page.content.decode()
     match = re.search(r"/agenda-calendar/([\w-]+)\.ics", html)
     assert page.status_code == 200 and match
     token = match.group(1)
     feed = AgendaCalendarFeed.objects.get(agenda=world.agenda)
     assert feed.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in feed.token_hash
-    again = signed_in(world.secretary.user).get(f"/en/practice/agenda/{world.agenda.pk}/calendar/").content.decode()
+    again = (
+        signed_in(f.user_of(world.secretary)).get(f"/en/practice/agenda/{world.agenda.pk}/calendar/").content.decode()
+    )
     assert token not in again and "A link is active" in again
 
 
@@ -83,7 +85,9 @@ def test_a_stopped_or_replaced_link_is_a_404(world: World) -> None:
     client = signed_in(world.user)
     assert client.get(f"/agenda-calendar/{old}.ics").status_code == 404
     assert client.get(f"/agenda-calendar/{new}.ics").status_code == 200
-    page = signed_in(world.secretary.user).post(f"/en/practice/agenda/{world.agenda.pk}/calendar/", {"action": "stop"})
+    page = signed_in(f.user_of(world.secretary)).post(
+        f"/en/practice/agenda/{world.agenda.pk}/calendar/", {"action": "stop"}
+    )
     assert page.status_code == 302
     assert client.get(f"/agenda-calendar/{new}.ics").status_code == 404
     assert client.get("/agenda-calendar/made-up.ics").status_code == 404
@@ -92,5 +96,7 @@ def test_a_stopped_or_replaced_link_is_a_404(world: World) -> None:
 def test_another_organization_cannot_make_a_link_for_this_agenda(world: World) -> None:
     with pytest.raises(NotFound):
         agenda_feed.agenda_feed_create(actor=world.outsider, agenda_id=world.agenda.pk)
-    assert signed_in(world.outsider.user).get(f"/en/practice/agenda/{world.agenda.pk}/calendar/").status_code == 404
+    assert (
+        signed_in(f.user_of(world.outsider)).get(f"/en/practice/agenda/{world.agenda.pk}/calendar/").status_code == 404
+    )
     assert not AgendaCalendarFeed.objects.exists()

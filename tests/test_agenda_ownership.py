@@ -100,7 +100,7 @@ def test_a_secretary_of_a_cannot_delete_the_hours_b_set_and_nothing_is_recorded_
 
 
 def test_b_s_settings_page_is_a_404_for_a_secretary_of_a_and_a_post_changes_nothing(shared: Shared) -> None:
-    client = signed_in(shared.secretary_a.user)
+    client = signed_in(f.user_of(shared.secretary_a))
     url = f"/en/practice/agenda/{shared.agenda_b.pk}/settings/"
     missing = client.get("/en/practice/agenda/00000000-0000-4000-8000-000000000000/settings/")
     page = client.get(url)
@@ -150,12 +150,12 @@ def test_an_absence_entered_by_b_blocks_the_time_at_a_but_a_sees_only_busy_time(
     }
     assert f.paris(2026, 3, 3, 9, 30) in starts and f.paris(2026, 3, 3, 10, 0) not in starts
     html = (
-        signed_in(shared.secretary_a.user)
+        signed_in(f.user_of(shared.secretary_a))
         .get(f"/en/practice/agenda/{shared.agenda_a.pk}/", {"view": "day", "date": "2026-03-03"})
         .content.decode()
     )
     assert "Busy" in html and "Formation B" not in html
-    settings_page = signed_in(shared.secretary_a.user).get(f"/en/practice/agenda/{shared.agenda_a.pk}/settings/")
+    settings_page = signed_in(f.user_of(shared.secretary_a)).get(f"/en/practice/agenda/{shared.agenda_a.pk}/settings/")
     assert str(shared.absence_b.pk) not in settings_page.content.decode()
     with pytest.raises(NotFound):
         scheduling.absence_delete(actor=shared.secretary_a, absence_id=shared.absence_b.pk)
@@ -164,7 +164,7 @@ def test_an_absence_entered_by_b_blocks_the_time_at_a_but_a_sees_only_busy_time(
     assert Absence.objects.get(pk=shared.absence_b.pk).label == "Formation B"
     # B itself sees its label.
     b_html = (
-        signed_in(shared.secretary_b.user)
+        signed_in(f.user_of(shared.secretary_b))
         .get(f"/en/practice/agenda/{shared.agenda_b.pk}/", {"view": "day", "date": "2026-03-03"})
         .content.decode()
     )
@@ -230,7 +230,7 @@ def test_every_agenda_setting_change_is_audited_with_what_changed(shared: Shared
 def test_a_practitioner_sees_only_their_own_agenda_unless_granted(shared: Shared) -> None:
     colleague = f.practitioner(shared.site_a)
     colleague_agenda = f.agenda(colleague)
-    user = f.staff(shared.org_a, Role.PRACTITIONER, practitioner=shared.doc).user
+    user = f.user_of(f.staff(shared.org_a, Role.PRACTITIONER, practitioner=shared.doc))
     client = signed_in(user)
     assert client.get(f"/en/practice/agenda/{shared.agenda_a.pk}/").status_code == 200
     assert client.get(f"/en/practice/agenda/{shared.agenda_a.pk}/settings/").status_code == 200
@@ -258,8 +258,8 @@ def test_a_practitioner_sees_only_their_own_agenda_unless_granted(shared: Shared
 
 def test_a_secretary_with_view_only_cannot_book_move_or_cancel(shared: Shared) -> None:
     secretary = f.staff(shared.org_a, all_agendas=False)
-    f.grant(secretary.user, shared.agenda_a, book=False, manage=False)
-    actor = staff_actor(secretary.user)
+    f.grant(f.user_of(secretary), shared.agenda_a, book=False, manage=False)
+    actor = staff_actor(f.user_of(secretary))
     patient = patient_create_for_organization(
         actor=shared.secretary_a,
         organization_id=shared.org_a.pk,
@@ -283,7 +283,7 @@ def test_a_secretary_with_view_only_cannot_book_move_or_cancel(shared: Shared) -
         booking.appointment_cancel(actor=actor, appointment_id=booked.pk)
     assert Appointment.objects.get(pk=booked.pk).status == "booked"
     html = (
-        signed_in(secretary.user)
+        signed_in(f.user_of(secretary))
         .get(f"/en/practice/agenda/{shared.agenda_a.pk}/", {"view": "day", "date": "2026-03-03"})
         .content.decode()
     )

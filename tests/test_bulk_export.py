@@ -54,7 +54,7 @@ def pem(key: rsa.RSAPrivateKey) -> str:
 def admin_with_mfa(org: object) -> tuple[Actor, str]:
     actor = f.staff(org, Role.ORG_ADMIN)  # type: ignore[arg-type]
     secret = pyotp.random_base32()
-    MFADevice.objects.create(user=actor.user, secret=secret, confirmed_at=clock.now(), last_step=0)
+    MFADevice.objects.create(user=f.user_of(actor), secret=secret, confirmed_at=clock.now(), last_step=0)
     return actor, secret
 
 
@@ -160,7 +160,7 @@ def test_secretaries_and_other_organizations_cannot_export(world: World, recipie
 
 
 def test_the_exports_page_is_for_organization_admins_only(client: Client, world: World) -> None:
-    client.force_login(world.secretary.user)
+    client.force_login(f.user_of(world.secretary))
     assert client.get("/practice/exports/").status_code == 404
 
 

@@ -309,7 +309,7 @@ def test_an_admin_revokes_a_grant_in_the_web_ui_and_it_stops_working_at_once(wor
     admin = f.staff(a.org, Role.ORG_ADMIN)
     web = Client()
     assert admin.user is not None
-    web.force_login(admin.user)
+    web.force_login(f.user_of(admin))
     page = web.get(f"/en/practice/api-access/{a.org.pk}/")
     assert page.status_code == 200
     assert world2["client_id"] in page.content.decode()
@@ -328,7 +328,7 @@ def test_an_admin_grants_access_in_the_web_ui(world2: dict[str, Any]) -> None:
     admin = f.staff(b.org, Role.ORG_ADMIN)
     web = Client()
     assert admin.user is not None
-    web.force_login(admin.user)
+    web.force_login(f.user_of(admin))
     response = web.post(
         f"/en/practice/api-access/{b.org.pk}/",
         {"client_id": world2["client_id"], "scopes": ["system/Appointment.cruds", "system/Slot.rs"]},
@@ -347,7 +347,7 @@ def test_only_the_organizations_admins_reach_its_grant_page(world2: dict[str, An
     for actor in (secretary, other_admin):
         web = Client()
         assert actor.user is not None
-        web.force_login(actor.user)
+        web.force_login(f.user_of(actor))
         assert web.get(f"/en/practice/api-access/{a.org.pk}/").status_code == 404
         grant_id = ApiGrant.objects.active().get(organization=a.org).pk
         assert web.post(f"/en/practice/api-access/{a.org.pk}/revoke/{grant_id}/").status_code == 404
@@ -364,7 +364,7 @@ def test_granting_asks_for_the_password_again_after_a_while_but_revoking_never(
     admin = f.staff(b.org, Role.ORG_ADMIN)
     web = Client()
     assert admin.user is not None
-    web.force_login(admin.user)
+    web.force_login(f.user_of(admin))
     settings.CRENEAU_REAUTH_SECONDS = -1  # the sign-in is now "too old"
     response = web.post(
         f"/en/practice/api-access/{b.org.pk}/", {"client_id": world2["client_id"], "scopes": ["system/Slot.rs"]}
@@ -375,7 +375,7 @@ def test_granting_asks_for_the_password_again_after_a_while_but_revoking_never(
     assert not ApiGrant.objects.active().filter(organization=b.org).exists()
     a_admin = f.staff(a.org, Role.ORG_ADMIN)
     assert a_admin.user is not None
-    web.force_login(a_admin.user)
+    web.force_login(f.user_of(a_admin))
     settings.CRENEAU_REAUTH_SECONDS = -1
     grant_id = ApiGrant.objects.active().get(organization=a.org).pk
     assert web.post(f"/en/practice/api-access/{a.org.pk}/revoke/{grant_id}/").status_code == 302

@@ -34,7 +34,7 @@ def test_an_admin_grants_then_revokes_api_access_in_the_browser(live_server: Any
     admin = f.staff(a.org, Role.ORG_ADMIN)
     web = Client()
     assert admin.user is not None
-    web.force_login(admin.user)
+    web.force_login(f.user_of(admin))
     base = f"{live_server.url}/fhir/R4"
 
     def new_token() -> dict[str, Any]:

@@ -28,8 +28,8 @@ def _slot(world: World) -> SlotRef:
 
 def test_managing_an_agenda_does_not_give_the_right_to_force(world: World) -> None:
     manager = f.staff(world.org, all_agendas=False)
-    f.grant(manager.user, world.agenda, book=True, manage=True)
-    manager = staff_actor(manager.user)
+    f.grant(f.user_of(manager), world.agenda, book=True, manage=True)
+    manager = staff_actor(f.user_of(manager))
     assert AgendaRight.MANAGE in manager.agenda_rights(organization_id=world.org.pk, practitioner_id=world.doc.pk)
     before = Appointment.objects.count(), AuditEvent.objects.filter(via="appointment_force").count()
     with pytest.raises(PermissionDenied, match=r"right to force bookings|droit de forcer"):
@@ -39,8 +39,8 @@ def test_managing_an_agenda_does_not_give_the_right_to_force(world: World) -> No
 
 def test_the_booking_page_refuses_a_forced_booking_without_the_right_and_offers_no_force(world: World) -> None:
     manager = f.staff(world.org, all_agendas=False)
-    f.grant(manager.user, world.agenda, book=True, manage=True)
-    client = signed_in(manager.user)
+    f.grant(f.user_of(manager), world.agenda, book=True, manage=True)
+    client = signed_in(f.user_of(manager))
     url = f"/en/practice/agenda/{world.agenda.pk}/book/"
     slot = {"motif": str(world.motif.pk), "site": str(world.site.pk), "start": stamp(f.paris(2026, 3, 3, 19, 0))}
     post = {**slot, "action": "force", "patient": str(world.caller.pk), "reason": "Urgence", "confirm": "yes"}
@@ -49,18 +49,18 @@ def test_the_booking_page_refuses_a_forced_booking_without_the_right_and_offers_
     assert not Appointment.objects.filter(is_forced=True).exists()
     agenda = client.get(f"/en/practice/agenda/{world.agenda.pk}/").content.decode()
     assert "Book at any time (forced)" not in agenda
-    fr = signed_in(manager.user).post(url.removeprefix("/en"), post).content.decode()
+    fr = signed_in(f.user_of(manager)).post(url.removeprefix("/en"), post).content.decode()
     assert "le droit de forcer des rendez-vous" in fr
 
 
 def test_an_admin_grants_the_right_from_the_team_page_and_then_forcing_works(world: World) -> None:
     admin = f.staff(world.org, Role.ORG_ADMIN)
     member = f.staff(world.org, all_agendas=False)
-    f.grant(member.user, world.agenda, book=True, manage=False)
-    membership = Membership.objects.get(user=member.user, organization=world.org)
-    page = signed_in(admin.user).get(f"/en/practice/team/members/{membership.pk}/").content.decode()
+    f.grant(f.user_of(member), world.agenda, book=True, manage=False)
+    membership = Membership.objects.get(user=f.user_of(member), organization=world.org)
+    page = signed_in(f.user_of(admin)).get(f"/en/practice/team/members/{membership.pk}/").content.decode()
     assert f'name="force_{world.agenda.pk}"' in page and "Force bookings" in page
-    response = signed_in(admin.user).post(
+    response = signed_in(f.user_of(admin)).post(
         f"/en/practice/team/members/{membership.pk}/",
         {
             "action": "rights",
@@ -70,11 +70,11 @@ def test_an_admin_grants_the_right_from_the_team_page_and_then_forcing_works(wor
         },
     )
     assert response.status_code == 302
-    access = AgendaAccess.objects.get(user=member.user, agenda=world.agenda)
+    access = AgendaAccess.objects.get(user=f.user_of(member), agenda=world.agenda)
     assert access.can_force and access.can_book and not access.can_manage
     assert AuditEvent.objects.filter(via="agenda_rights_set").exists()
     forced = services.appointment_force(
-        actor=staff_actor(member.user), slot=_slot(world), patient_id=world.caller.pk, reason="Urgence"
+        actor=staff_actor(f.user_of(member)), slot=_slot(world), patient_id=world.caller.pk, reason="Urgence"
     )
     assert forced.is_forced
 

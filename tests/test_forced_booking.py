@@ -100,8 +100,8 @@ def test_the_database_still_refuses_overlaps_between_rows_not_forced(world: Worl
 
 def test_forcing_needs_the_right_and_a_reason_and_writes_nothing_otherwise(world: World) -> None:
     booker = f.staff(world.org, all_agendas=False)
-    AgendaAccess.objects.create(user=booker.user, agenda=world.agenda, can_view=True, can_book=True)
-    booker = staff_actor(booker.user)
+    AgendaAccess.objects.create(user=f.user_of(booker), agenda=world.agenda, can_view=True, can_book=True)
+    booker = staff_actor(f.user_of(booker))
     before = Appointment.objects.count(), AuditEvent.objects.filter(via="appointment_force").count()
     with pytest.raises(PermissionDenied):
         services.appointment_force(
@@ -128,7 +128,7 @@ def test_secretary_forces_from_the_booking_page_after_an_explicit_confirmation(w
     services.appointment_book(
         actor=world.patient_actor, slot=ref(world, f.paris(2026, 3, 3, 10, 0)), patient_id=world.patient.pk
     )
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     url = f"/en/practice/agenda/{world.agenda.pk}/book/"
     slot = {"motif": str(world.motif.pk), "site": str(world.site.pk), "start": stamp(f.paris(2026, 3, 3, 10, 0))}
     refused = client.post(url, {**slot, "action": "book", "patient": str(world.caller.pk)})

@@ -45,7 +45,7 @@ def test_suspension_alerts_the_security_contact_and_the_organization_admins(
     subjects = [m.subject for m in mail.outbox]
     assert any("enumeration (warning)" in s for s in subjects)
     critical = next(m for m in mail.outbox if "critical" in m.subject)
-    assert settings.CRENEAU_SECURITY_CONTACT in critical.to and admin.user.email in critical.to
+    assert settings.CRENEAU_SECURITY_CONTACT in critical.to and f.user_of(admin).email in critical.to
     assert "suspended" in critical.body
 
 

@@ -127,7 +127,7 @@ def test_after_five_failures_each_further_attempt_from_that_address_waits_twice_
 def test_an_attacker_cannot_lock_the_practitioner_out_of_their_agenda() -> None:
     """Wrong passwords from the attacker's address pause only that address: the owner, at the practice,
     signs in with the right password straight away."""
-    doctor = f.staff(f.organization()).user
+    doctor = f.user_of(f.staff(f.organization()))
     attacker = Client(REMOTE_ADDR="203.0.113.66")
     for _ in range(20):
         attempt(attacker, doctor.email, "guess")
@@ -138,7 +138,7 @@ def test_an_attacker_cannot_lock_the_practitioner_out_of_their_agenda() -> None:
 
 @override_settings(CRENEAU_RATE_LIMITS={"login-account": (3, 900)})
 def test_guesses_spread_over_many_addresses_stop_at_the_account_brake_but_a_known_browser_gets_in() -> None:
-    doctor = f.staff(f.organization()).user
+    doctor = f.user_of(f.staff(f.organization()))
     usual = Client(REMOTE_ADDR="198.51.100.20")
     assert attempt(usual, doctor.email, PASSWORD)[0] == 302  # this browser is now known to the account
     usual.post(reverse("accounts:logout"))

@@ -51,7 +51,7 @@ def enrol(client: Client) -> tuple[str, list[str]]:
 
 
 def test_staff_must_set_up_a_second_factor_before_reaching_practice_pages() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     client = Client()
     sign_in(client, staff_user)
     response = client.get(reverse("web:staff_home"))
@@ -64,7 +64,7 @@ def test_staff_must_set_up_a_second_factor_before_reaching_practice_pages() -> N
 
 
 def test_a_wrong_setup_code_does_not_turn_it_on() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     client = Client()
     sign_in(client, staff_user)
     client.get(reverse("accounts:mfa_setup"))
@@ -74,7 +74,7 @@ def test_a_wrong_setup_code_does_not_turn_it_on() -> None:
 
 
 def test_after_the_password_staff_type_their_code_and_a_code_works_only_once() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     first = Client()
     sign_in(first, staff_user)
     secret, _codes = enrol(first)
@@ -98,7 +98,7 @@ def test_after_the_password_staff_type_their_code_and_a_code_works_only_once() -
 
 
 def test_a_recovery_code_opens_the_account_once() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     c = Client()
     sign_in(c, staff_user)
     _secret, codes = enrol(c)
@@ -130,7 +130,7 @@ def test_patients_may_skip_it_but_once_on_it_is_asked_at_every_sign_in() -> None
 
 
 def test_staff_cannot_turn_the_second_factor_off_but_patients_can() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     c = Client()
     sign_in(c, staff_user)
     enrol(c)
@@ -145,7 +145,7 @@ def test_staff_cannot_turn_the_second_factor_off_but_patients_can() -> None:
 
 
 def test_second_factor_secrets_are_not_readable_in_the_database() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     c = Client()
     sign_in(c, staff_user)
     secret, codes = enrol(c)
@@ -193,7 +193,7 @@ def test_changing_ones_details_asks_for_the_password_again() -> None:
 
 
 def test_idle_staff_sessions_end() -> None:
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     c = Client()
     sign_in(c, staff_user)
     enrol(c)
@@ -208,7 +208,7 @@ def test_idle_staff_sessions_end() -> None:
 
 def test_wrong_codes_from_another_address_do_not_block_the_owners_code() -> None:
     """Someone who knows the password types five wrong codes: only their address waits."""
-    staff_user = f.staff(f.organization()).user
+    staff_user = f.user_of(f.staff(f.organization()))
     owner = Client(REMOTE_ADDR="198.51.100.30")
     sign_in(owner, staff_user)
     secret, _codes = enrol(owner)

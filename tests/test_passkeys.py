@@ -229,7 +229,7 @@ def test_a_passkey_is_a_second_step_after_the_password() -> None:
 @override_settings(CRENEAU_MFA_ENFORCED=True)
 def test_staff_of_an_organization_requiring_passkeys_are_sent_to_add_one_then_must_use_it() -> None:
     org = f.organization()
-    staff = f.staff(org).user
+    staff = f.user_of(f.staff(org))
     Organization.objects.filter(pk=org.pk).update(require_passkeys=True)
     browser = Client()
     browser.post(reverse("accounts:login"), {"username": staff.email, "password": PASSWORD})
@@ -265,7 +265,7 @@ def test_staff_of_an_organization_requiring_passkeys_are_sent_to_add_one_then_mu
 @override_settings(CRENEAU_MFA_ENFORCED=True)
 def test_an_organization_admin_requires_passkeys_audited() -> None:
     org = f.organization()
-    admin = f.staff(org, "org_admin").user
+    admin = f.user_of(f.staff(org, "org_admin"))
     mfa.confirm_setup(user=admin, secret=(secret := pyotp.random_base32()), code=pyotp.TOTP(secret).now())
     browser = Client()
     browser.force_login(admin)

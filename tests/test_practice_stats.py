@@ -59,7 +59,7 @@ def test_another_organization_sees_none_of_it(world: World) -> None:
 
 def test_the_page_draws_an_svg_chart_and_the_csv_has_the_numbers(world: World) -> None:
     _march(world)
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     page = client.get("/en/practice/statistics/")
     html = page.content.decode()
     assert page.status_code == 200 and "<svg" in html and "<rect" in html and "No-shows by visit reason" in html

@@ -69,7 +69,7 @@ def test_public_pages_run_their_pinned_number_of_queries(world: World, settings)
 
 def test_staff_and_patient_pages_run_their_pinned_number_of_queries(world: World) -> None:
     booked(world)
-    staff = signed_in(world.secretary.user)
+    staff = signed_in(f.user_of(world.secretary))
     url = f"/en/practice/agenda/{world.agenda.pk}/"
     week = count("agenda week", lambda: staff.get(url, {"date": "2026-03-03"}))
     day = count("agenda day", lambda: staff.get(url, {"view": "day", "date": "2026-03-03"}))

@@ -28,6 +28,7 @@ from creneau.core.suspension import Suspended
 from creneau.patients.models import Patient
 from creneau.patients.services import patient_create_for_organization
 
+from .factories import user_of
 from .fhir_support import Api, grant, register_client, tenant, token, token_response
 from .personas import World
 
@@ -127,7 +128,7 @@ def test_services_refuse_a_suspended_staff_member_too(world: World) -> None:
     principal_suspend(principal=secretary.key, reason="operator")
     with pytest.raises(Suspended):
         patient_create_for_organization(
-            actor=staff_actor(secretary.user), organization_id=world.org.pk, family_name="X", given_name="Y"
+            actor=staff_actor(user_of(secretary)), organization_id=world.org.pk, family_name="X", given_name="Y"
         )
 
 
@@ -151,7 +152,7 @@ def test_a_staff_session_ends_at_its_next_request_once_an_operator_deactivates_t
     """The secretary is signed in; an operator deactivates the account in the admin. The next request of
     that browser is signed out (the session is gone from the store), and reactivating the account later
     does not bring the old session back."""
-    secretary = world.secretary.user
+    secretary = user_of(world.secretary)
     browser = Client()
     browser.force_login(secretary)
     assert browser.get("/practice/").status_code == 200

@@ -82,9 +82,9 @@ def t(monday_morning: None) -> Team:
         f.agenda(doc3),
         f.staff(org_a, Role.ORG_ADMIN),
         f.staff(org_b, Role.ORG_ADMIN),
-        doc1_actor.user,
+        f.user_of(doc1_actor),
         secretary,
-        Membership.objects.get(user=secretary.user, organization=org_a),
+        Membership.objects.get(user=f.user_of(secretary), organization=org_a),
     )
 
 
@@ -337,7 +337,7 @@ def test_removing_a_member_removes_their_agenda_rights_and_tells_them(t: Team) -
 
 
 def test_the_last_admin_can_neither_be_removed_nor_demoted(t: Team) -> None:
-    mine = Membership.objects.get(user=t.admin_a.user, organization=t.org_a)
+    mine = Membership.objects.get(user=f.user_of(t.admin_a), organization=t.org_a)
     before = snapshot()
     with pytest.raises(PolicyViolation, match="at least one administrator"):
         team.membership_remove(actor=t.admin_a, membership_id=mine.pk)
@@ -537,7 +537,7 @@ def test_staff_home_links_admins_to_the_team_page_which_lists_members_rights_and
 ) -> None:
     f.grant(t.secretary_membership.user, t.agenda1, manage=False)
     invite(t, "attente@example.invalid")
-    admin = signed_in(t.admin_a.user)
+    admin = signed_in(f.user_of(t.admin_a))
     assert reverse("web:team") in admin.get(reverse("web:staff_home")).content.decode()
     assert (
         reverse("web:team")
@@ -565,7 +565,7 @@ def test_a_member_with_two_roles_is_listed_once_with_both_roles_and_merged_right
     own links, the rights of either role shown once."""
     Membership.objects.create(user=t.doc1_user, organization=t.org_a, role=Role.ORG_ADMIN)
     f.grant(t.doc1_user, t.agenda2, manage=False)
-    html = unescape(fr_client(t.admin_a.user).get(reverse("web:team")).content.decode())
+    html = unescape(fr_client(f.user_of(t.admin_a)).get(reverse("web:team")).content.decode())
     assert html.count(f"<strong>{t.doc1_user.email}</strong>") == 1
     entry = html.split(f"<strong>{t.doc1_user.email}</strong>")[1].split('<li class="team-member">')[0]
     assert "Administrateur" in entry and "Praticien" in entry
@@ -577,7 +577,7 @@ def test_a_member_with_two_roles_is_listed_once_with_both_roles_and_merged_right
 
 
 def test_invite_on_the_web_then_accept_the_link_and_land_on_the_authenticator_setup(t: Team, french: None) -> None:
-    admin = fr_client(t.admin_a.user)
+    admin = fr_client(f.user_of(t.admin_a))
     form = admin.get(reverse("web:team_invite", args=[t.org_a.pk]))
     assert form.status_code == 200 and f'name="view_{t.agenda1.pk}"' in form.content.decode()
     response = admin.post(
@@ -650,14 +650,14 @@ def test_bad_invitations_on_the_web_get_a_precise_message_and_change_nothing(
     if data.pop("AGENDA3", None):
         data[f"view_{t.agenda3.pk}"] = "on"
     before = snapshot()
-    response = fr_client(t.admin_a.user).post(reverse("web:team_invite", args=[t.org_a.pk]), data)
+    response = fr_client(f.user_of(t.admin_a)).post(reverse("web:team_invite", args=[t.org_a.pk]), data)
     assert response.status_code == status
     assert message in response.content.decode()
     assert snapshot() == before
 
 
 def test_member_page_changes_rights_and_role_and_refuses_a_foreign_agenda(t: Team, french: None) -> None:
-    admin = fr_client(t.admin_a.user)
+    admin = fr_client(f.user_of(t.admin_a))
     url = reverse("web:team_member", args=[t.secretary_membership.pk])
     page = admin.get(url)
     assert page.status_code == 200 and f'name="manage_{t.agenda2.pk}"' in page.content.decode()
@@ -681,7 +681,7 @@ def test_member_page_changes_rights_and_role_and_refuses_a_foreign_agenda(t: Tea
 
 
 def test_removal_asks_for_confirmation_and_the_last_admin_is_kept(t: Team, french: None) -> None:
-    admin = fr_client(t.admin_a.user)
+    admin = fr_client(f.user_of(t.admin_a))
     url = reverse("web:team_remove", args=[t.secretary_membership.pk])
     confirm = admin.get(url)
     assert confirm.status_code == 200 and "Oui, retirer" in confirm.content.decode()
@@ -689,7 +689,7 @@ def test_removal_asks_for_confirmation_and_the_last_admin_is_kept(t: Team, frenc
     assert admin.post(url).status_code == 302
     assert not Membership.objects.filter(pk=t.secretary_membership.pk).exists()
 
-    mine = Membership.objects.get(user=t.admin_a.user, organization=t.org_a)
+    mine = Membership.objects.get(user=f.user_of(t.admin_a), organization=t.org_a)
     before = snapshot()
     refused = admin.post(reverse("web:team_remove", args=[mine.pk]))
     assert refused.status_code == 422 and "au moins un administrateur" in refused.content.decode()
@@ -699,7 +699,7 @@ def test_removal_asks_for_confirmation_and_the_last_admin_is_kept(t: Team, frenc
 def test_link_pages_say_why_a_link_no_longer_works(t: Team, french: None) -> None:
     first = invite(t, "un@example.invalid")
     revoked = token_from_outbox("un@example.invalid")
-    admin = fr_client(t.admin_a.user)
+    admin = fr_client(f.user_of(t.admin_a))
     assert admin.post(reverse("web:team_revoke", args=[first.pk])).status_code == 302
     assert admin.post(reverse("web:team_revoke", args=[first.pk])).status_code == 409
     invite(t, "deux@example.invalid")
@@ -749,7 +749,7 @@ def test_team_pages_are_404_for_non_admins_and_foreign_ids_look_missing(t: Team,
         )
         assert client.post(reverse("web:team_remove", args=[member.pk])).status_code == 404
         assert client.post(reverse("web:team_revoke", args=[invitation.pk])).status_code == 404
-    other = signed_in(t.admin_b.user)
+    other = signed_in(f.user_of(t.admin_b))
     for name, real in (("web:team_member", member.pk), ("web:team_remove", member.pk)):
         foreign, absent = other.get(reverse(name, args=[real])), other.get(reverse(name, args=[missing]))
         assert foreign.status_code == absent.status_code == 404

@@ -6,6 +6,7 @@ import pytest
 
 from creneau.accounts.models import User
 
+from . import factories as f
 from .personas import World
 from .web_support import signed_in
 
@@ -45,5 +46,5 @@ def test_directory_is_editable_by_operators(world: World, operator: User) -> Non
 
 
 def test_non_operators_have_no_admin(world: World) -> None:
-    response = signed_in(world.secretary.user).get("/admin/patients/patient/")
+    response = signed_in(f.user_of(world.secretary)).get("/admin/patients/patient/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -59,7 +59,7 @@ def test_week_grid_draws_booked_free_held_absent_and_closed_with_words(world: Wo
         end_at=f.paris(2026, 3, 3, 12, 0),
         label="Congrès",
     )
-    html = agenda_html(signed_in(world.secretary.user), world)
+    html = agenda_html(signed_in(f.user_of(world.secretary)), world)
     found = blocks(html)
     monday = [b for b in found if b["col"] == "2"]
     kinds = {(b["kind"], b["time"]) for b in monday}
@@ -84,7 +84,7 @@ def test_week_grid_draws_booked_free_held_absent_and_closed_with_words(world: Wo
 
 def test_current_time_line_is_in_todays_column_only(world: World) -> None:
     with clock.frozen_at(f.paris(2026, 3, 4, 10, 32)):
-        html = agenda_html(signed_in(world.secretary.user), world)
+        html = agenda_html(signed_in(f.user_of(world.secretary)), world)
     lines = re.findall(r'<li class="now-line gc-(\d+) gs-(\d+) gl-1">', html)
     assert lines == [("4", str((10 * 60 + 30 - 8 * 60) // 5 + 2))]  # Wednesday, the 10:30 row
     assert "Now: 10:32" in html
@@ -103,7 +103,7 @@ def test_dst_sundays_keep_nine_oclock_on_the_nine_oclock_line(
     world: World, monday: dt.date, sunday: dt.date, sunday_utc: str, saturday_utc: str
 ) -> None:
     with clock.frozen_at(f.paris(monday.year, monday.month, monday.day, 7, 0)):
-        html = agenda_html(signed_in(world.secretary.user), world, date=sunday.isoformat())
+        html = agenda_html(signed_in(f.user_of(world.secretary)), world, date=sunday.isoformat())
     found = blocks(html)
     first_free = {b["col"]: b for b in found if b["kind"] == "free" and b["time"] == "09:00–09:30"}
     saturday, sun = first_free["7"], first_free["8"]
@@ -119,7 +119,7 @@ def test_group_day_shows_one_column_per_agenda_the_user_may_see(world: World) ->
     f.every_day(colleague, world.site, start="14:00", end="18:00")
     f.motif(colleague, minutes=20)
     everything = f.staff(world.org)
-    html = signed_in(everything.user).get(f"/en/practice/organizations/{world.org.pk}/day/").content.decode()
+    html = signed_in(f.user_of(everything)).get(f"/en/practice/organizations/{world.org.pk}/day/").content.decode()
     assert html.count('class="col gc-') == 2
     assert world.doc.display_name in html and colleague.display_name in html
     free = {(b["col"], b["time"]) for b in blocks(html) if b["kind"] == "free"}
@@ -127,16 +127,16 @@ def test_group_day_shows_one_column_per_agenda_the_user_may_see(world: World) ->
     assert any(t == "14:00–14:20" for _c, t in free)
     # A secretary granted only the first agenda sees only that column.
     limited = f.staff(world.org, all_agendas=False)
-    AgendaAccess.objects.create(user=limited.user, agenda=world.agenda, can_view=True, can_book=True)
-    html = signed_in(limited.user).get(f"/en/practice/organizations/{world.org.pk}/day/").content.decode()
+    AgendaAccess.objects.create(user=f.user_of(limited), agenda=world.agenda, can_view=True, can_book=True)
+    html = signed_in(f.user_of(limited)).get(f"/en/practice/organizations/{world.org.pk}/day/").content.decode()
     assert html.count('class="col gc-') == 1 and colleague.display_name not in html
     # Another organization's staff: as if the organization did not exist.
-    assert signed_in(world.outsider.user).get(f"/practice/organizations/{world.org.pk}/day/").status_code == 404
+    assert signed_in(f.user_of(world.outsider)).get(f"/practice/organizations/{world.org.pk}/day/").status_code == 404
 
 
 def test_day_view_prints_the_days_list(world: World) -> None:
     book(world, f.paris(2026, 3, 3, 9, 0))
-    html = agenda_html(signed_in(world.secretary.user), world, view="day", date="2026-03-03")
+    html = agenda_html(signed_in(f.user_of(world.secretary)), world, view="day", date="2026-03-03")
     listing = html[html.index('class="print-list"') :]
     assert "Appointments of Tuesday 3 March 2026" in listing
     assert "09:00–09:30" in listing and "APPELANT Paul" in listing and "Booked" in listing
@@ -145,7 +145,7 @@ def test_day_view_prints_the_days_list(world: World) -> None:
 
 def test_move_choose_a_day_see_its_free_times_and_confirm(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     url = f"/en/practice/appointments/{appt.pk}/move/"
     html = client.get(url, {"date": "2026-03-05"}).content.decode()
     assert "Free times on Thursday 5 March 2026" in html
@@ -162,7 +162,7 @@ def test_move_choose_a_day_see_its_free_times_and_confirm(world: World) -> None:
 
 def test_a_drop_on_a_time_that_is_not_a_slot_explains_and_offers_the_days_times(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     url = f"/en/practice/appointments/{appt.pk}/move/"
     response = client.get(url, {"at": "2026-03-05T15:10"})  # closed in the afternoon
     assert response.status_code == 422
@@ -183,11 +183,13 @@ def test_a_drop_on_a_time_that_is_not_a_slot_explains_and_offers_the_days_times(
 def test_move_needs_the_booking_right_and_is_hidden_from_other_organizations(world: World) -> None:
     appt = book(world, f.paris(2026, 3, 3, 10, 0))
     viewer = f.staff(world.org, all_agendas=False)
-    AgendaAccess.objects.create(user=viewer.user, agenda=world.agenda, can_view=True)
+    AgendaAccess.objects.create(user=f.user_of(viewer), agenda=world.agenda, can_view=True)
     url = f"/practice/appointments/{appt.pk}/move/"
-    assert signed_in(viewer.user).get(url).status_code == 403
-    assert signed_in(world.outsider.user).get(url).status_code == 404
-    assert signed_in(world.outsider.user).post(url, {"start": stamp(f.paris(2026, 3, 5, 9, 30))}).status_code == 404
+    assert signed_in(f.user_of(viewer)).get(url).status_code == 403
+    assert signed_in(f.user_of(world.outsider)).get(url).status_code == 404
+    assert (
+        signed_in(f.user_of(world.outsider)).post(url, {"start": stamp(f.paris(2026, 3, 5, 9, 30))}).status_code == 404
+    )
     assert Appointment.objects.get(pk=appt.pk).status == Status.BOOKED
-    html = agenda_html(signed_in(viewer.user), world)
+    html = agenda_html(signed_in(f.user_of(viewer)), world)
     assert 'draggable="true"' not in html and ">Move<" not in html and 'class="blk entry free' not in html

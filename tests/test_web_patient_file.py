@@ -38,7 +38,7 @@ def test_patient_file_lists_history_and_counts_no_shows(world: World) -> None:
         services.appointment_mark(actor=world.secretary, appointment_id=missed.pk, status=Status.NO_SHOW)  # type: ignore[attr-defined]
         services.appointment_mark(actor=world.secretary, appointment_id=kept.pk, status=Status.FULFILLED)  # type: ignore[attr-defined]
         reads = AuditEvent.objects.count()
-        response = signed_in(world.secretary.user).get(f"/en/practice/patients/{world.caller.pk}/")
+        response = signed_in(f.user_of(world.secretary)).get(f"/en/practice/patients/{world.caller.pk}/")
         assert AuditEvent.objects.count() > reads  # the read is in the trail
     html = response.content.decode()
     assert response.status_code == 200 and "APPELANT Paul" in html
@@ -52,9 +52,9 @@ def test_patient_file_lists_history_and_counts_no_shows(world: World) -> None:
 
 def test_patient_file_is_a_404_outside_the_organization(world: World) -> None:
     url = f"/practice/patients/{world.caller.pk}/"
-    assert signed_in(world.outsider.user).get(url).status_code == 404
+    assert signed_in(f.user_of(world.outsider)).get(url).status_code == 404
     assert signed_in(world.user).get(url).status_code == 404
-    assert signed_in(world.secretary.user).get("/practice/patients/not-an-id/").status_code == 404
+    assert signed_in(f.user_of(world.secretary)).get("/practice/patients/not-an-id/").status_code == 404
 
 
 # --- search, notes, excused no-shows, online-booking blocks ----------------------------------------
@@ -65,7 +65,7 @@ def _slot(world: World, day: int, hour: int = 9) -> SlotRef:
 
 
 def test_the_search_page_finds_a_patient_by_part_of_the_name_and_links_the_file(world: World) -> None:
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     assert client.get("/en/practice/patients/").status_code == 200
     found = client.post("/en/practice/patients/", {"name": "pelan"})  # "Appelant", any part
     html = found.content.decode()
@@ -74,12 +74,12 @@ def test_the_search_page_finds_a_patient_by_part_of_the_name_and_links_the_file(
     assert "APPELANT" in by_phone
     by_birth = client.post("/en/practice/patients/", {"birth_date": "1970-01-01"}).content.decode()
     assert "APPELANT" in by_birth
-    outsider = signed_in(world.outsider.user).post("/en/practice/patients/", {"name": "appelant"})
+    outsider = signed_in(f.user_of(world.outsider)).post("/en/practice/patients/", {"name": "appelant"})
     assert outsider.status_code == 200 and "APPELANT" not in outsider.content.decode()
 
 
 def test_the_search_page_explains_bad_input(world: World) -> None:
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     empty = client.post("/en/practice/patients/", {})
     assert empty.status_code == 400 and "Enter part of the name" in empty.content.decode()
     short = client.post("/en/practice/patients/", {"name": "a"})
@@ -90,7 +90,7 @@ def test_the_search_page_explains_bad_input(world: World) -> None:
 
 def test_notes_are_kept_for_the_organization_only_and_audited(world: World) -> None:
     url = f"/en/practice/patients/{world.caller.pk}/"
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     response = client.post(url, {"action": "note", "text": "Prefers mornings; hard of hearing."})
     assert response.status_code == 302
     assert PatientNote.objects.filter(patient=world.caller).count() == 1
@@ -101,17 +101,17 @@ def test_notes_are_kept_for_the_organization_only_and_audited(world: World) -> N
     assert AuditEvent.objects.count() > reads
     # A colleague of the same practice sees it; another practice cannot even open the file.
     colleague = f.staff(world.org)
-    assert "Prefers mornings" in signed_in(colleague.user).get(url).content.decode()
-    assert signed_in(world.outsider.user).get(url).status_code == 404
+    assert "Prefers mornings" in signed_in(f.user_of(colleague)).get(url).content.decode()
+    assert signed_in(f.user_of(world.outsider)).get(url).status_code == 404
 
 
 def test_an_empty_note_or_a_foreign_patient_changes_nothing(world: World) -> None:
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     url = f"/en/practice/patients/{world.caller.pk}/"
     empty = client.post(url, {"action": "note", "text": "   "})
     assert empty.status_code == 400 and "Write the note first" in empty.content.decode()
-    foreign = signed_in(world.outsider.user).post(url, {"action": "note", "text": "Hello"})
-    made_up = signed_in(world.outsider.user).post(
+    foreign = signed_in(f.user_of(world.outsider)).post(url, {"action": "note", "text": "Hello"})
+    made_up = signed_in(f.user_of(world.outsider)).post(
         f"/en/practice/patients/{uuid.uuid4()}/", {"action": "note", "text": "x"}
     )
     assert foreign.status_code == made_up.status_code == 404
@@ -123,15 +123,17 @@ def test_excused_no_shows_are_counted_apart(world: World) -> None:
     excused = services.appointment_book(actor=world.secretary, slot=_slot(world, 4), patient_id=world.caller.pk)
     with clock.frozen_at(f.paris(2026, 3, 5, 8, 0)):
         services.appointment_mark(actor=world.secretary, appointment_id=missed.pk, status=Status.NO_SHOW)
-        signed_in(world.secretary.user).post(f"/en/practice/appointments/{excused.pk}/", {"action": "no_show_excused"})
-        html = signed_in(world.secretary.user).get(f"/en/practice/patients/{world.caller.pk}/").content.decode()
+        signed_in(f.user_of(world.secretary)).post(
+            f"/en/practice/appointments/{excused.pk}/", {"action": "no_show_excused"}
+        )
+        html = signed_in(f.user_of(world.secretary)).get(f"/en/practice/patients/{world.caller.pk}/").content.decode()
     assert '<strong class="no-shows">2</strong>' in html and "(1 excused)" in html
 
 
 def test_blocking_online_booking_tells_the_patient_and_refuses_their_next_booking(world: World) -> None:
     services.appointment_book(actor=world.patient_actor, slot=_slot(world, 3), patient_id=world.patient.pk)
     url = f"/en/practice/patients/{world.patient.pk}/"
-    client = signed_in(world.secretary.user)
+    client = signed_in(f.user_of(world.secretary))
     unconfirmed = client.post(url, {"action": "block", "reason": "3 missed visits"})
     assert unconfirmed.status_code == 400 and "Tick the box" in unconfirmed.content.decode()
     assert not BookingBlock.objects.exists()
@@ -175,8 +177,8 @@ def test_blocking_twice_or_unblocking_an_unblocked_patient_is_a_clear_conflict(w
 
 def test_blocking_needs_a_booking_right_in_the_organization(world: World) -> None:
     viewer = f.staff(world.org, all_agendas=False)
-    f.grant(viewer.user, world.agenda, book=False, manage=False)
-    response = signed_in(viewer.user).post(
+    f.grant(f.user_of(viewer), world.agenda, book=False, manage=False)
+    response = signed_in(f.user_of(viewer)).post(
         f"/en/practice/patients/{world.caller.pk}/", {"action": "block", "confirm": "yes"}
     )
     assert response.status_code == 403 and not BookingBlock.objects.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from creneau.booking import services
@@ -18,8 +19,8 @@ from .web_support import signed_in, stamp
 pytestmark = pytest.mark.django_db
 
 
-def secretary(w: World) -> object:
-    return signed_in(w.secretary.user)
+def secretary(w: World) -> Client:
+    return signed_in(f.user_of(w.secretary))
 
 
 def test_secretary_sees_booked_free_and_blocked_times_in_the_week(world: World) -> None:
@@ -54,7 +55,7 @@ def test_bad_date_is_a_400(world: World) -> None:
 
 
 def test_a_secretary_cannot_see_another_organizations_agenda(world: World) -> None:
-    outsider = signed_in(world.outsider.user)
+    outsider = signed_in(f.user_of(world.outsider))
     assert outsider.get(f"/practice/agenda/{world.agenda.pk}/").status_code == 404
     assert outsider.get(f"/practice/agenda/{world.agenda.pk}/settings/").status_code == 404
     assert outsider.get(f"/practice/agenda/{world.agenda.pk}/book/").status_code == 404
@@ -72,7 +73,7 @@ def test_a_secretary_cannot_open_another_organizations_appointment(world: World)
         slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, f.paris(2026, 3, 3, 9, 0)),
         patient_id=world.patient.pk,
     )
-    outsider = signed_in(world.outsider.user)
+    outsider = signed_in(f.user_of(world.outsider))
     assert outsider.get(f"/practice/appointments/{appt.pk}/").status_code == 404
     assert outsider.post(f"/practice/appointments/{appt.pk}/", {"action": "cancel"}).status_code == 404
     appt.refresh_from_db()
@@ -119,9 +120,9 @@ def test_phone_booking_for_an_existing_patient_found_by_name(world: World) -> No
 
 
 def test_patient_search_needs_a_criterion_and_never_leaks_other_orgs(world: World) -> None:
-    client = signed_in(world.outsider.user)
+    client = signed_in(f.user_of(world.outsider))
     other_doc = f.practitioner(f.site(world.other_org))
-    f.grant(world.outsider.user, f.agenda(other_doc))
+    f.grant(f.user_of(world.outsider), f.agenda(other_doc))
     url = f"/en/practice/agenda/{f.agenda(other_doc).pk}/book/"
     params = {"motif": str(f.motif(other_doc).pk), "site": str(other_doc.sites.get().pk), "start": "20260303T0900Z"}
     empty = client.post(url, {**params, "action": "search"})
@@ -307,7 +308,7 @@ def test_secretary_edits_a_visit_reason(world: World) -> None:
     assert (world.motif.name, world.motif.duration_minutes) == ("Consultation longue", 45)
     bad = client.post("/en" + url, {**data, "duration_minutes": "2"})
     assert bad.status_code == 400 and "greater than or equal to 5" in bad.content.decode()
-    assert signed_in(world.outsider.user).get(url).status_code == 404
+    assert signed_in(f.user_of(world.outsider)).get(url).status_code == 404
 
 
 def test_organization_admins_find_api_access_and_exports_from_the_practice_home(client, db, monday_morning) -> None:  # type: ignore[no-untyped-def]

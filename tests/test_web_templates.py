@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from . import factories as f
 from .personas import World
 from .web_support import refresh, signed_in
 
@@ -32,7 +33,7 @@ def test_rendered_pages_load_only_own_static_files(world: World, client: Client)
         client.get("/", {"specialty": "dermatologie", "where": "Lyon"}),
         client.get(f"/practitioners/{world.doc.pk}/"),
         signed_in(world.user).get("/account/"),
-        signed_in(world.secretary.user).get(f"/practice/agenda/{world.agenda.pk}/"),
+        signed_in(f.user_of(world.secretary)).get(f"/practice/agenda/{world.agenda.pk}/"),
     ]
     for response in pages:
         html = response.content.decode()

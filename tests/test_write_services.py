@@ -139,7 +139,7 @@ class W:
 
     def admin_with_codes(self) -> tuple[Actor, list[str]]:
         actor = self.admin()
-        mfa.MFADevice.objects.create(user=actor.user, secret=mfa.new_secret(), confirmed_at=clock.now())
+        mfa.MFADevice.objects.create(user=f.user_of(actor), secret=mfa.new_secret(), confirmed_at=clock.now())
         return actor, mfa.new_recovery_codes(actor.user)
 
 
@@ -374,7 +374,7 @@ def _invitation_accept(w: W) -> Call:
 
 
 def _secretary_membership(w: W) -> Membership:
-    return Membership.objects.get(user=w.secretary.user, organization=w.org)
+    return Membership.objects.get(user=f.user_of(w.secretary), organization=w.org)
 
 
 def _role_change(w: W) -> Call:

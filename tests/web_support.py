@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.test import Client, TestCase
 
+from creneau.accounts.models import User
+from creneau.directory.models import Practitioner
 from creneau.scheduling.services import availability_refresh
 
 
@@ -14,13 +16,13 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
-def refresh(*practitioners: object) -> None:
+def refresh(*practitioners: Practitioner) -> None:
     """Rebuild their index rows and, as a commit would, replace the index versions (cached searches)."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        availability_refresh(practitioner_ids=[p.pk for p in practitioners])  # type: ignore[attr-defined]
+        availability_refresh(practitioner_ids=[p.pk for p in practitioners])
 
 
-def signed_in(user: object) -> Client:
+def signed_in(user: User) -> Client:
     client = Client()
-    client.force_login(user)  # type: ignore[arg-type]
+    client.force_login(user)
     return client

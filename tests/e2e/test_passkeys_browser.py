@@ -74,7 +74,7 @@ def test_practice_requiring_passkeys_enrols_then_signs_in_with_one(relying_party
     base = relying_party
     org = f.organization("Cabinet Clé")
     Organization.objects.filter(pk=org.pk).update(require_passkeys=True)
-    secretary = f.staff(org).user
+    secretary = f.user_of(f.staff(org))
     secretary.set_password(PASSWORD)
     secretary.save()
     page = phone(browser)

@@ -40,13 +40,13 @@ def test_admin_invites_a_secretary_who_joins_then_gets_rights_on_a_phone(
     base = live_server.url  # type: ignore[attr-defined]
     admin = f.staff(practice["org"], Role.ORG_ADMIN)
     assert admin.user is not None
-    admin.user.set_password(PASSWORD)
-    admin.user.save()
+    f.user_of(admin).set_password(PASSWORD)
+    f.user_of(admin).save()
     agenda = practice["doc"].agendas.get()
 
     page = phone_page(browser)
     page.goto(base + "/accounts/login/")
-    page.get_by_label("Adresse e-mail").fill(admin.user.email)
+    page.get_by_label("Adresse e-mail").fill(f.user_of(admin).email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.goto(base + "/practice/team/")
