@@ -120,7 +120,9 @@ class World:
 
     def client(self, persona: str) -> Client:
         """A fresh browser (or API caller) for one cell: the persona's session cookie or bearer token."""
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.tokens[persona]}"} if persona in self.tokens else {}
+        headers: dict[str, Any] = (
+            {"HTTP_AUTHORIZATION": f"Bearer {self.tokens[persona]}"} if persona in self.tokens else {}
+        )
         client = Client(**headers)
         if persona in self.sessions:
             client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[persona]

@@ -107,7 +107,7 @@ class Api:
         self.client = client
         self.token = access_token
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self) -> dict[str, Any]:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
 
     # Every answer is checked against the independent R4 schema (tests/fhir_validator), whichever
@@ -116,7 +116,7 @@ class Api:
         response = self.client.get(f"/fhir/R4/{path}", params or {}, HTTP_ACCEPT=FHIR, **self._headers())
         return check_response(response, "GET", f"/fhir/R4/{path}")
 
-    def post(self, path: str, body: Any, **headers: str) -> Any:
+    def post(self, path: str, body: Any, **headers: Any) -> Any:
         data = body if isinstance(body, str | bytes) else json.dumps(body)
         response = self.client.post(f"/fhir/R4/{path}", data, content_type=FHIR, **self._headers(), **headers)
         return check_response(response, "POST", f"/fhir/R4/{path}")

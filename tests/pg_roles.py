@@ -40,7 +40,7 @@ def connect(env: str) -> psycopg.Connection:
         user=str(c["USER"] or ""),
         password=str(c["PASSWORD"] or "") or None,
         host=str(c["HOST"] or "127.0.0.1"),
-        port=int(c["PORT"] or 5432),
+        port=int(str(c["PORT"] or 5432)),
         autocommit=True,
     )
 

@@ -20,6 +20,7 @@ from creneau.audit.models import Action, AuditEvent, Outcome
 from creneau.audit.services import principal_suspend
 from creneau.core.actors import Actor
 from creneau.core.errors import DomainError, NotFound, PermissionDenied
+from creneau.directory.models import Organization
 from creneau.exports import services as export_services
 from creneau.exports.models import BulkExport, ExportStatus
 from creneau.exports.selectors import access_export
@@ -212,8 +213,8 @@ def test_a_suspended_client_reading_a_malformed_id_is_told_it_is_suspended(api: 
 # --- Bulk exports ---------------------------------------------------------------------------------------
 
 
-def _export(org: object) -> BulkExport:
-    requester = f.staff(org, Role.ORG_ADMIN)  # type: ignore[arg-type]
+def _export(org: Organization) -> BulkExport:
+    requester = f.staff(org, Role.ORG_ADMIN)
     return BulkExport.objects.create(
         organization=org,
         requested_by=f.user_of(requester),

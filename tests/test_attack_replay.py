@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from creneau.audit.models import SuspendedPrincipal
 from creneau.booking.services import SlotRef, appointment_book
@@ -31,7 +32,7 @@ GRACE = 5
 
 
 @pytest.fixture
-def low_limits(settings):  # type: ignore[no-untyped-def]
+def low_limits(settings: Settings) -> None:
     limits = dict(settings.CRENEAU_DETECTION["limits"])
     limits["api_client"] = {
         "alert_patients": 20,

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 
 from creneau.booking import selectors as booking_selectors
@@ -34,10 +35,12 @@ def test_an_organizations_audit_trail_exports_as_valid_fhir_audit_events(world: 
         stdout=out,
     )
     bundle = Bundle.model_validate(json.loads(out.getvalue()))
-    events = [e.resource for e in bundle.entry]
-    reads = [e for e in events if e.action == "R"]
-    assert reads and reads[-1].agent[0].who.identifier.value == world.secretary.key
-    assert {x.what.reference for x in reads[-1].entity} == {f"Appointment/{appt.pk}", f"Patient/{world.patient.pk}"}
+    events = [e.resource for e in bundle.entry or []]
+    reads = [e for e in events if isinstance(e, AuditEvent) and e.action == "R"]
+    who = reads[-1].agent[0].who if reads else None
+    assert who is not None and who.identifier is not None and who.identifier.value == world.secretary.key
+    touched = {x.what.reference for x in reads[-1].entity or [] if x.what is not None}
+    assert touched == {f"Appointment/{appt.pk}", f"Patient/{world.patient.pk}"}
     assert world.patient.family_name not in out.getvalue()
 
 

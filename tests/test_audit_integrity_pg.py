@@ -181,7 +181,7 @@ def test_deleting_the_newest_sealed_events_is_reported_as_a_truncation() -> None
     problems = by_kind(audit_verify())
     assert set(problems) == {"truncated"}
     assert "sink (file" in problems["truncated"][0].where
-    assert f"ends at seq {AuditSeal.objects.order_by('-seq').first().seq}" in problems["truncated"][0].detail
+    assert f"ends at seq {AuditSeal.objects.order_by('-seq')[0].seq}" in problems["truncated"][0].detail
     with pytest.raises(CommandError):
         call_command("audit_verify", verbosity=0)
 
@@ -220,7 +220,9 @@ def test_a_forged_read_inserted_by_a_superuser_is_flagged_and_its_writer_named()
             f"INSERT INTO audit_auditevent ({cols}) SELECT {cols} FROM audit_auditevent WHERE id = %s RETURNING id",
             [victim.pk],
         )
-        replayed = cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None
+        replayed = row[0]
         cur.execute(
             "INSERT INTO audit_auditaccess (event_id, at, principal, patient_id, appointment_id, organization_id)"
             " SELECT %s, at, principal, patient_id, appointment_id, organization_id FROM audit_auditaccess"
@@ -233,7 +235,9 @@ def test_a_forged_read_inserted_by_a_superuser_is_flagged_and_its_writer_named()
             } FROM audit_auditevent WHERE id = %s RETURNING id",
             [original.pk],
         )
-        forged = cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None
+        forged = row[0]
         stolen = uuid.uuid4()
         cur.execute(
             "INSERT INTO audit_auditaccess (event_id, at, principal, patient_id) "
@@ -267,7 +271,9 @@ def test_a_forged_insert_by_the_owner_role_is_flagged() -> None:
             " '', '{}', 'web-1', %s, '') RETURNING id",
             [django_settings.CRENEAU_DB_RUNTIME_ROLE],  # the role it claims is overwritten by the trigger
         )
-        forged = cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None
+        forged = row[0]
     audit_seal()
     assert [(p.kind, p.where) for p in audit_verify()] == [("forged", f"event {forged}")]
     assert AuditEvent.objects.get(pk=forged).db_role == str(django_settings.DATABASE_OWNER["USER"])
@@ -301,7 +307,7 @@ def test_truncating_the_tables_and_deleting_the_local_head_file_is_reported_from
 
 
 def remote_log_port() -> int:
-    sink = next(s for s in django_settings.CRENEAU_AUDIT_ANCHOR_SINKS if s["BACKEND"].endswith("HttpLogSink"))
+    sink = next(s for s in django_settings.CRENEAU_AUDIT_ANCHOR_SINKS if str(s["BACKEND"]).endswith("HttpLogSink"))
     return int(str(sink["OPTIONS"]["url"]).rsplit(":", 1)[1].strip("/"))  # type: ignore[index]
 
 
@@ -315,7 +321,7 @@ def test_an_auditor_with_only_the_public_key_verifies_the_remote_log_and_sees_fo
     public = keys.public_key_text()
     url = f"http://127.0.0.1:{remote_log_port()}/"
     call_command("audit_anchor_check", public_key=[public], source=[url], token="remote-log-token")
-    newest = AuditSeal.objects.order_by("-seq").first()
+    newest = AuditSeal.objects.order_by("-seq")[0]
     assert f"2 heads, all signed; newest: seq {newest.seq} hash {newest.hash}" in capsys.readouterr().out
     # A head the database host forged with a key of its own is refused by the log, and one written to the
     # log's file behind its back is caught by the auditor.

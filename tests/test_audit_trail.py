@@ -10,6 +10,7 @@ from django.db import transaction
 from creneau.audit.models import AuditAccess, AuditEvent
 from creneau.booking import selectors as booking_selectors
 from creneau.booking import services
+from creneau.booking.models import Appointment
 from creneau.booking.services import SlotRef
 from creneau.core.errors import NotFound
 from creneau.patients.selectors import access_patient
@@ -21,7 +22,7 @@ from .personas import World
 pytestmark = pytest.mark.django_db
 
 
-def _book(w: World, hour: int, day: int = 3) -> object:
+def _book(w: World, hour: int, day: int = 3) -> Appointment:
     return services.appointment_book(
         actor=w.patient_actor,
         patient_id=w.patient.pk,

@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from pytest_django.fixtures import Settings
 
 from creneau.audit import keys
 from creneau.audit.models import AuditAccess, AuditCheckpoint, AuditEvent, AuditSeal
@@ -69,7 +70,7 @@ def test_every_seal_publishes_a_head_signed_with_the_ed25519_key(_fresh_audit_an
     audit_seal()
     lines = _fresh_audit_anchor.read_text().splitlines()
     assert len(lines) == 2 and AuditCheckpoint.objects.count() == 2
-    last = AuditSeal.objects.order_by("-seq").first()
+    last = AuditSeal.objects.order_by("-seq")[0]
     assert f'"seq":{last.seq}' in lines[-1] and last.hash in lines[-1]
     audit_seal()  # nothing new: nothing published
     assert len(_fresh_audit_anchor.read_text().splitlines()) == 2
@@ -142,7 +143,7 @@ def test_heads_left_by_another_database_are_reported_as_another_trail_not_as_tru
 ) -> None:
     _trail(4)
     audit_seal()  # the sink now holds a head of this trail, up to seq 4
-    old_trail = AuditSeal.objects.order_by("seq").first().hash
+    old_trail = AuditSeal.objects.order_by("seq")[0].hash
     # The database is recreated (here: emptied), the sink file kept; the new database seals its own trail.
     for model in (AuditAccess, AuditSeal, AuditCheckpoint, AuditEvent):
         model.objects.all().delete()
@@ -152,7 +153,7 @@ def test_heads_left_by_another_database_are_reported_as_another_trail_not_as_tru
     assert [p.kind for p in problems] == ["other-trail"], problems
     assert old_trail[:12] in problems[0].detail and "sink (file" in problems[0].where
     # The heads published for the new trail name it and verify.
-    assert AuditCheckpoint.objects.get().trail == AuditSeal.objects.order_by("seq").first().hash
+    assert AuditCheckpoint.objects.get().trail == AuditSeal.objects.order_by("seq")[0].hash
 
 
 @pytest.mark.sqlite
@@ -177,7 +178,7 @@ def test_an_event_inserted_without_the_write_mac_is_reported_as_forged_once_seal
     assert kinds() == [("forged", f"event {forged.pk}")]
 
 
-def test_a_published_head_signed_by_another_key_is_reported(_fresh_audit_anchor: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_published_head_signed_by_another_key_is_reported(_fresh_audit_anchor: Path, settings: Settings) -> None:
     _trail()
     audit_seal()
     settings.CRENEAU_AUDIT_SIGNING_KEY = _key()
@@ -188,7 +189,7 @@ def test_a_published_head_signed_by_another_key_is_reported(_fresh_audit_anchor:
     assert len(problems) == 2
 
 
-def test_seal_keys_rotate_like_field_keys(settings) -> None:  # type: ignore[no-untyped-def]
+def test_seal_keys_rotate_like_field_keys(settings: Settings) -> None:
     old = settings.CRENEAU_AUDIT_SEAL_KEYS
     _trail(3)
     audit_seal()
@@ -201,7 +202,7 @@ def test_seal_keys_rotate_like_field_keys(settings) -> None:  # type: ignore[no-
     assert {p.kind for p in audit_verify()} == {"unknown-key"}
 
 
-def test_heads_signed_before_a_signing_key_rotation_still_verify(settings) -> None:  # type: ignore[no-untyped-def]
+def test_heads_signed_before_a_signing_key_rotation_still_verify(settings: Settings) -> None:
     _trail(2)
     audit_seal()
     previous = keys.public_key_text()
@@ -212,7 +213,7 @@ def test_heads_signed_before_a_signing_key_rotation_still_verify(settings) -> No
     assert audit_verify() == []
 
 
-def test_events_left_unsealed_longer_than_the_grace_period_are_reported(settings) -> None:  # type: ignore[no-untyped-def]
+def test_events_left_unsealed_longer_than_the_grace_period_are_reported(settings: Settings) -> None:
     _trail(2)
     assert audit_verify() == []  # within the seal interval: nothing to say
     with clock.frozen_at(clock.now() + dt.timedelta(seconds=settings.CRENEAU_AUDIT_UNSEALED_GRACE_SECONDS + 1)):
@@ -221,7 +222,7 @@ def test_events_left_unsealed_longer_than_the_grace_period_are_reported(settings
     assert audit_verify() == []
 
 
-def test_seals_that_no_sink_holds_a_head_for_are_reported(_fresh_audit_anchor: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_seals_that_no_sink_holds_a_head_for_are_reported(_fresh_audit_anchor: Path, settings: Settings) -> None:
     _trail(2)
     audit_seal()
     _fresh_audit_anchor.unlink()  # the local head file is gone

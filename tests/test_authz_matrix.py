@@ -454,7 +454,7 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
     """The write a POST attempts: a real one wherever the page changes something."""
     offer = world.relative_offer if persona == RELATIVE else world.offer
     appointment = world.relative_appointment if persona == RELATIVE else world.appointment
-    return {
+    forms: dict[str, dict[str, Any]] = {
         "web:staff_settings": {"action": "rule_delete", "rule": str(world.rule_x.pk)},
         "web:staff_appointment": {"action": "cancel"},
         "web:staff_patient": {"action": "note", "text": "Préfère le matin."},
@@ -479,7 +479,8 @@ def form_for(world: w.World, persona: str, route: aw.Route) -> dict[str, Any]:
         "exports:decide": {"decision": "reject"},
         "web:team_member": {"action": "rights"},
         "web:account_erase": {"confirm": "yes"},
-    }.get(route.key, {})
+    }
+    return forms.get(route.key, {})
 
 
 def fhir_body(world: w.World, route: aw.Route, values: dict[str, str]) -> str:

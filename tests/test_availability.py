@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from creneau.booking import services
 from creneau.booking.services import SlotRef
@@ -79,7 +80,9 @@ def test_motif_restricted_rules_only_offer_that_motif(world: World) -> None:
     )
 
 
-def test_index_follows_bookings_and_cancellations(world: World, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_index_follows_bookings_and_cancellations(
+    world: World, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     scheduling.availability_refresh(practitioner_ids=[world.doc.pk])
     first = selectors.next_availabilities(practitioner_ids=[world.doc.pk])[world.doc.pk]
     assert first.next_start == f.paris(2026, 3, 2, 9, 0)

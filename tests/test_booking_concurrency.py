@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -29,7 +30,7 @@ def race(jobs: list) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def run(job) -> None:  # type: ignore[no-untyped-def]
+    def run(job: Callable[[], object]) -> None:
         try:
             barrier.wait()
             job()
@@ -90,7 +91,7 @@ def test_concurrent_holds_then_confirmations_yield_one_appointment(world: World)
     start = f.paris(2026, 3, 2, 11, 0)
     people = [f.patient_account(given_name=f"P{i}") for i in range(THREADS)]
 
-    def hold_and_confirm(p: tuple) -> None:  # type: ignore[type-arg]
+    def hold_and_confirm(p: tuple) -> None:
         hold = services.slot_hold(actor=p[2], slot=SlotRef(world.doc.pk, world.motif.pk, world.site.pk, start))
         services.hold_confirm(actor=p[2], hold_id=hold.pk, patient_id=p[1].pk)
 

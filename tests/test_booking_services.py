@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -32,7 +33,7 @@ def ref(w: World, start: dt.datetime) -> SlotRef:
     return SlotRef(w.doc.pk, w.motif.pk, w.site.pk, start)
 
 
-def book(w: World, start: dt.datetime, **kw: object) -> Appointment:
+def book(w: World, start: dt.datetime, **kw: Any) -> Appointment:
     return services.appointment_book(actor=w.patient_actor, slot=ref(w, start), patient_id=w.patient.pk, **kw)
 
 

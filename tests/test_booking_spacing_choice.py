@@ -5,9 +5,10 @@ it (the earlier one is cancelled and the new time booked in one transaction, or 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from creneau.audit.models import AuditEvent
 from creneau.booking import services
@@ -28,7 +29,7 @@ def _slot(w: World, day: int, hour: int) -> SlotRef:
     return SlotRef(w.doc.pk, w.motif.pk, w.site.pk, f.paris(2026, 3, day, hour, 0))
 
 
-def _refused(w: World) -> tuple[Appointment, Appointment, object]:
+def _refused(w: World) -> tuple[Appointment, Appointment, tuple[Client, Any]]:
     """An appointment on Tuesday at 09:00, a hold on Tuesday at 10:00, and the refused confirmation."""
     earlier = services.appointment_book(actor=w.patient_actor, slot=_slot(w, 3, 9), patient_id=w.patient.pk)
     hold = services.slot_hold(actor=w.patient_actor, slot=_slot(w, 3, 10))
@@ -39,8 +40,8 @@ def _refused(w: World) -> tuple[Appointment, Appointment, object]:
 
 def test_the_refusal_says_why_and_offers_to_keep_or_replace(world: World) -> None:
     earlier, hold, (_client, response) = _refused(world)
-    page = response.content.decode()  # type: ignore[attr-defined]
-    assert response.status_code == 422  # type: ignore[attr-defined]
+    page = response.content.decode()
+    assert response.status_code == 422
     assert "un par jour au plus" in page  # why
     assert "Garder le rendez-vous précédent" in page and "Le remplacer par cet horaire" in page
     assert "mardi 3 mars 2026, 09:00" in page.lower()
@@ -50,7 +51,7 @@ def test_the_refusal_says_why_and_offers_to_keep_or_replace(world: World) -> Non
 
 def test_keeping_the_earlier_one_releases_the_new_time(world: World) -> None:
     earlier, hold, (client, _r) = _refused(world)
-    response = client.post(f"/book/{hold.pk}/release/", {"keep": str(earlier.pk)})  # type: ignore[attr-defined]
+    response = client.post(f"/book/{hold.pk}/release/", {"keep": str(earlier.pk)})
     assert response.status_code == 302 and response["Location"].endswith(f"/account/appointments/{earlier.pk}/")
     assert Appointment.objects.get(pk=earlier.pk).status == Status.BOOKED
     assert not Appointment.objects.filter(pk=hold.pk, status=Status.HELD).exists()  # released
@@ -59,9 +60,7 @@ def test_keeping_the_earlier_one_releases_the_new_time(world: World) -> None:
 def test_replacing_cancels_the_earlier_one_and_books_the_new_time_together(world: World) -> None:
     earlier, hold, (client, _r) = _refused(world)
     audited = AuditEvent.objects.filter(object_type="appointment").count()
-    response = client.post(  # type: ignore[attr-defined]
-        f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(earlier.pk)}
-    )
+    response = client.post(f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(earlier.pk)})
     assert response.status_code == 302 and f"/appointments/{hold.pk}/confirmed/" in response["Location"]
     assert Appointment.objects.get(pk=earlier.pk).status == Status.CANCELLED
     booked = Appointment.objects.get(pk=hold.pk)
@@ -70,7 +69,7 @@ def test_replacing_cancels_the_earlier_one_and_books_the_new_time_together(world
     kinds = set(OutboundMessage.objects.values_list("kind", flat=True))
     assert {"cancellation", "booking_confirmation"} <= kinds
     assert AuditEvent.objects.filter(object_type="appointment").count() >= audited + 2
-    page = client.get(response["Location"]).content.decode()  # type: ignore[attr-defined]
+    page = client.get(response["Location"]).content.decode()
     assert "Votre rendez-vous précédent est annulé et remplacé par celui-ci." in page
 
 
@@ -78,9 +77,7 @@ def test_replacement_inside_the_cancellation_deadline_changes_nothing(world: Wor
     earlier, hold, (client, _r) = _refused(world)
     world.doc.cancellation_deadline_hours = 48  # Tuesday 09:00 is 26 hours away
     world.doc.save(update_fields=["cancellation_deadline_hours"])
-    response = client.post(  # type: ignore[attr-defined]
-        f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(earlier.pk)}
-    )
+    response = client.post(f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(earlier.pk)})
     assert response.status_code == 422
     assert Appointment.objects.get(pk=earlier.pk).status == Status.BOOKED
     assert Appointment.objects.get(pk=hold.pk).status == Status.HELD
@@ -90,9 +87,7 @@ def test_replacing_someone_elses_appointment_is_a_404_and_changes_nothing(world:
     _user, stranger, stranger_actor = f.patient_account("inconnu@example.invalid")
     theirs = services.appointment_book(actor=stranger_actor, slot=_slot(world, 4, 9), patient_id=stranger.pk)
     earlier, hold, (client, _r) = _refused(world)
-    response = client.post(  # type: ignore[attr-defined]
-        f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(theirs.pk)}
-    )
+    response = client.post(f"/book/{hold.pk}/", {"patient": str(world.patient.pk), "replacing": str(theirs.pk)})
     assert response.status_code == 404
     assert Appointment.objects.get(pk=theirs.pk).status == Status.BOOKED
     assert Appointment.objects.get(pk=earlier.pk).status == Status.BOOKED

@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.test import Client
 from django.utils import translation
+from pytest_django.fixtures import Settings
 
 from creneau.accounts.mfa import MFADevice
 from creneau.accounts.models import Role
@@ -74,7 +76,9 @@ def decrypt(envelope: bytes, key: rsa.RSAPrivateKey) -> dict:
     return json.loads(plain)
 
 
-def test_two_admins_produce_a_file_only_the_recipient_can_read(world: World, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_admins_produce_a_file_only_the_recipient_can_read(
+    world: World, recipient_key: rsa.RSAPrivateKey, settings: Settings, tmp_path: Path
+) -> None:
     settings.CRENEAU_EXPORT_DIR = str(tmp_path)
     first, s1 = admin_with_mfa(world.org)
     second, s2 = admin_with_mfa(world.org)
@@ -103,7 +107,7 @@ def test_two_admins_produce_a_file_only_the_recipient_can_read(world: World, rec
     assert not DetectionAlert.objects.exists()
 
 
-def test_a_wrong_code_or_a_weak_key_is_refused(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_code_or_a_weak_key_is_refused(world: World, recipient_key: rsa.RSAPrivateKey) -> None:
     first, s1 = admin_with_mfa(world.org)
     with pytest.raises(PermissionDenied, match="verification code"):
         services.export_request(
@@ -135,7 +139,7 @@ def test_a_wrong_code_or_a_weak_key_is_refused(world: World, recipient_key) -> N
         )
 
 
-def test_secretaries_and_other_organizations_cannot_export(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
+def test_secretaries_and_other_organizations_cannot_export(world: World, recipient_key: rsa.RSAPrivateKey) -> None:
     with pytest.raises(NotFound):
         services.export_request(
             actor=world.secretary,
@@ -164,7 +168,9 @@ def test_the_exports_page_is_for_organization_admins_only(client: Client, world:
     assert client.get("/practice/exports/").status_code == 404
 
 
-def test_the_export_holds_the_organizations_appointments(world: World, recipient_key, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_holds_the_organizations_appointments(
+    world: World, recipient_key: rsa.RSAPrivateKey, settings: Settings, tmp_path: Path
+) -> None:
     """The approver's agendas of the exporting organization bound what is exported: its appointments."""
     from creneau.booking.services import SlotRef, appointment_book
 
@@ -190,7 +196,9 @@ def test_the_export_holds_the_organizations_appointments(world: World, recipient
     assert [a["id"] for a in decrypt(data, recipient_key)["appointments"]] == [str(booked.pk)]
 
 
-def test_a_recovery_code_used_for_an_export_is_audited_with_the_exporting_admin(world: World, recipient_key) -> None:  # type: ignore[no-untyped-def]
+def test_a_recovery_code_used_for_an_export_is_audited_with_the_exporting_admin(
+    world: World, recipient_key: rsa.RSAPrivateKey
+) -> None:
     """The step-up's audit row names the admin as they act (their role in the organization, their
     address), not a context-free account holder."""
     from creneau.accounts.mfa import new_recovery_codes

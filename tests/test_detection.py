@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from creneau.audit.models import DetectionAlert, SuspendedPrincipal
 from creneau.booking import selectors as booking_selectors
@@ -65,7 +66,9 @@ def _phone_bookings(w: World, n: int) -> list:
     return appts
 
 
-def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is_exact(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_staff_account_reading_too_many_patients_is_suspended_and_the_scope_is_exact(
+    world: World, settings: Settings
+) -> None:
     appts = _phone_bookings(world, 40)
     settings.CRENEAU_DETECTION = {
         **settings.CRENEAU_DETECTION,

@@ -10,11 +10,14 @@ import importlib
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 from creneau.audit.detection import detection_window_prune
 from creneau.audit.models import AuditAccess, AuditEvent, DetectionAlert, DetectionWindowEntry, SuspendedPrincipal
 from creneau.booking import selectors as booking_selectors
+from creneau.booking.models import Appointment
 from creneau.core import clock
+from creneau.core.actors import Actor
 from creneau.core.errors import PermissionDenied
 
 from .personas import World
@@ -23,7 +26,7 @@ from .test_detection import _phone_bookings
 pytestmark = pytest.mark.django_db
 
 
-def _low_limits(settings) -> None:  # type: ignore[no-untyped-def]
+def _low_limits(settings: Settings) -> None:
     """A staff principal is stopped at its 6th distinct patient in the window (set after the bookings)."""
     settings.CRENEAU_DETECTION = {
         **settings.CRENEAU_DETECTION,
@@ -34,7 +37,7 @@ def _low_limits(settings) -> None:  # type: ignore[no-untyped-def]
     }
 
 
-def _read(actor, appts) -> int:  # type: ignore[no-untyped-def]
+def _read(actor: Actor, appts: list[Appointment]) -> int:
     """Open each appointment; returns how many the actor received before being refused."""
     got = 0
     for a in appts:
@@ -46,7 +49,7 @@ def _read(actor, appts) -> int:  # type: ignore[no-untyped-def]
     return got
 
 
-def test_patients_read_before_the_window_no_longer_count(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_patients_read_before_the_window_no_longer_count(world: World, settings: Settings) -> None:
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
     sec = world.secretary
@@ -58,7 +61,9 @@ def test_patients_read_before_the_window_no_longer_count(world: World, settings)
     assert not SuspendedPrincipal.objects.filter(principal=sec.key).exists()
 
 
-def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_do(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_do(
+    world: World, settings: Settings
+) -> None:
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
     sec = world.secretary
@@ -73,7 +78,7 @@ def test_rereading_the_same_patients_does_not_add_up_but_new_ones_in_the_window_
     assert (alert.rule, alert.measured) == ("mass-read", 6)
 
 
-def test_pruning_forgets_only_what_left_the_window(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_pruning_forgets_only_what_left_the_window(world: World, settings: Settings) -> None:
     appts = _phone_bookings(world, 10)
     _low_limits(settings)
     sec = world.secretary
@@ -111,7 +116,7 @@ def test_an_audited_read_writes_its_trail_and_window_in_one_statement(world: Wor
     }
 
 
-def test_the_migration_seeds_the_window_from_the_trail(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_seeds_the_window_from_the_trail(world: World, settings: Settings) -> None:
     """Deploying the window table mid-day loses none of the reads already in the window."""
     from django.apps import apps
 

@@ -157,9 +157,10 @@ def test_filtering_an_encrypted_column_by_plaintext_is_refused(practice: tuple) 
     with pytest.raises(EncryptedFieldQueryError):
         list(Patient.objects.filter(identity="Lefèvre-Dupré"))
     with pytest.raises(EncryptedFieldQueryError):
-        Patient.objects.update(city="Paris")
+        # The stubs refuse these calls as well (city is encrypted): what is checked here is the run time.
+        Patient.objects.update(city="Paris")  # type: ignore[misc]
     with pytest.raises(EncryptedFieldQueryError):
-        Patient.objects.bulk_update(list(Patient.objects.all()), ["city"])
+        Patient.objects.bulk_update(list(Patient.objects.all()), ["city"])  # type: ignore[misc]
 
 
 def test_updating_a_patient_re_encrypts_and_reindexes(practice: tuple) -> None:
@@ -228,7 +229,7 @@ def test_rotation_re_encrypts_everything_and_the_old_key_can_then_go(practice: t
             assert fresh(p).given_name == "Zoé"
         from creneau.accounts.models import User
 
-        assert User.objects.by_email(staff.user.email).get().email == staff.user.email  # type: ignore[attr-defined]
+        assert User.objects.by_email(staff.user.email).get().email == staff.user.email
         assert [x.pk for x in patient_search_for_organization(staff, email="p1@exemple.invalid")] == [patients[1].pk]
         out = StringIO()
         call_command("rotate_keys", dry_run=True, stdout=out)
@@ -315,7 +316,7 @@ def test_saving_some_identity_fields_keeps_the_others_and_reindexes(practice: tu
     org, staff = practice
     p = fresh(new_patient(org, staff))
     p.phone = "07 11 22 33 44"
-    p.save(update_fields=["phone"])
+    p.save(update_fields=["phone"])  # type: ignore[misc]  # an encrypted field: the stubs call it not concrete
     again = fresh(p)
     assert (again.phone, again.family_name, again.city) == ("07 11 22 33 44", "Lefèvre-Dupré", "Lyon")
     assert [x.pk for x in patient_search_for_organization(staff, phone="+33711223344")] == [p.pk]

@@ -32,7 +32,7 @@ def setup(db: None, monday_morning: None, client: Client) -> dict[str, Any]:
     return {"a": a, "b": b, "api": Api(client, token(client, client_id, secret))}
 
 
-def patch(api: Api, path: str, ops: Any, content_type: str = PATCH_TYPE, **headers: str) -> Any:
+def patch(api: Api, path: str, ops: Any, content_type: str = PATCH_TYPE, **headers: Any) -> Any:
     return api.client.patch(
         f"/fhir/R4/{path}",
         ops if isinstance(ops, str) else json.dumps(ops),

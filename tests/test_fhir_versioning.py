@@ -24,7 +24,7 @@ def setup(db: None, monday_morning: None, client: Client) -> dict[str, Any]:
     return {"a": a, "api": Api(client, token(client, client_id, secret))}
 
 
-def put(api: Api, path: str, body: dict[str, Any], **headers: str) -> Any:
+def put(api: Api, path: str, body: dict[str, Any], **headers: Any) -> Any:
     return api.client.put(
         f"/fhir/R4/{path}", json.dumps(body), content_type=FHIR, HTTP_AUTHORIZATION=f"Bearer {api.token}", **headers
     )
@@ -95,7 +95,7 @@ def test_prefer_return_minimal_answers_without_a_body(setup: dict[str, Any]) -> 
 def test_xml_is_not_acceptable_and_not_accepted(setup: dict[str, Any]) -> None:
     api: Api = setup["api"]
     a: Tenant = setup["a"]
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {api.token}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {api.token}"}
     read = api.client.get(f"/fhir/R4/Appointment/{a.appointment.pk}", HTTP_ACCEPT="application/fhir+xml", **auth)
     assert read.status_code == 406
     assert read.json()["resourceType"] == "OperationOutcome"

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.core import mail
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from creneau.accounts.models import Role
 from creneau.booking import selectors as booking_selectors
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_suspension_alerts_the_security_contact_and_the_organization_admins(
-    world: World, settings, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+    world: World, settings: Settings, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     admin = f.staff(world.org, Role.ORG_ADMIN)
     settings.CRENEAU_DETECTION = {
         **settings.CRENEAU_DETECTION,

@@ -57,7 +57,7 @@ def test_an_account_locks_after_five_failures_even_for_the_right_password() -> N
 
 def test_locked_known_and_unknown_emails_get_the_same_answer() -> None:
     user, _p, _a = f.patient_account()
-    answers = []
+    answers: list[tuple[tuple[int, str], tuple[int, str]]] = []
     for email in (user.email, "nobody-here@example.invalid"):
         client = Client(REMOTE_ADDR=f"10.0.0.{len(answers) + 1}")
         first = attempt(client, email, "wrong password 1")

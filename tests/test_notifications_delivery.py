@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from pytest_django.fixtures import Settings
 
 from creneau.core import clock
 from creneau.notifications import outbox
@@ -33,6 +35,12 @@ from .notif_support import book, pending, sms_gateway
 from .personas import World
 
 
+def _after(lease_expires_at: dt.datetime | None) -> dt.datetime:
+    """A second after a message's lease ran out."""
+    assert lease_expires_at is not None
+    return lease_expires_at + dt.timedelta(seconds=1)
+
+
 class WorkerKilled(BaseException):
     """What the process sees of a SIGKILL: nothing after this point runs."""
 
@@ -42,7 +50,7 @@ def crash(_message: object) -> None:
 
 
 @pytest.fixture(autouse=True)
-def locmem_sms(settings):  # type: ignore[no-untyped-def]
+def locmem_sms(settings: Settings) -> Iterator[None]:
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.LocmemSmsBackend"
     LocmemSmsBackend.reset()
     yield
@@ -54,7 +62,7 @@ def _confirmation(channel: MessageChannel) -> OutboundMessage:
 
 
 @pytest.mark.django_db
-def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(world: World, settings: Settings) -> None:
     with sms_gateway(settings) as gateway:
         book(world, f.paris(2026, 3, 2, 10, 0))
         sms = _confirmation(MessageChannel.SMS)
@@ -66,7 +74,7 @@ def test_sms_killed_between_send_and_mark_is_delivered_once_after_the_lease(worl
         assert outbox.deliver_ids([sms.pk]) == 0
         assert len(gateway.requests) == 1
         # The lease expires: the message is reclaimed, resent with the same idempotency key.
-        with clock.frozen_at(sms.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+        with clock.frozen_at(_after(sms.lease_expires_at)):
             assert outbox.deliver_due() >= 1
         sms.refresh_from_db()
         assert sms.status == MessageStatus.SENT and sms.attempts == 2
@@ -83,7 +91,7 @@ def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_leas
         outbox.deliver_ids([email.pk])
     email.refresh_from_db()
     assert email.status == MessageStatus.SENDING and not mail.outbox
-    with clock.frozen_at(email.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+    with clock.frozen_at(_after(email.lease_expires_at)):
         outbox.deliver_due()
         outbox.deliver_due()
     email.refresh_from_db()
@@ -91,7 +99,7 @@ def test_killed_after_claiming_but_before_sending_it_is_sent_once_after_the_leas
 
 
 @pytest.mark.django_db
-def test_file_sms_backend_is_idempotent_too(world: World, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_file_sms_backend_is_idempotent_too(world: World, settings: Settings, tmp_path: Path) -> None:
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.FileSmsBackend"
     settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)
     book(world, f.paris(2026, 3, 2, 10, 0))
@@ -99,7 +107,7 @@ def test_file_sms_backend_is_idempotent_too(world: World, settings, tmp_path) ->
     with outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
         outbox.deliver_ids([sms.pk])
     sms.refresh_from_db()
-    with clock.frozen_at(sms.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+    with clock.frozen_at(_after(sms.lease_expires_at)):
         outbox.deliver_ids([sms.pk])
     assert [p.name for p in tmp_path.iterdir()] == [f"{sms.pk}.txt"]
 
@@ -113,7 +121,7 @@ def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most
     with outbox.fault_hook("after_send", crash), pytest.raises(WorkerKilled):
         outbox.deliver_ids([email.pk])
     email.refresh_from_db()
-    with clock.frozen_at(email.lease_expires_at + dt.timedelta(seconds=1)):  # type: ignore[operator]
+    with clock.frozen_at(_after(email.lease_expires_at)):
         outbox.deliver_due()
         outbox.deliver_due()
     email.refresh_from_db()
@@ -123,7 +131,7 @@ def test_email_killed_between_send_and_mark_is_never_lost_and_duplicated_at_most
 
 
 @pytest.mark.django_db
-def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_whose_worker_keeps_dying_ends_failed_not_lost(world: World, settings: Settings) -> None:
     settings.CRENEAU_OUTBOX_MAX_ATTEMPTS = 2
     book(world, f.paris(2026, 3, 2, 10, 0))
     sms = _confirmation(MessageChannel.SMS)
@@ -170,7 +178,7 @@ def test_worker_command_runs_the_queued_tasks_and_the_sweep(world: World) -> Non
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_never_send_the_same_message_twice(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_at_once_never_send_the_same_message_twice(world: World, settings: Settings) -> None:
     people = [f.patient_account(given_name=f"P{i}") for i in range(12)]
     for i, (_user, patient, actor) in enumerate(people):
         book(
@@ -247,7 +255,7 @@ def test_two_worker_processes_on_the_same_database_send_each_message_once(world:
 
 
 @pytest.mark.django_db
-def test_finished_messages_are_forgotten_after_the_retention_period(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_finished_messages_are_forgotten_after_the_retention_period(world: World, settings: Settings) -> None:
     settings.CRENEAU_OUTBOX_RETENTION_DAYS = 30
     book(world, f.paris(2026, 3, 5, 10, 0))
     outbox.deliver_due()
@@ -263,7 +271,9 @@ def test_finished_messages_are_forgotten_after_the_retention_period(world: World
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(world: World, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(
+    world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The lease is short so that a crashed worker's message goes out again within a minute; a slow
     gateway must not make another worker think this one died."""
     settings.CRENEAU_OUTBOX_LEASE_SECONDS = 2

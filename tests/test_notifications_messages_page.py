@@ -3,7 +3,11 @@ send (a phishing message) is reported as not ours."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings
 
 from creneau.notifications import outbox
 from creneau.notifications.models import Kind, MessageChannel, OutboundMessage
@@ -17,11 +21,11 @@ URL = "/en/account/messages/"
 
 
 @pytest.fixture(autouse=True)
-def file_sms(settings, tmp_path):  # type: ignore[no-untyped-def]
+def file_sms(settings: Settings, tmp_path: Path) -> None:
     settings.CRENEAU_SMS_FILE_DIR = str(tmp_path)
 
 
-def test_sent_messages_are_listed_with_their_code(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_sent_messages_are_listed_with_their_code(world: World, client: Client) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.get(kind=Kind.BOOKING_CONFIRMATION, channel=MessageChannel.EMAIL).code
@@ -33,7 +37,7 @@ def test_sent_messages_are_listed_with_their_code(world: World, client) -> None:
     assert "Reminder" not in page
 
 
-def test_checking_a_genuine_code_confirms_it(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_checking_a_genuine_code_confirms_it(world: World, client: Client) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.filter(kind=Kind.BOOKING_CONFIRMATION).first().code  # type: ignore[union-attr]
@@ -42,7 +46,7 @@ def test_checking_a_genuine_code_confirms_it(world: World, client) -> None:  # t
     assert "Genuine: we sent this message" in page
 
 
-def test_a_code_we_did_not_send_is_reported_as_phishing(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_we_did_not_send_is_reported_as_phishing(world: World, client: Client) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     client.force_login(world.user)
@@ -50,7 +54,7 @@ def test_a_code_we_did_not_send_is_reported_as_phishing(world: World, client) ->
     assert "We did not send you any message with this code" in page
 
 
-def test_another_account_cannot_see_or_confirm_my_codes(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_another_account_cannot_see_or_confirm_my_codes(world: World, client: Client) -> None:
     book(world, f.paris(2026, 3, 2, 10, 0))
     outbox.deliver_due()
     code = OutboundMessage.objects.filter(kind=Kind.BOOKING_CONFIRMATION).first().code  # type: ignore[union-attr]
@@ -61,6 +65,6 @@ def test_another_account_cannot_see_or_confirm_my_codes(world: World, client) ->
     assert f"<code>{code}</code>" not in page
 
 
-def test_the_page_needs_a_signed_in_account(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_needs_a_signed_in_account(client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 302

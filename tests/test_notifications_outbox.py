@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.test import Client
+from pytest_django.fixtures import Settings
 
 from creneau.booking import services
 from creneau.core import clock
@@ -24,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def locmem_sms(settings):  # type: ignore[no-untyped-def]
+def locmem_sms(settings: Settings) -> Iterator[None]:
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.LocmemSmsBackend"
     settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
     LocmemSmsBackend.reset()
@@ -91,7 +95,9 @@ def test_worker_sends_email_with_text_html_ics_and_code_and_sms_without_health_d
     assert "lundi 2 mars 2026 à 10:00" in email.body.lower() and "Suivi psoriasis" in email.body
     assert row.code in email.body
     assert email.extra_headers["Message-ID"] == f"<{row.pk}@rdv.creneau.example>"
-    html, mimetype = email.alternatives[0]
+    assert isinstance(email, EmailMultiAlternatives)
+    content, mimetype = email.alternatives[0]
+    html = str(content)
     assert mimetype == "text/html" and row.code in html and '<a href="https://rdv.creneau.example' in html
     name, ics, ics_type = email.attachments[0]
     assert name.endswith(".ics") and ics_type == "text/calendar"
@@ -118,7 +124,9 @@ def test_messages_follow_the_account_language(world: World) -> None:
 @pytest.mark.parametrize("language", ["fr", "en"])
 # Web hooks to partners are not rendered from templates: their body is the resource (fhir.notify).
 @pytest.mark.parametrize("kind", [k for k in Kind if k != Kind.PARTNER_NOTIFICATION])
-def test_every_message_links_only_to_the_platform_and_carries_its_code(kind: Kind, language: str, settings) -> None:  # type: ignore[no-untyped-def]
+def test_every_message_links_only_to_the_platform_and_carries_its_code(
+    kind: Kind, language: str, settings: Settings
+) -> None:
     settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
     context = {
         "code": "ABCD-EFGH",
@@ -143,7 +151,7 @@ def test_every_message_links_only_to_the_platform_and_carries_its_code(kind: Kin
     assert rendered.sms is None or len(rendered.sms) <= 320  # two SMS segments at most
 
 
-def test_a_template_linking_elsewhere_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_template_linking_elsewhere_is_refused(settings: Settings) -> None:
     settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
     with pytest.raises(rendering.UnsafeLink):
         rendering.check_links("Pay here: https://rdv.creneau.example.evil.test/pay")
@@ -220,7 +228,7 @@ def test_security_events_and_incident_notices_are_emailed(world: World) -> None:
     assert all("INC-7" in m.body for m in mail.outbox if m.subject.startswith("Information"))
 
 
-def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(world: World, settings: Settings) -> None:
     settings.CRENEAU_OUTBOX_MAX_ATTEMPTS = 3
     with sms_gateway(settings) as gateway:
         gateway.fail_with = 503
@@ -240,7 +248,9 @@ def test_gateway_outage_is_retried_with_growing_backoff_then_shown_as_failed(wor
         assert not gateway.delivered
 
 
-def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(world: World, settings, admin_client) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_refusal_fails_at_once_and_an_operator_can_retry(
+    world: World, settings: Settings, admin_client: Client
+) -> None:
     with sms_gateway(settings) as gateway:
         gateway.fail_with = 400
         book(world, f.paris(2026, 3, 2, 10, 0))
@@ -280,7 +290,7 @@ def test_messages_about_a_child_go_to_the_parent_account_and_phone(world: World)
     assert to == world.patient.phone and "Léo" not in sms
 
 
-def test_html_part_escapes_text_and_links_only_full_platform_urls(settings) -> None:  # type: ignore[no-untyped-def]
+def test_html_part_escapes_text_and_links_only_full_platform_urls(settings: Settings) -> None:
     settings.CRENEAU_PUBLIC_URL = "https://creneau.com"
     rendered = rendering.render(Kind.INCIDENT_NOTICE, "en", {"code": "ABCD-EFGH", "reference": "<script>x</script>"})
     assert "(reference <script>x</script>)" in rendered.text  # plain text is not HTML-escaped
@@ -290,7 +300,7 @@ def test_html_part_escapes_text_and_links_only_full_platform_urls(settings) -> N
     assert rendered.html.count("<a href=") == rendered.text.count("https://creneau.com/")
 
 
-def test_system_checks_guard_the_public_url_and_production_channels(settings) -> None:  # type: ignore[no-untyped-def]
+def test_system_checks_guard_the_public_url_and_production_channels(settings: Settings) -> None:
     from creneau.notifications import checks
 
     settings.CRENEAU_PUBLIC_URL = "rdv.creneau.example/app"
@@ -316,7 +326,7 @@ def test_calendar_attachments_parse_as_rfc5545(world: World) -> None:
     assert booked_event.decoded("DTSTART") == appt.start_at == cancelled_event.decoded("DTSTART")
     assert str(booked_event["UID"]) == str(cancelled_event["UID"])
     assert str(cancelled_event["STATUS"]) == "CANCELLED"
-    assert int(cancelled_event["SEQUENCE"]) > int(booked_event["SEQUENCE"])
+    assert int(str(cancelled_event["SEQUENCE"])) > int(str(booked_event["SEQUENCE"]))
     assert "Consultation" not in str(booked_event["SUMMARY"])  # no visit reason in synced calendars
 
 

@@ -28,7 +28,7 @@ def english() -> Iterator[None]:
 
 
 def reset_link() -> str:
-    match = re.search(r"https?://[^/\s]+(/\S+/password/reset/\S+/)", mail.outbox[-1].body)
+    match = re.search(r"https?://[^/\s]+(/\S+/password/reset/\S+/)", str(mail.outbox[-1].body))
     assert match is not None
     return match.group(1)
 

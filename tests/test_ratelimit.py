@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import translation
@@ -53,7 +54,9 @@ def test_concurrent_hits_never_exceed_the_limit_on_redis() -> None:
         limit = ratelimit.Limit("test", 25, 60)
         assert hammer(limit, "same-client", 300) == 25
         key = caches["default"].make_and_validate_key(ratelimit._cache_key(limit, "same-client"))
-        client = caches["default"]._cache.get_client(key)
+        cache = caches["default"]
+        assert isinstance(cache, RedisCache)
+        client = cache._cache.get_client(key)
         assert 0 < client.ttl(key) <= 61  # the window expires on its own
         assert ratelimit.count(limit, "same-client") == 300
 
@@ -89,7 +92,9 @@ def test_reservations_and_refunds_are_atomic_on_redis() -> None:
         gone = ratelimit.Reservation(ratelimit._cache_key(ratelimit.Limit("test-gone", 1, 60), "k"))
         ratelimit.refund(gone)
         key = caches["default"].make_and_validate_key(gone.cache_key)
-        assert caches["default"]._cache.get_client(key).exists(key) == 0
+        cache = caches["default"]
+        assert isinstance(cache, RedisCache)
+        assert cache._cache.get_client(key).exists(key) == 0
 
 
 def test_cache_keys_carry_no_personal_data() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from pytest_django.fixtures import Settings
 
 from creneau.booking.models import Appointment
 from creneau.directory.models import Practitioner, Site
@@ -54,7 +55,7 @@ def test_if_empty_does_not_load_twice(monday_morning: None) -> None:
     assert Practitioner.objects.count() == 20
 
 
-def test_the_demo_patient_has_a_small_history_and_can_still_book(monday_morning: None, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_patient_has_a_small_history_and_can_still_book(monday_morning: None, settings: Settings) -> None:
     from creneau.accounts.models import User
     from creneau.booking.selectors import account_appointments
     from creneau.core.actors import Actor

@@ -3,6 +3,7 @@ offers are bookable for real."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 
@@ -37,8 +38,18 @@ def rules(draw: st.DrawFn) -> list[engine.RuleSpec]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    rules: list[engine.RuleSpec]
+    busy: list[engine.Interval]
+    duration: dt.timedelta
+    buffer: dt.timedelta
+    start: dt.datetime
+    end: dt.datetime
+
+
 @st.composite
-def scenario(draw: st.DrawFn) -> dict[str, object]:
+def scenario(draw: st.DrawFn) -> Scenario:
     base = draw(st.sampled_from(BASE_DAYS))
     start = dt.datetime.combine(base, dt.time(0, 0), tzinfo=PARIS).astimezone(UTC)
     end = start + dt.timedelta(days=7)
@@ -47,47 +58,47 @@ def scenario(draw: st.DrawFn) -> dict[str, object]:
         offset = dt.timedelta(minutes=draw(st.integers(0, 7 * 24 * 60)))
         length = dt.timedelta(minutes=draw(st.integers(1, 240)))
         busy.append(engine.Interval(start + offset, start + offset + length))
-    return {
-        "rules": draw(rules()),
-        "busy": busy,
-        "duration": dt.timedelta(minutes=draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60]))),
-        "buffer": dt.timedelta(minutes=draw(st.sampled_from([0, 0, 5, 10]))),
-        "start": start,
-        "end": end,
-    }
+    return Scenario(
+        rules=draw(rules()),
+        busy=busy,
+        duration=dt.timedelta(minutes=draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60]))),
+        buffer=dt.timedelta(minutes=draw(st.sampled_from([0, 0, 5, 10]))),
+        start=start,
+        end=end,
+    )
 
 
-def _slots(sc: dict[str, object]) -> list[engine.Interval]:
-    windows = engine.opening_windows(sc["rules"], tz=PARIS, start=sc["start"], end=sc["end"])  # type: ignore[arg-type]
+def _slots(sc: Scenario) -> list[engine.Interval]:
+    windows = engine.opening_windows(sc.rules, tz=PARIS, start=sc.start, end=sc.end)
     return [
         iv
         for _site, iv in engine.free_slots(
             windows,
-            sc["busy"],
-            duration=sc["duration"],
-            buffer=sc["buffer"],  # type: ignore[arg-type]
-            not_before=sc["start"],
-            not_after=sc["end"],  # type: ignore[arg-type]
+            sc.busy,
+            duration=sc.duration,
+            buffer=sc.buffer,
+            not_before=sc.start,
+            not_after=sc.end,
         )
     ]
 
 
 @settings(max_examples=300, deadline=None)
 @given(scenario())
-def test_no_slot_overlaps_busy_time_including_buffer(sc: dict[str, object]) -> None:
+def test_no_slot_overlaps_busy_time_including_buffer(sc: Scenario) -> None:
     for slot in _slots(sc):
-        for b in sc["busy"]:  # type: ignore[attr-defined]
-            assert not (slot.start < b.end and b.start < slot.end + sc["buffer"]), (slot, b)
+        for b in sc.busy:
+            assert not (slot.start < b.end and b.start < slot.end + sc.buffer), (slot, b)
 
 
 @settings(max_examples=300, deadline=None)
 @given(scenario())
-def test_every_slot_lies_inside_an_opening_rule_in_local_time(sc: dict[str, object]) -> None:
+def test_every_slot_lies_inside_an_opening_rule_in_local_time(sc: Scenario) -> None:
     for slot in _slots(sc):
         local_start = slot.start.astimezone(PARIS)
         day = local_start.date()
         inside = False
-        for r in sc["rules"]:  # type: ignore[attr-defined]
+        for r in sc.rules:
             if not r.applies_on(day):
                 continue
             w_start = engine.local_to_utc(day, r.start_time, PARIS)
@@ -99,19 +110,19 @@ def test_every_slot_lies_inside_an_opening_rule_in_local_time(sc: dict[str, obje
 
 @settings(max_examples=300, deadline=None)
 @given(scenario())
-def test_slot_length_is_the_motif_duration_in_real_time(sc: dict[str, object]) -> None:
+def test_slot_length_is_the_motif_duration_in_real_time(sc: Scenario) -> None:
     slots = _slots(sc)
-    assert all(s.end - s.start == sc["duration"] for s in slots)
+    assert all(s.end - s.start == sc.duration for s in slots)
     assert len({s.start for s in slots}) == len(slots)
 
 
 @settings(max_examples=200, deadline=None)
 @given(scenario())
-def test_free_time_long_enough_gets_a_slot(sc: dict[str, object]) -> None:
+def test_free_time_long_enough_gets_a_slot(sc: Scenario) -> None:
     """Completeness: with no busy time, each opening window as long as the motif offers its first slot."""
-    sc = {**sc, "busy": []}
+    sc = dataclasses.replace(sc, busy=[])
     starts = {s.start for s in _slots(sc)}
-    windows = engine.opening_windows(sc["rules"], tz=PARIS, start=sc["start"], end=sc["end"])  # type: ignore[arg-type]
+    windows = engine.opening_windows(sc.rules, tz=PARIS, start=sc.start, end=sc.end)
     for _site, w in windows:
-        if w.start >= sc["start"] and w.end <= sc["end"] and w.end - w.start >= sc["duration"] + sc["buffer"]:  # type: ignore[operator]
+        if w.start >= sc.start and w.end <= sc.end and w.end - w.start >= sc.duration + sc.buffer:
             assert w.start in starts

@@ -125,7 +125,7 @@ def token_from_outbox(email: str) -> str:
     outbox.deliver_ids([message.pk])
     sent = [m for m in mail.outbox if m.extra_headers.get("Message-ID", "").startswith(f"<{message.pk}@")]
     assert sent and sent[-1].to == [email]
-    match = re.search(r"/team/invitation/([A-Za-z0-9_-]+)/", sent[-1].body)
+    match = re.search(r"/team/invitation/([A-Za-z0-9_-]+)/", str(sent[-1].body))
     assert match, sent[-1].body
     return match.group(1)
 
@@ -221,7 +221,7 @@ def test_rights_change_is_audited_and_emails_the_member_and_the_agendas_practiti
     assert row.changes["view"] == [False, True] and row.changes["book"] == [False, True]
 
     mails = OutboundMessage.objects.filter(kind=Kind.TEAM_RIGHTS_CHANGED)
-    assert sorted(m.user_id for m in mails) == sorted([t.secretary_membership.user_id, t.doc1_user.pk])
+    assert sorted(str(m.user_id) for m in mails) == sorted([str(t.secretary_membership.user_id), str(t.doc1_user.pk)])
     to_doctor = mails.get(user_id=t.doc1_user.pk)  # in French, the account's language
     assert t.secretary_membership.user.email in to_doctor.body_text
     assert f"{t.doc1.display_name} : aucun accès → voir l'agenda, prendre, déplacer, annuler" in to_doctor.body_text

@@ -10,8 +10,11 @@ import re
 import icalendar
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
+from pytest_django.fixtures import Settings
 
+from creneau.accounts.models import User
 from creneau.booking import services
 from creneau.booking.services import SlotRef
 from creneau.booking.video import ROOM_PLACEHOLDER, room_name, room_url, video_link_for
@@ -33,7 +36,7 @@ ROOM = re.compile(r"https://visio\.cabinet\.example/([a-z2-7]{32})")
 
 
 @pytest.fixture(autouse=True)
-def video_settings(settings):  # type: ignore[no-untyped-def]
+def video_settings(settings: Settings) -> None:
     settings.CRENEAU_VIDEO_BASE_URL = BASE
     settings.CRENEAU_PUBLIC_URL = "https://rdv.creneau.example"
     settings.CRENEAU_SMS_BACKEND = "creneau.notifications.sms.LocmemSmsBackend"
@@ -80,15 +83,17 @@ def tele(monday_morning: None) -> dict[str, object]:
 def _book(t: dict, *, motif_key: str = "video", patient_key: str = "child", hour: int = 10) -> object:
     start = f.paris(2026, 3, 4, hour, 0)
     motif = t[motif_key]
-    slot = SlotRef(t["doc"].pk, motif.pk, t["site"].pk, start)  # type: ignore[attr-defined]
-    return services.appointment_book(actor=t["actor"], slot=slot, patient_id=t[patient_key].pk)  # type: ignore[attr-defined]
+    slot = SlotRef(t["doc"].pk, motif.pk, t["site"].pk, start)
+    return services.appointment_book(actor=t["actor"], slot=slot, patient_id=t[patient_key].pk)
 
 
-def _user(actor: object) -> object:
-    return actor.user  # type: ignore[attr-defined]
+def _user(actor: Actor) -> User:
+    return f.user_of(actor)
 
 
-def test_the_room_is_an_unguessable_name_of_each_appointment_under_the_secret_key(tele: dict, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_room_is_an_unguessable_name_of_each_appointment_under_the_secret_key(
+    tele: dict, settings: Settings
+) -> None:
     first, second = _book(tele, hour=10), _book(tele, patient_key="me", hour=11)
     name = room_name(first.pk)  # type: ignore[attr-defined]
     assert re.fullmatch(r"[a-z2-7]{32}", name)  # 160 bits
@@ -114,7 +119,8 @@ def test_the_e_mails_and_their_calendar_file_carry_the_link_only_once_they_leave
     (sent,) = mail.outbox
     assert url in sent.body and ROOM_PLACEHOLDER not in sent.body
     assert "Téléconsultation" in sent.body
-    html = sent.alternatives[0][0]
+    assert isinstance(sent, EmailMultiAlternatives)
+    html = str(sent.alternatives[0][0])
     assert f'<a href="{url}">{url}</a>' in html and ROOM_PLACEHOLDER not in html
     (event,) = icalendar.Calendar.from_ical(sent.attachments[0][1]).walk("VEVENT")
     assert str(event["LOCATION"]) == url and str(event["CONFERENCE"]) == url
@@ -158,7 +164,7 @@ def test_the_account_holder_sees_the_link_of_a_child_on_every_page_and_in_the_do
     ics = client.get(f"/appointments/{appointment.pk}/calendar.ics").content  # type: ignore[attr-defined]
     (event,) = icalendar.Calendar.from_ical(ics).walk("VEVENT")
     assert str(event["LOCATION"]) == url
-    token = calendar_feed_create(actor=tele["actor"], user=tele["user"])  # type: ignore[arg-type]
+    token = calendar_feed_create(actor=tele["actor"], user=tele["user"])
     feed = Client().get(f"/calendar/{token}.ics").content
     assert [str(e["LOCATION"]) for e in icalendar.Calendar.from_ical(feed).walk("VEVENT")] == [url]
 
@@ -234,8 +240,8 @@ def test_in_person_and_cancelled_appointments_have_no_room(tele: dict) -> None:
 
 
 def test_english_messages_and_pages_say_it_in_english(tele: dict) -> None:
-    tele["user"].language = "en"  # type: ignore[attr-defined]
-    tele["user"].save(update_fields=["language"])  # type: ignore[attr-defined]
+    tele["user"].language = "en"
+    tele["user"].save(update_fields=["language"])
     appointment = _book(tele)
     confirmation = OutboundMessage.objects.get(kind="booking_confirmation", channel=MessageChannel.EMAIL)
     outbox.deliver_ids([confirmation.pk])
@@ -257,7 +263,9 @@ def test_english_messages_and_pages_say_it_in_english(tele: dict) -> None:
         ("", False, ["creneau.E108"]),
     ],
 )
-def test_the_video_service_setting_is_checked_at_start(settings, base: str, production: bool, found: list) -> None:  # type: ignore[no-untyped-def]
+def test_the_video_service_setting_is_checked_at_start(
+    settings: Settings, base: str, production: bool, found: list
+) -> None:
     from creneau.core.checks import check_video_service
 
     settings.CRENEAU_VIDEO_BASE_URL = base

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from creneau.booking import services
@@ -128,14 +129,14 @@ def test_profile_updates_own_details(world: World) -> None:
     assert "Martin" in page  # the page the patient lands on shows the new name
 
 
-def test_account_links_to_messages_waiting_lists_journal_and_data(client, world) -> None:  # type: ignore[no-untyped-def]
+def test_account_links_to_messages_waiting_lists_journal_and_data(client: Client, world: World) -> None:
     client.force_login(world.user)
     page = client.get("/account/").content.decode()
     for url in ("/account/messages/", "/account/waiting-list/", "/account/access-journal/", "/account/my-data/"):
         assert url in page
 
 
-def test_a_booked_appointment_offers_to_join_the_waiting_list(client, world) -> None:  # type: ignore[no-untyped-def]
+def test_a_booked_appointment_offers_to_join_the_waiting_list(client: Client, world: World) -> None:
     from creneau.booking import services
     from creneau.booking.services import SlotRef
 

@@ -37,7 +37,7 @@ def test_signup_sends_a_verification_link_and_the_link_signs_in(client: Client) 
     assert not mail.outbox  # queued in the outbox, sent by the worker
     deliver()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nina@example.invalid"]
-    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", mail.outbox[0].body)
+    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", str(mail.outbox[0].body))
     assert link is not None
     response = client.get(link.group(1))
     assert response.status_code == 302 and response["Location"] == "/book/resume/"

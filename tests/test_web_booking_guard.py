@@ -17,6 +17,7 @@ from creneau.booking import services
 from creneau.booking.models import Appointment, Status
 from creneau.booking.services import SlotRef
 from creneau.patients.models import Patient, Relationship
+from creneau.scheduling.models import Motif
 
 from . import factories as f
 from .notif_support import deliver
@@ -29,7 +30,7 @@ NINE = f.paris(2026, 3, 2, 9, 0)
 PASSWORD = "a long passphrase 4 creneau"
 
 
-def slot_params(w: World, start: dt.datetime = NINE, motif: object = None) -> dict[str, str]:
+def slot_params(w: World, start: dt.datetime = NINE, motif: Motif | None = None) -> dict[str, str]:
     return {
         "practitioner": str(w.doc.pk),
         "motif": str((motif or w.motif).pk),
@@ -177,7 +178,7 @@ def test_verification_link_opened_on_another_device_keeps_the_chosen_time(world:
         {"email": "nina@example.invalid", "password1": PASSWORD, "password2": PASSWORD, "next": next_url},
     )
     deliver()
-    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", mail.outbox[-1].body)
+    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", str(mail.outbox[-1].body))
     assert link is not None
     back = phone.get(link.group(1))  # another browser: none of the laptop's session
     assert back.status_code == 302 and back["Location"].startswith("/book/resume/?practitioner=")
@@ -193,7 +194,7 @@ def test_verification_link_ignores_a_next_address_on_another_site(db: None, clie
         {"email": "eve@example.invalid", "password1": PASSWORD, "password2": PASSWORD, "next": "https://evil.example/"},
     )
     deliver()
-    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", mail.outbox[-1].body)
+    link = re.search(r"https?://[^/\s]+(/\S+/verify/\S+)", str(mail.outbox[-1].body))
     assert link is not None and "evil" not in link.group(1)
     response = Client().get(link.group(1) + "?next=https://evil.example/")
     assert response.status_code == 302 and "evil" not in response["Location"]

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from creneau.accounts.models import User
 from creneau.core import clock
 from creneau.core.errors import InvalidInput
 from creneau.notifications.models import Kind, MessageChannel, OutboundMessage
@@ -62,7 +63,7 @@ def test_other_numbers_are_refused_with_a_clear_message(typed: str, message: str
     assert message in str(exc.value.message) and typed not in str(exc.value.message)
 
 
-def _client(user: object) -> Client:
+def _client(user: User) -> Client:
     """Signed in with the password just typed (the profile page asks for it again otherwise)."""
     client = signed_in(user)
     session = client.session

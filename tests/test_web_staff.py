@@ -147,7 +147,7 @@ def test_phone_booking_for_a_new_caller(world: World) -> None:
     )
     assert response.status_code == 302
     appt = Appointment.objects.get(start_at=f.paris(2026, 3, 3, 11, 0))
-    assert appt.patient.created_by_organization_id == world.org.pk
+    assert appt.patient is not None and appt.patient.created_by_organization_id == world.org.pk
 
 
 NEW_CALLER = {
@@ -311,16 +311,18 @@ def test_secretary_edits_a_visit_reason(world: World) -> None:
     assert signed_in(f.user_of(world.outsider)).get(url).status_code == 404
 
 
-def test_organization_admins_find_api_access_and_exports_from_the_practice_home(client, db, monday_morning) -> None:  # type: ignore[no-untyped-def]
+def test_organization_admins_find_api_access_and_exports_from_the_practice_home(
+    client: Client, db: None, monday_morning: None
+) -> None:
     from creneau.accounts.models import Role
 
     org = f.organization("Cabinet Admin")
     f.practitioner(f.site(org))
     admin = f.staff(org, Role.ORG_ADMIN)
     secretary = f.staff(org)
-    client.force_login(admin.user)
+    client.force_login(f.user_of(admin))
     page = client.get("/practice/").content.decode()
     assert "/practice/api-access/" in page and "/practice/exports/" in page
-    client.force_login(secretary.user)
+    client.force_login(f.user_of(secretary))
     page = client.get("/practice/").content.decode()
     assert "/practice/exports/" not in page

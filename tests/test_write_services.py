@@ -210,7 +210,7 @@ def _on_user(service: Callable[..., object], **kwargs: Any) -> Callable[[W], Cal
 def _reset_send(w: W) -> Call:
     holder("reset@example.invalid")
     return lambda: accounts.password_reset_send(
-        actor=ANONYMOUS, email_index=blind_index("email", "reset@example.invalid")
+        actor=ANONYMOUS, email_index=blind_index("email", "reset@example.invalid") or ""
     )
 
 
@@ -416,9 +416,8 @@ def _hold_release(w: W) -> Call:
 def _hold_extend(w: W) -> Call:
     hold = booking.slot_hold(actor=w.patient_actor, slot=w.slot())
     assert hold.hold_expires_at is not None
-    return lambda: booking.hold_extend(
-        actor=w.patient_actor, hold_id=hold.pk, until=hold.hold_expires_at + dt.timedelta(minutes=30)
-    )
+    until = hold.hold_expires_at + dt.timedelta(minutes=30)
+    return lambda: booking.hold_extend(actor=w.patient_actor, hold_id=hold.pk, until=until)
 
 
 def _hold_confirm(w: W) -> Call:
@@ -974,7 +973,7 @@ def audit_fails_for(via: str) -> Iterator[None]:
     try:
         yield
     finally:
-        audit_services.write_mac = real  # type: ignore[assignment]
+        audit_services.write_mac = real
 
 
 def fingerprint() -> dict[str, list[tuple[Any, ...]]]:

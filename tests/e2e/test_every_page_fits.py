@@ -244,7 +244,7 @@ def test_every_page_fits_a_phone_and_its_targets_are_big_enough(
     emails: dict[str, Callable[[], str]] = {
         "patient": lambda: "pages@example.invalid",
         "secretary": lambda: practice["secretary"].user.email,
-        "admin": lambda: site_pages["admin"].user.email,  # type: ignore[attr-defined]
+        "admin": lambda: site_pages["admin"].user.email,
     }
     axe = AXE.read_text()
     problems: list[str] = []

@@ -145,7 +145,7 @@ def test_a_new_patient_books_and_cancels_in_own_words(
 
     deliver()
     (message,) = [m for m in mail.outbox if m.to == [email]]
-    link = re.search(r"https?://[^/\s]+(/\S*accounts/verify/\S+)", message.body)
+    link = re.search(r"https?://[^/\s]+(/\S*accounts/verify/\S+)", str(message.body))
     assert link is not None
     if lang == "en":
         assert link.group(1).startswith("/en/")  # the e-mail keeps the language too

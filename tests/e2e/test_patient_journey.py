@@ -47,7 +47,7 @@ def test_new_patient_finds_registers_books_and_cancels(live_server: object, prac
     deliver()  # the worker sends the outbox
     to_nina = [m for m in mail.outbox if m.to == ["nina@example.invalid"]]
     assert len(to_nina) == 1
-    link = re.search(r"https?://[^/\s]+(/\S*accounts/verify/\S+)", to_nina[0].body)
+    link = re.search(r"https?://[^/\s]+(/\S*accounts/verify/\S+)", str(to_nina[0].body))
     assert link is not None
     page.goto(live_server.url + link.group(1))  # type: ignore[attr-defined]
 

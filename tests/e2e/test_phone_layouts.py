@@ -213,7 +213,7 @@ def test_on_a_phone_the_first_result_is_on_the_first_screen_and_the_map_is_behin
             listed = [r.get_attribute("data-marker") for r in page.locator(".result").all()]
             assert sorted(numbers, key=int) == listed and len(listed) == 4  # type: ignore[arg-type]
             page.wait_for_timeout(500)
-            assert int(tiles["count"]) > 0  # type: ignore[call-overload]
+            assert int(tiles["count"]) > 0
             shot(page, "phone-390-map")
             ctx.close()
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from creneau.accounts.models import AgendaAccess, Membership, Role, User
 from creneau.accounts.team import AgendaRights
@@ -20,7 +20,7 @@ from .conftest import PASSWORD, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 
 
 def phone_page(browser: Browser) -> Page:
@@ -69,7 +69,7 @@ def test_admin_invites_a_secretary_who_joins_then_gets_rights_on_a_phone(
     message = OutboundMessage.objects.get(kind=Kind.TEAM_INVITATION)
     assert outbox.deliver_ids([message.pk]) == 1
     [sent] = [m for m in mail.outbox if m.to == ["nouvelle.secretaire@example.invalid"]]
-    link = re.search(r"https?://\S+/team/invitation/[A-Za-z0-9_-]+/", sent.body)
+    link = re.search(r"https?://\S+/team/invitation/[A-Za-z0-9_-]+/", str(sent.body))
     assert link is not None
     path = "/" + link.group(0).split("/", 3)[3]
 

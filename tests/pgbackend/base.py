@@ -6,6 +6,8 @@ heads are what reveal it there)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.backends.postgresql import operations
 
 from creneau.audit.checks import APPEND_ONLY_TABLES
@@ -13,7 +15,7 @@ from creneau.core.pg import base
 
 
 class DatabaseOperations(operations.DatabaseOperations):
-    def execute_sql_flush(self, sql_list: list[str]) -> None:
+    def execute_sql_flush(self, sql_list: Iterable[str]) -> None:
         from tests.pg_roles import as_owner
 
         with as_owner() as conn, conn.transaction(), conn.cursor() as cur:
