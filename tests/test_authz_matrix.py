@@ -251,7 +251,8 @@ TABLE: dict[str, Row] = {
     # subscribes to its agenda X, B is refused (403, nothing stored): agenda X is not in its grants.
     "fhir:Subscription-type": fhir(private(OK, OK), post=private(OK, FORBIDDEN)),
     "fhir:Subscription-search": fhir_search(private(OK, OK)),
-    "fhir:Subscription-instance": fhir(private(OK, NOT_FOUND)) | {"DELETE": private(OK, NOT_FOUND)},
+    "fhir:Subscription-instance": fhir(private(OK, NOT_FOUND), put=private(OK, NOT_FOUND))
+    | {"DELETE": private(OK, NOT_FOUND)},
     "fhir:unknown": fhir(
         cells(NOT_FOUND),
         post=cells(NOT_FOUND),
@@ -518,6 +519,15 @@ def fhir_body(world: w.World, route: aw.Route, values: dict[str, str]) -> str:
         body = {
             "resourceType": "Subscription",
             "status": "requested",
+            "reason": "Sync",
+            "criteria": f"Appointment?actor=Practitioner/{world.agenda_x.practitioner_id}",
+            "channel": {"type": "rest-hook", "endpoint": "https://partner.example/hook"},
+        }
+    elif route.key == "fhir:Subscription-instance":
+        body = {
+            "resourceType": "Subscription",
+            "id": values.get("rid", ""),
+            "status": "off",
             "reason": "Sync",
             "criteria": f"Appointment?actor=Practitioner/{world.agenda_x.practitioner_id}",
             "channel": {"type": "rest-hook", "endpoint": "https://partner.example/hook"},

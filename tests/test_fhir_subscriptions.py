@@ -304,10 +304,21 @@ def test_failed_deliveries_are_retried_then_the_subscription_is_paused_with_its_
     assert AuditEvent.objects.filter(via="subscription_pause", object_id=created["id"]).count() == 1
     # A paused subscription gets nothing more.
     receiver.status = 200
-    api.post("Appointment", booking_body(free_slot(api, a), a.patient.pk))
+    unseen = api.post("Appointment", booking_body(free_slot(api, a, 1), a.patient.pk))
+    assert unseen.status_code == 201, unseen.content
     outbox.deliver_due()
     assert len(receiver.requests) == 7
     assert AuditEvent.objects.filter(via="fhir_subscription_notify").count() == 1  # nothing undelivered audited
+    # The partner fixed its endpoint and resumes: a new handshake, then it is active again.
+    resumed = api.put(f"Subscription/{created['id']}", {**read, "status": "requested"})
+    assert resumed.status_code == 200, resumed.content
+    assert resumed.json()["status"] == "requested" and "error" not in resumed.json()
+    outbox.deliver_due()
+    assert receiver.events()[-1] == ("handshake", f"Subscription/{created['id']}")
+    assert api.get(f"Subscription/{created['id']}").json()["status"] == "active"
+    again = api.post("Appointment", booking_body(free_slot(api, a, 2), a.patient.pk)).json()
+    outbox.deliver_due()
+    assert receiver.events()[-1] == ("appointment.booked", f"Appointment/{again['id']}")
 
 
 def test_a_revoked_grant_stops_the_notifications_at_once(setup: dict[str, Any], receiver: Receiver) -> None:
@@ -348,7 +359,7 @@ def test_a_client_lists_reads_and_deletes_only_its_own_subscriptions(
     assert api.get(f"Subscription/{created['id']}").status_code == 404
     assert AuditEvent.objects.filter(via="subscription_delete", object_id=created["id"]).count() == 1
     # Deleted before its handshake went: nothing is sent, and later bookings reach nobody.
-    api.post("Appointment", booking_body(free_slot(api, a), a.patient.pk))
+    assert api.post("Appointment", booking_body(free_slot(api, a), a.patient.pk)).status_code == 201
     outbox.deliver_due()
     assert receiver.requests == []
 
@@ -368,4 +379,51 @@ def test_creating_a_subscription_needs_the_appointment_search_scope(
 def test_the_capability_statement_lists_subscriptions(setup: dict[str, Any]) -> None:
     body = setup["api"].get("metadata").json()
     entry = next(r for r in body["rest"][0]["resource"] if r["type"] == "Subscription")
-    assert {i["code"] for i in entry["interaction"]} == {"read", "search-type", "create", "delete"}
+    assert {i["code"] for i in entry["interaction"]} == {"read", "search-type", "create", "update", "delete"}
+
+
+def test_a_partner_switches_its_subscription_off_and_can_change_nothing_but_the_status(
+    setup: dict[str, Any], receiver: Receiver
+) -> None:
+    api: Api = setup["api"]
+    a: Tenant = setup["a"]
+    created, _secret = subscribe(api, f"Appointment?practitioner={a.doc.pk}", receiver.url)
+    outbox.deliver_due()
+    current = api.get(f"Subscription/{created['id']}").json()
+    moved = {**current, "criteria": f"Appointment?location={a.site.pk}"}
+    assert api.put(f"Subscription/{created['id']}", moved).status_code == 422
+    elsewhere = {**current, "channel": {**current["channel"], "endpoint": "https://elsewhere.example/"}}
+    assert api.put(f"Subscription/{created['id']}", elsewhere).status_code == 422
+    assert api.put(f"Subscription/{created['id']}", {**current, "status": "error"}).status_code == 422
+    off = api.put(f"Subscription/{created['id']}", {**current, "status": "off"})
+    assert off.status_code == 200 and off.json()["status"] == "off"
+    assert api.get("Subscription", {"status": "off"}).json()["total"] == 1
+    assert api.post("Appointment", booking_body(free_slot(api, a), a.patient.pk)).status_code == 201
+    outbox.deliver_due()
+    assert receiver.events() == [("handshake", f"Subscription/{created['id']}")]
+    assert AuditEvent.objects.filter(via="subscription_update", object_id=created["id"]).count() == 1
+
+
+def test_an_endpoint_whose_name_leads_inside_our_network_is_not_called(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    a: Tenant = setup["a"]
+    subscribe(setup["api"], f"Appointment?practitioner={a.doc.pk}", "https://partner.example/hook")
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *args, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 443))]
+    )
+    outbox.deliver_due()
+    row = OutboundMessage.objects.get(channel=MessageChannel.WEBHOOK)
+    assert row.status == MessageStatus.PENDING and row.last_error == "endpoint resolves to an internal address"
+
+
+def test_an_endpoint_that_is_not_text_is_a_400_not_a_crash(setup: dict[str, Any]) -> None:
+    a: Tenant = setup["a"]
+    body = subscription_body(f"Appointment?practitioner={a.doc.pk}", "https://partner.example/hook")
+    body["channel"]["endpoint"] = {}
+    response = setup["api"].post("Subscription", body)
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert not Subscription.objects.exists()

@@ -562,6 +562,12 @@ def _subscription_delete(w: W) -> Call:
     return lambda: subscriptions.subscription_delete(actor=partner, subscription_id=sub.pk)
 
 
+def _subscription_update_status(w: W) -> Call:
+    partner = _partner(w)
+    sub = _subscribe(w, partner)
+    return lambda: subscriptions.subscription_update_status(actor=partner, subscription_id=sub.pk, status="off")
+
+
 def _incident(actor: Actor) -> Any:
     start = f.paris(2026, 3, 1)
     return incidents.incident_open(actor=actor, principal="client:x", start=start, end=start + dt.timedelta(hours=1))
@@ -839,6 +845,7 @@ WRITES: dict[str, Case] = {
     "fhir.services.api_grant_revoke": Case("api_grant_revoke", _api_grant_revoke),
     "fhir.subscriptions.subscription_create": Case("subscription_create", _subscription_create),
     "fhir.subscriptions.subscription_delete": Case("subscription_delete", _subscription_delete),
+    "fhir.subscriptions.subscription_update_status": Case("subscription_update", _subscription_update_status),
     "incidents.services.incident_open": Case("incident_open", _incident_open),
     "incidents.services.incident_refresh_scope": Case(
         "incident_refresh_scope", _on_incident(incidents.incident_refresh_scope)

@@ -145,11 +145,11 @@ RESOURCES: dict[str, ResourceSpec] = {
     # Partners' subscriptions (R4 rest-hook) to the appointments of an agenda or a site they were granted:
     # a client sees only its own; creating one needs system/Appointment.rs (docs/fhir.md, "Subscriptions").
     "Subscription": {
-        "interactions": ["read", "search-type", "create", "delete"],
+        "interactions": ["read", "search-type", "create", "update", "delete"],
         "public": False,
         "search": {
             "_id": ("token", "Subscription id"),
-            "status": ("token", "requested, active, error (paused after failed deliveries)"),
+            "status": ("token", "requested, active, error (paused after failed deliveries), off"),
         },
     },
 }

@@ -76,8 +76,10 @@ def _queue(
 
 
 def queue_handshake(sub: Subscription) -> None:
-    """The first notification: empty, signed; a 2xx answer makes the subscription active."""
-    _queue(sub, event=HANDSHAKE, resource=f"Subscription/{sub.pk}", body="", key=HANDSHAKE, appointment_id=None)
+    """The first notification (and the first after a resume): empty, signed; a 2xx answer makes the
+    subscription active."""
+    key = f"{HANDSHAKE}:{uuid.uuid4().hex}"
+    _queue(sub, event=HANDSHAKE, resource=f"Subscription/{sub.pk}", body="", key=key, appointment_id=None)
 
 
 # --- booking's events ------------------------------------------------------------------------------------

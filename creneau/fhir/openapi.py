@@ -223,6 +223,27 @@ def _body_schema(rtype: str) -> dict[str, Any]:
                 },
             },
         }
+    if rtype == "Subscription":
+        return {
+            "type": "object",
+            "required": ["resourceType", "status", "reason", "criteria", "channel"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["Subscription"]},
+                "status": {"type": "string", "enum": ["requested", "active", "off"]},
+                "reason": {"type": "string"},
+                "criteria": {"type": "string", "example": "Appointment?actor=Practitioner/<id>"},
+                "end": {"type": "string", "format": "date-time"},
+                "channel": {
+                    "type": "object",
+                    "required": ["type", "endpoint"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["rest-hook"]},
+                        "endpoint": {"type": "string", "format": "uri"},
+                        "payload": {"type": "string", "enum": ["application/fhir+json"]},
+                    },
+                },
+            },
+        }
     return {
         "type": "object",
         "required": ["resourceType", "name", "birthDate", "managingOrganization"],
@@ -385,7 +406,9 @@ def document(base: str) -> dict[str, Any]:
         if "update" in spec["interactions"]:
             instance_path["put"] = {
                 "operationId": f"update{rtype}",
-                "summary": "Cancel (status=cancelled) or move (new start and end) an appointment",
+                "summary": "Cancel (status=cancelled) or move (new start and end) an appointment"
+                if rtype == "Appointment"
+                else f"Change the status of a {rtype}",
                 "security": _SECURITY,
                 "parameters": [id_param],
                 "requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _body_schema(rtype)}}},

@@ -210,3 +210,43 @@ def subscription_delete(*, actor: Actor, subscription_id: uuid.UUID | str) -> Su
     )
     sub.refresh_from_db()
     return sub
+
+
+@transaction.atomic
+def subscription_update_status(*, actor: Actor, subscription_id: uuid.UUID | str, status: str) -> Subscription:
+    """The client switches its subscription `off` (nothing more is sent, queued notifications are
+    withdrawn) or back on (`requested`: after a pause or an off, the failures are forgotten and a new
+    handshake makes it active once the endpoint answers). The same status again changes nothing."""
+    _client_actor(actor)
+    ensure_not_suspended(actor)
+    sub = access_subscription(actor, subscription_id, for_update=True)
+    wanted = SubscriptionStatus.REQUESTED if status == SubscriptionStatus.ACTIVE else status
+    if wanted not in (SubscriptionStatus.REQUESTED, SubscriptionStatus.OFF):
+        raise PolicyViolation(_("A subscription's status can be set to off, or to requested to resume it."))
+    live = sub.status in (SubscriptionStatus.REQUESTED, SubscriptionStatus.ACTIVE)
+    if (wanted == SubscriptionStatus.OFF and sub.status == SubscriptionStatus.OFF) or (
+        wanted == SubscriptionStatus.REQUESTED and live
+    ):
+        return sub
+    now = clock.now()
+    before = sub.status
+    withdrawn = 0
+    if wanted == SubscriptionStatus.OFF:
+        Subscription.objects.filter(pk=sub.pk).update(status=SubscriptionStatus.OFF, updated_at=now)
+        withdrawn = cancel_pending_webhooks(dedup_prefix=notify.dedup_prefix(sub.pk), reason="subscription off")
+    else:
+        Subscription.objects.filter(pk=sub.pk).update(
+            status=SubscriptionStatus.REQUESTED, consecutive_failures=0, error="", updated_at=now
+        )
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="fhir_subscription",
+        object_id=sub.pk,
+        via="subscription_update",
+        changes={"status": [before, wanted], "withdrawn": withdrawn},
+    )
+    sub.refresh_from_db()
+    if wanted == SubscriptionStatus.REQUESTED:
+        notify.queue_handshake(sub)
+    return sub

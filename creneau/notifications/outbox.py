@@ -20,9 +20,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import ipaddress
 import logging
+import socket
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -471,9 +474,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _refuse_internal_address(url: str) -> None:
+    """A web hook's host must not resolve into our own networks (a public name pointing at a private,
+    loopback or link-local address): checked when sending, not only when the URL was registered. This
+    machine is allowed only by name, where `CRENEAU_FHIR_SUBSCRIPTION_LOCAL_HTTP` allows it."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host in _LOCAL_HOSTS and settings.CRENEAU_FHIR_SUBSCRIPTION_LOCAL_HTTP:
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise SendError("name resolution failed") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+            raise SendError("endpoint resolves to an internal address")
+
+
 def _post_webhook(message: OutboundMessage) -> str:
     """POST the stored body and headers; 2xx is delivered (the status is the provider id), anything else
     a failure named by its HTTP status or the error's class (never the endpoint's answer)."""
+    _refuse_internal_address(message.to_address)
     data = message.body_text.encode("utf-8")
     headers = {**(message.headers or {}), "User-Agent": "creneau-webhook", "X-Creneau-Delivery": str(message.pk)}
     request = urllib.request.Request(message.to_address, data=data, headers=headers, method="POST")  # noqa: S310

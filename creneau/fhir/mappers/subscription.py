@@ -52,9 +52,18 @@ class SubscriptionRequest:
     end: dt.datetime | None
 
 
+def check_shape(data: dict[str, Any]) -> None:
+    """The channel an object with a text endpoint, before the model parses it (the model's URL check
+    raises a TypeError, not a validation error, on an object)."""
+    channel = data.get("channel")
+    if not isinstance(channel, dict) or not isinstance(channel.get("endpoint", ""), str):
+        raise FhirError(400, _("A rest-hook subscription needs an endpoint."))
+
+
 def from_fhir(data: dict[str, Any]) -> SubscriptionRequest:
     if "id" in data:
         raise FhirError(400, _("A new Subscription must not carry an id."))
+    check_shape(data)
     model = parse_incoming("Subscription", data)
     if model.status not in ("requested", "active"):
         raise FhirError(422, _("A new subscription must have status requested."))

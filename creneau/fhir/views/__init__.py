@@ -67,6 +67,7 @@ ROUTES: dict[str, dict[str, Any]] = {
         "search": subscription.subscription_search,
         "read": subscription.subscription_read,
         "create": subscription.subscription_create,
+        "update": subscription.subscription_update,
         "delete": subscription.subscription_delete,
     },
 }

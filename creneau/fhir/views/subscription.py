@@ -11,8 +11,9 @@ from creneau.core.actors import Actor, ActorKind, Channel
 
 from .. import params, subscriptions
 from .. import selectors as scoped
-from ..http import Caller, authenticate, fhir_response, read_body
+from ..http import Caller, FhirError, authenticate, fhir_response, if_match, read_body, write_response
 from ..mappers import subscription as subscription_map
+from ..mappers.common import parse_incoming, version_id
 from .common import paged, valid_uuids
 
 
@@ -66,3 +67,29 @@ def subscription_delete(request: HttpRequest, rid: str) -> HttpResponse:
         "issue": [{"severity": "information", "code": "informational", "diagnostics": _("Subscription deleted.")}],
     }
     return fhir_response(body, 200)
+
+
+def subscription_update(request: HttpRequest, rid: str) -> HttpResponse:
+    """Only the status changes: `off` stops it, `requested` resumes it (after a pause: a new handshake).
+    Any other element sent differently is a 422; `If-Match` must name the current version."""
+    caller = authenticate(request, anonymous_ok=False)
+    owner = _owner(caller)
+    current = scoped.access_subscription(owner, rid)
+    if_match(request, version_id(current.updated_at))
+    data = read_body(request, "Subscription")
+    if str(data.get("id", rid)) != rid:
+        raise FhirError(400, _("The id in the body is not the id in the URL."))
+    subscription_map.check_shape(data)
+    parse_incoming("Subscription", data)
+    now = subscription_map.to_fhir(current)
+    for element in ("criteria",):
+        if element in data and data[element] != now[element]:
+            raise FhirError(422, _("Only the status of a subscription can be changed."))
+    channel = data.get("channel") or {}
+    for element in ("type", "endpoint", "payload"):
+        if channel.get(element, now["channel"].get(element)) != now["channel"].get(element):
+            raise FhirError(422, _("Only the status of a subscription can be changed."))
+    sub = subscriptions.subscription_update_status(
+        actor=owner, subscription_id=current.pk, status=str(data.get("status", ""))
+    )
+    return write_response(request, subscription_map.to_fhir(sub), 200)
