@@ -84,7 +84,7 @@ lint: venv
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
-	$(VENV)/bin/mypy creneau config
+	$(VENV)/bin/mypy creneau config tests
 
 bench: venv
 	$(PY) -m bench.run

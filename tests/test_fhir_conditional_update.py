@@ -29,13 +29,8 @@ def setup(db: None, monday_morning: None, client: Client) -> dict[str, Any]:
 
 
 def conditional_put(api: Api, query: str, body: dict[str, Any], **headers: str) -> Any:
-    return api.client.put(
-        f"/fhir/R4/Appointment?{query}",
-        json.dumps(body),
-        content_type=FHIR,
-        HTTP_AUTHORIZATION=f"Bearer {api.token}",
-        **headers,
-    )
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {api.token}", **headers}
+    return api.client.put(f"/fhir/R4/Appointment?{query}", json.dumps(body), content_type=FHIR, **extra)
 
 
 def sas_booking(a: Tenant, hour: int, value: str) -> dict[str, Any]:

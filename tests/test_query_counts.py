@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 from creneau.booking import services
 from creneau.booking.services import SlotRef
@@ -56,7 +57,7 @@ def booked(world: World) -> None:
         )
 
 
-def test_public_pages_run_their_pinned_number_of_queries(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_public_pages_run_their_pinned_number_of_queries(world: World, settings: Settings) -> None:
     reset_rate_limits()
     client = Client()
     cached = count("search, cached", lambda: client.get("/en/", {"specialty": "dermato", "where": "Lyon"}))

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 from creneau.web import places
 
@@ -93,7 +94,7 @@ def test_garbage_page_number_does_not_fail(world: World, client: Client) -> None
 def test_search_runs_a_fixed_number_of_queries_whatever_the_result_count(
     world: World,
     client: Client,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Settings,
 ) -> None:
     settings.CRENEAU_SEARCH_CACHE_SECONDS = 0  # computed each time
     refresh(world.doc)

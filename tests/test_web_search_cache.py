@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 from creneau.booking import services
 from creneau.booking.models import Appointment, Status
@@ -92,7 +93,7 @@ def test_french_and_english_pages_are_cached_apart(world: World, client: Client)
 def test_a_time_that_has_passed_is_gone_once_the_cache_window_is_over(
     world: World,
     client: Client,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Settings,
 ) -> None:
     refresh(world.doc)
     before = f.paris(2026, 3, 2, 8, 59) + dt.timedelta(seconds=50)  # ten seconds before the first time
