@@ -160,7 +160,9 @@ def test_creating_a_patient_for_another_organization_answers_404(world2: dict[st
         "birthDate": "1990-04-02",
         "managingOrganization": {"reference": f"Organization/{world2['b'].org.pk}"},
     }
+    before = written()
     assert api.post("Patient", body).status_code == 404
+    assert written() == before  # no patient, no appointment, nothing half made
 
 
 # --- 403: the token's scopes ---------------------------------------------------------------------------
@@ -222,11 +224,28 @@ def test_every_interaction_needs_its_scope(world2: dict[str, Any]) -> None:
                 assert response.status_code != 403, (method, path, response.content)
 
 
+def written() -> tuple[object, ...]:
+    """What a refused write must leave as it was: how many patients and appointments, and the last change."""
+    from django.db.models import Max
+
+    from creneau.booking.models import Appointment
+    from creneau.patients.models import Patient
+
+    return (
+        Patient.objects.count(),
+        Appointment.objects.count(),
+        Appointment.objects.aggregate(m=Max("updated_at"))["m"],
+        Patient.objects.aggregate(m=Max("updated_at"))["m"],
+    )
+
+
 def test_read_only_scopes_do_not_allow_writes(world2: dict[str, Any]) -> None:
     api = api_for(world2, "system/*.rs")
+    before = written()
     for _t, method, path, body in every_interaction(world2):
         expected = 403 if method != "GET" else 200
         assert call(api, method, path, body).status_code == expected, (method, path)
+    assert written() == before  # every write refused left no row changed
 
 
 # --- 401: no token, bad token ---------------------------------------------------------------------------
